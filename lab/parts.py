@@ -1,0 +1,22 @@
+"""The registry of lab parts, in start order.
+
+Each area contributes a function ``parts(config) -> list[Part]`` from its own module; this list
+is the one place they are put together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lab.config import LabConfig
+from lab.runner import Part
+
+__all__ = ["PART_SOURCES", "all_parts"]
+
+PART_SOURCES: list[Callable[[LabConfig], list[Part]]] = []
+"""Contributors of parts, in start order (vcsim, monitoring stack, load balancers, simulators)."""
+
+
+def all_parts(config: LabConfig) -> list[Part]:
+    """Every lab part for ``config``."""
+    return [part for source in PART_SOURCES for part in source(config)]

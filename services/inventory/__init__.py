@@ -1,0 +1,1 @@
+"""The inventory service: vCenter inventory, templates and VM lifecycle (pyvmomi)."""

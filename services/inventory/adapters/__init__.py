@@ -1,0 +1,1 @@
+"""Adapters of the inventory service: one per external system, behind Protocols."""

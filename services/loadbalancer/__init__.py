@@ -1,0 +1,1 @@
+"""The loadbalancer service: F5 BIG-IP and HAProxy pool membership."""

@@ -1,0 +1,1 @@
+"""Adapters of the loadbalancer service: one per external system, behind Protocols."""

@@ -1,0 +1,1 @@
+"""The monitoring service: Prometheus, Alertmanager, Grafana registration and agents over SSH."""

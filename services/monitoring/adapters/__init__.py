@@ -1,0 +1,1 @@
+"""Adapters of the monitoring service: one per external system, behind Protocols."""

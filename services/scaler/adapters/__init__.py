@@ -1,0 +1,1 @@
+"""Adapters of the scaler service: one per external system, behind Protocols."""

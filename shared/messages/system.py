@@ -1,0 +1,47 @@
+"""Service health: heartbeats, health queries and dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from shared.messages.base import Event, Query, Reply, UtcDatetime
+
+__all__ = ["DeadLetter", "HealthQuery", "HealthReply", "ServiceHeartbeat"]
+
+
+class ServiceHeartbeat(Event):
+    """Published by every service every few seconds on core NATS."""
+
+    service: str
+    instance: str
+    pid: int
+    started_at: UtcDatetime
+    version: str
+
+
+class HealthQuery(Query):
+    """Ask one service whether it is healthy."""
+
+
+class HealthReply(Reply):
+    """A service's own view of its health and of its dependencies."""
+
+    service: str = ""
+    healthy: bool = False
+    checks: dict[str, str] = Field(default_factory=dict)
+    started_at: UtcDatetime | None = None
+
+
+class DeadLetter(Event):
+    """A message no handler could process, with the reason; nothing is lost."""
+
+    subject: str
+    consumer: str
+    reason: str
+    error_kind: str
+    deliveries: int
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload: str
+    extra: dict[str, Any] = Field(default_factory=dict)

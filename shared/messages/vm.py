@@ -1,0 +1,168 @@
+"""Commands to inventory (vCenter) and the events it answers with."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
+
+from shared.messages.base import Command, Event
+
+__all__ = [
+    "CloneVm",
+    "DestroyVm",
+    "MakeTemplate",
+    "NetworkSpec",
+    "Placement",
+    "PowerOffVm",
+    "PowerOnVm",
+    "PowerState",
+    "TemplateCreated",
+    "VmCloned",
+    "VmDestroyed",
+    "VmOperationFailed",
+    "VmPoweredOff",
+    "VmPoweredOn",
+]
+
+_VM_NAME = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class PowerState(StrEnum):
+    """vSphere power states."""
+
+    ON = "poweredOn"
+    OFF = "poweredOff"
+    SUSPENDED = "suspended"
+
+
+class Placement(BaseModel):
+    """Where a clone lands; empty fields mean "same as the template"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    datacenter: str | None = None
+    cluster: str | None = None
+    host: str | None = None
+    resource_pool: str | None = None
+    folder: str | None = None
+    datastore: str | None = None
+
+
+class NetworkSpec(BaseModel):
+    """The static IPv4 identity a clone gets through guest customization."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ip: IPvAnyAddress
+    prefix_length: int = Field(ge=1, le=128)
+    gateway: IPvAnyAddress | None = None
+    dns_servers: tuple[IPvAnyAddress, ...] = ()
+    network: str | None = None
+    hostname: str | None = None
+    domain: str = "local"
+
+
+class CloneVm(Command):
+    """Clone ``template`` into a new VM, customize its network, power it on.
+
+    Idempotent by ``vm_name``: a VM of that name that we tagged for this activity is adopted.
+    """
+
+    activity_id: str
+    group: str
+    vm_name: str = _VM_NAME
+    template: str = Field(min_length=1)
+    network: NetworkSpec
+    placement: Placement = Placement()
+    annotation: str = ""
+    power_on: bool = True
+
+
+class VmCloned(Event):
+    """The clone exists (and is powered on when asked); ``ip`` is the guest's reported IP."""
+
+    activity_id: str
+    group: str
+    vm_name: str
+    moref: str
+    instance_uuid: str
+    ip: str | None = None
+    power_state: PowerState = PowerState.ON
+
+
+class PowerOnVm(Command):
+    """Power a VM on; a VM already on is success."""
+
+    activity_id: str
+    vm_name: str = _VM_NAME
+
+
+class VmPoweredOn(Event):
+    """The VM is powered on."""
+
+    activity_id: str
+    vm_name: str
+    ip: str | None = None
+
+
+class PowerOffVm(Command):
+    """Power a VM off (hard); a VM already off is success."""
+
+    activity_id: str
+    vm_name: str = _VM_NAME
+
+
+class VmPoweredOff(Event):
+    """The VM is powered off."""
+
+    activity_id: str
+    vm_name: str
+
+
+class DestroyVm(Command):
+    """Power off and destroy a VM we created; a VM already gone is success.
+
+    ``expected_uuid`` guards against destroying a different VM that reuses the name.
+    """
+
+    activity_id: str
+    vm_name: str = _VM_NAME
+    expected_uuid: str | None = None
+
+
+class VmDestroyed(Event):
+    """The VM no longer exists."""
+
+    activity_id: str
+    vm_name: str
+
+
+class MakeTemplate(Command):
+    """Clone ``source_vm`` into ``template_name`` and mark it as a template.
+
+    The source VM is left in the power state it had.
+    """
+
+    source_vm: str = _VM_NAME
+    template_name: str = _VM_NAME
+    description: str = ""
+
+
+class TemplateCreated(Event):
+    """A template exists."""
+
+    template_name: str
+    source_vm: str
+    moref: str
+
+
+class VmOperationFailed(Event):
+    """A VM command failed; ``retryable`` tells whether trying again may help."""
+
+    activity_id: str | None = None
+    vm_name: str
+    operation: str
+    reason: str
+    error_kind: str
+    retryable: bool = False

@@ -1,0 +1,216 @@
+"""What every service process shares: bus, health replies, heartbeats, metrics, logging.
+
+A service's composition root (``services/<name>/app.py``) builds a ``ServiceRuntime`` from its
+settings, adds its routers and start/stop hooks, and returns ``runtime.app()``. Nothing connects
+until the FastStream app starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from faststream import FastStream
+from faststream.nats import NatsRouter
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared import subjects
+from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
+from shared.db import make_engine, upgrade
+from shared.errors import VmscaleError
+from shared.messages import HealthQuery, HealthReply, ServiceHeartbeat, utcnow
+from shared.settings import ServiceSettings
+from shared.telemetry import build_tracer_provider, get_logger
+
+__all__ = ["VERSION", "HealthCheck", "ServiceRuntime"]
+
+VERSION = "0.1.0"
+
+HealthCheck = Callable[[], Awaitable[str | None]]
+"""A dependency check: returns ``None`` when healthy, otherwise what is wrong."""
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    """The parts of a service process that do not depend on what the service does."""
+
+    def __init__(
+        self,
+        service: str,
+        settings: ServiceSettings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        if service not in subjects.SERVICES:
+            raise ValueError(f"unknown service {service!r}")
+        self.service = service
+        self.settings = settings
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.started_at: datetime = utcnow()
+        self.tracer_provider = tracer_provider or build_tracer_provider(
+            service, settings.otel_exporter
+        )
+        self.registry = registry or CollectorRegistry()
+        self.bus: Bus = build_broker(
+            settings.nats_url,
+            client_name=f"vmscale-{service}",
+            topology=Topology(settings.subject_prefix),
+            policy=DeadLetterPolicy(
+                max_deliver=settings.max_deliver, retry_delay_s=settings.retry_delay_s
+            ),
+            tracer_provider=self.tracer_provider,
+        )
+        self.bus.broker.add_middleware(
+            NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}")
+        )
+        self._checks: dict[str, HealthCheck] = {}
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._metrics_server: Any = None
+        self.engine: Engine | None = None
+        self._up = Gauge(
+            "vmscale_service_up", "1 while the service runs", ["service"], registry=self.registry
+        )
+        self._include_health_router()
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def include(self, router: NatsRouter) -> None:
+        """Add a router of the service's handlers."""
+        self.bus.broker.include_router(router)
+
+    def add_check(self, name: str, check: HealthCheck) -> None:
+        """Add a dependency check reported by the health query."""
+        self._checks[name] = check
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` after the bus is connected, before consumers start."""
+        self._startup.append(hook)
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` after consumers stop (in reverse order of registration)."""
+        self._shutdown.append(hook)
+
+    def background(self, make: Callable[[], Awaitable[None]]) -> None:
+        """Run ``make()`` as a task for the life of the service; it is cancelled on stop."""
+        self._startup.append(lambda: self._spawn(make))
+
+    async def _spawn(self, make: Callable[[], Awaitable[None]]) -> None:
+        self._tasks.append(asyncio.create_task(make()))  # type: ignore[arg-type]
+
+    # -- health -------------------------------------------------------------------------------
+
+    def _include_health_router(self) -> None:
+        router = NatsRouter()
+
+        @self.bus.responder(router, subjects.health_query(self.service), self.service)
+        async def health(query: HealthQuery) -> HealthReply:
+            return await self.health()
+
+        self.include(router)
+
+    async def health(self) -> HealthReply:
+        """Run every check, each bounded to two seconds."""
+        results: dict[str, str] = {"nats": "ok"}
+        for name, check in self._checks.items():
+            try:
+                problem = await asyncio.wait_for(check(), timeout=2.0)
+            except (TimeoutError, VmscaleError, OSError) as exc:
+                problem = str(exc) or type(exc).__name__
+            results[name] = problem or "ok"
+        return HealthReply(
+            service=self.service,
+            healthy=all(value == "ok" for value in results.values()),
+            checks=results,
+            started_at=self.started_at,
+        )
+
+    async def _heartbeat(self) -> None:
+        beat = subjects.HEARTBEAT
+        while True:
+            message = ServiceHeartbeat(
+                service=self.service,
+                instance=self.instance,
+                pid=os.getpid(),
+                started_at=self.started_at,
+                version=VERSION,
+            )
+            with contextlib.suppress(VmscaleError):
+                await self.bus.publish(beat, message)
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def require_engine(self) -> Engine:
+        """The service's database engine (available once the service has started)."""
+        if self.engine is None:
+            raise RuntimeError("the database engine exists only after start()")
+        return self.engine
+
+    async def _check_database(self) -> str | None:
+        engine = self.require_engine()
+
+        def ping() -> None:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.to_thread(ping)
+        except SQLAlchemyError as exc:
+            return f"database unavailable: {type(exc).__name__}"
+        return None
+
+    async def start(self) -> None:
+        """Migrate, connect, declare streams, run start hooks, start metrics and heartbeats."""
+        url = self.settings.resolved_database_url()
+        await asyncio.to_thread(upgrade, self.service, url)
+        self.engine = make_engine(url)
+        self.add_check("database", self._check_database)
+        await self.bus.connect()
+        for hook in self._startup:
+            await hook()
+        if self.settings.metrics_port:
+            self._metrics_server, _ = start_http_server(
+                self.settings.metrics_port, addr=self.settings.metrics_host, registry=self.registry
+            )
+        self._up.labels(self.service).set(1)
+        self._tasks.append(asyncio.create_task(self._heartbeat()))
+        log.info("service started", settings=self.settings.public_dict())
+
+    async def stop(self) -> None:
+        """Cancel background tasks, run stop hooks, stop metrics."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for hook in reversed(self._shutdown):
+            await hook()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server = None
+        if self.engine is not None:
+            self.engine.dispose()
+        log.info("service stopped")
+
+    def app(self) -> FastStream:
+        """The FastStream application of this service."""
+        application = FastStream(self.bus.broker)
+        application.on_startup(self.start)
+        application.on_shutdown(self.stop)
+        return application

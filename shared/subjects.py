@@ -1,0 +1,171 @@
+"""Every NATS subject of vmscale, each paired with its message model.
+
+This module is the only place a subject name is written; a test greps the tree for literals.
+Four kinds:
+
+* ``COMMAND``  ``cmd.<area>.<verb>``      JetStream stream ``COMMANDS``, durable consumers
+* ``EVENT``    ``<area>.<past-participle>`` JetStream stream ``EVENTS``, durable consumers
+* ``QUERY``    ``query.<area>.<noun>``    core NATS request/reply
+* ``SIGNAL``   core NATS publish, nothing stored (heartbeats)
+
+A deployment (or a test) may run under a prefix: ``Topology.subject`` in ``shared.bus`` turns
+``Subject.name`` into the wire subject, so two tests never see each other's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from shared import messages as m
+
+__all__ = [
+    "ALL",
+    "SERVICES",
+    "Kind",
+    "Subject",
+    "by_name",
+    "dead_letter",
+    "health_query",
+]
+
+M = TypeVar("M", bound=m.Message)
+
+SERVICES: tuple[str, ...] = ("inventory", "monitoring", "scaler", "loadbalancer", "gateway")
+
+
+class Kind(StrEnum):
+    """How a subject travels."""
+
+    COMMAND = "command"
+    EVENT = "event"
+    QUERY = "query"
+    SIGNAL = "signal"
+
+
+@dataclass(frozen=True)
+class Subject(Generic[M]):
+    """A subject name and the model of the messages sent on it."""
+
+    name: str
+    model: type[M]
+    kind: Kind
+    reply: type[m.Reply] | None = None
+
+    def __post_init__(self) -> None:
+        expected = {Kind.COMMAND: "cmd.", Kind.QUERY: "query."}.get(self.kind)
+        if expected and not self.name.startswith(expected):
+            raise ValueError(f"{self.kind} subject {self.name!r} must start with {expected!r}")
+
+    @property
+    def area(self) -> str:
+        """The first token of an event or signal subject, the second of a command or query."""
+        tokens = self.name.split(".")
+        return tokens[1] if self.kind in (Kind.COMMAND, Kind.QUERY) else tokens[0]
+
+
+def _cmd(name: str, model: type[M]) -> Subject[M]:
+    return Subject(name, model, Kind.COMMAND)
+
+
+def _evt(name: str, model: type[M]) -> Subject[M]:
+    return Subject(name, model, Kind.EVENT)
+
+
+# Alerts (gateway → scaler)
+ALERT_FIRED = _evt("alert.fired", m.AlertFired)
+ALERT_RESOLVED = _evt("alert.resolved", m.AlertResolved)
+
+# VMs and templates (scaler / gateway → inventory → scaler)
+CMD_VM_CLONE = _cmd("cmd.vm.clone", m.CloneVm)
+CMD_VM_POWER_ON = _cmd("cmd.vm.power_on", m.PowerOnVm)
+CMD_VM_POWER_OFF = _cmd("cmd.vm.power_off", m.PowerOffVm)
+CMD_VM_DESTROY = _cmd("cmd.vm.destroy", m.DestroyVm)
+CMD_TEMPLATE_CREATE = _cmd("cmd.template.create", m.MakeTemplate)
+VM_CLONED = _evt("vm.cloned", m.VmCloned)
+VM_POWERED_ON = _evt("vm.powered_on", m.VmPoweredOn)
+VM_POWERED_OFF = _evt("vm.powered_off", m.VmPoweredOff)
+VM_DESTROYED = _evt("vm.destroyed", m.VmDestroyed)
+VM_OPERATION_FAILED = _evt("vm.operation_failed", m.VmOperationFailed)
+TEMPLATE_CREATED = _evt("template.created", m.TemplateCreated)
+
+# Monitoring (scaler → monitoring → scaler)
+CMD_MONITORING_REGISTER = _cmd("cmd.monitoring.register", m.RegisterTarget)
+CMD_MONITORING_DEREGISTER = _cmd("cmd.monitoring.deregister", m.DeregisterTarget)
+CMD_MONITORING_PROVISION_ALERTS = _cmd("cmd.monitoring.provision_alerts", m.ProvisionGroupAlerts)
+CMD_MONITORING_REMOVE_ALERTS = _cmd("cmd.monitoring.remove_alerts", m.RemoveGroupAlerts)
+CMD_MONITORING_SILENCE = _cmd("cmd.monitoring.silence", m.SetScaleInSilence)
+MONITORING_REGISTERED = _evt("monitoring.registered", m.TargetRegistered)
+MONITORING_DEREGISTERED = _evt("monitoring.deregistered", m.TargetDeregistered)
+MONITORING_ALERTS_PROVISIONED = _evt("monitoring.alerts_provisioned", m.GroupAlertsProvisioned)
+MONITORING_ALERTS_REMOVED = _evt("monitoring.alerts_removed", m.GroupAlertsRemoved)
+MONITORING_FAILED = _evt("monitoring.failed", m.MonitoringFailed)
+
+# Load balancer pools (scaler → loadbalancer → scaler, other teams)
+CMD_POOL_ADD = _cmd("cmd.pool.add", m.AddPoolMember)
+CMD_POOL_DRAIN = _cmd("cmd.pool.drain", m.DrainPoolMember)
+CMD_POOL_REMOVE = _cmd("cmd.pool.remove", m.RemovePoolMember)
+POOL_MEMBER_ADDED = _evt("pool.member_added", m.PoolMemberAdded)
+POOL_MEMBER_DRAINED = _evt("pool.member_drained", m.PoolMemberDrained)
+POOL_MEMBER_REMOVED = _evt("pool.member_removed", m.PoolMemberRemoved)
+POOL_UPDATED = _evt("pool.updated", m.PoolUpdated)
+POOL_OPERATION_FAILED = _evt("pool.operation_failed", m.PoolOperationFailed)
+
+# Activity lifecycle, decisions, audit (scaler / gateway → anyone)
+ACTIVITY_STARTED = _evt("activity.started", m.ActivityStarted)
+ACTIVITY_STEP_COMPLETED = _evt("activity.step_completed", m.ActivityStepCompleted)
+ACTIVITY_SUCCEEDED = _evt("activity.succeeded", m.ActivitySucceeded)
+ACTIVITY_ROLLED_BACK = _evt("activity.rolled_back", m.ActivityRolledBack)
+DECISION_RECORDED = _evt("decision.recorded", m.DecisionRecorded)
+AUDIT_RECORDED = _evt("audit.recorded", m.AuditRecorded)
+
+# Service health
+HEARTBEAT = Subject("service.heartbeat", m.ServiceHeartbeat, Kind.SIGNAL)
+
+
+def health_query(service: str) -> Subject[m.HealthQuery]:
+    """The ``query.<service>.health`` subject of one service."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return Subject(f"query.{service}.health", m.HealthQuery, Kind.QUERY, reply=m.HealthReply)
+
+
+HEALTH_QUERIES = {service: health_query(service) for service in SERVICES}
+
+
+def dead_letter(subject: Subject[M] | str) -> Subject[m.DeadLetter]:
+    """The dead-letter subject for messages on ``subject`` (``dlq.<name>``)."""
+    name = subject if isinstance(subject, str) else subject.name
+    return Subject(f"dlq.{name}", m.DeadLetter, Kind.EVENT)
+
+
+DEAD_LETTERS = Subject("dlq.>", m.DeadLetter, Kind.EVENT)
+"""Wildcard over every dead-letter subject (for the DLQ stream and operators' tooling)."""
+
+COMMAND_STREAM_SUBJECTS = ("cmd.>",)
+EVENT_STREAM_SUBJECTS = (
+    "alert.>",
+    "vm.>",
+    "template.>",
+    "monitoring.>",
+    "pool.>",
+    "activity.>",
+    "decision.>",
+    "audit.>",
+)
+DEAD_LETTER_STREAM_SUBJECTS = ("dlq.>",)
+
+ALL: tuple[Subject[m.Message], ...] = tuple(
+    value
+    for value in globals().values()
+    if isinstance(value, Subject) and value is not DEAD_LETTERS
+) + tuple(HEALTH_QUERIES.values())
+
+
+def by_name(name: str) -> Subject[m.Message]:
+    """Look a subject up by its (unprefixed) name."""
+    for subject in ALL:
+        if subject.name == name:
+            return subject
+    raise KeyError(name)

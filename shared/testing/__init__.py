@@ -1,0 +1,1 @@
+"""Test support that ships with the contract: clocks, message factories, server discovery."""
