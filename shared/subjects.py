@@ -111,6 +111,14 @@ POOL_MEMBER_DRAINED = _evt("pool.member_drained", m.PoolMemberDrained)
 POOL_MEMBER_REMOVED = _evt("pool.member_removed", m.PoolMemberRemoved)
 POOL_UPDATED = _evt("pool.updated", m.PoolUpdated)
 POOL_OPERATION_FAILED = _evt("pool.operation_failed", m.PoolOperationFailed)
+CMD_POOL_CANCEL_DRAIN = _cmd("cmd.pool.cancel_drain", m.CancelDrain)
+POOL_DRAIN_CANCELLED = _evt("pool.drain_cancelled", m.DrainCancelled)
+POOL_DRIFT_DETECTED = _evt("pool.drift_detected", m.PoolDriftDetected)
+QUERY_POOL_POOLS = Subject("query.pool.pools", m.ListPools, Kind.QUERY, reply=m.PoolsReply)
+QUERY_POOL_VIRTUAL_SERVERS = Subject(
+    "query.pool.virtual_servers", m.ListVirtualServers, Kind.QUERY, reply=m.VirtualServersReply
+)
+QUERY_POOL_MEMBERS = Subject("query.pool.members", m.ListPoolMembers, Kind.QUERY, reply=m.PoolMembersReply)
 
 # Activity lifecycle, decisions, audit (scaler / gateway → anyone)
 ACTIVITY_STARTED = _evt("activity.started", m.ActivityStarted)
