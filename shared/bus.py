@@ -15,6 +15,7 @@ Dead-lettering publishes a ``DeadLetter`` (original subject, consumer, reason, p
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -179,10 +180,7 @@ class _DeadLetterMiddleware(BaseMiddleware):
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()]
         return "invalid message: " + "; ".join(problems)
     return str(exc) or type(exc).__name__
 
@@ -190,9 +188,7 @@ def _reason(exc: BaseException) -> str:
 class Bus:
     """Typed publish / request / subscribe over one broker and one topology."""
 
-    def __init__(
-        self, broker: NatsBroker, topology: Topology, policy: DeadLetterPolicy | None = None
-    ) -> None:
+    def __init__(self, broker: NatsBroker, topology: Topology, policy: DeadLetterPolicy | None = None) -> None:
         self.broker = broker
         self.topology = topology
         self.policy = policy or DeadLetterPolicy()
@@ -204,6 +200,14 @@ class Bus:
             return _DeadLetterMiddleware(msg, context=context, bus=self, policy=self.policy)
 
         return factory
+
+    def is_connected(self) -> bool:
+        """True while the NATS connection is up."""
+        state = self.broker.config.connection_state  # type: ignore[attr-defined]
+        try:
+            return bool(state.connection.is_connected)
+        except Exception:  # noqa: BLE001 - FastStream raises its own error before connect
+            return False
 
     async def connect(self) -> None:
         """Connect the broker and declare the streams; call before ``broker.start()``."""
@@ -261,9 +265,7 @@ class Bus:
         if subject.kind is not Kind.QUERY or subject.reply is None:
             raise TypeError(f"{subject.name} is not a query subject")
         try:
-            response = await self.broker.request(
-                query, self.topology.subject(subject), timeout=timeout
-            )
+            response = await self.broker.request(query, self.topology.subject(subject), timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise OperationTimeout("no reply", subject=subject.name) from exc
         except (nats.errors.Error, ConnectionError, AssertionError) as exc:
@@ -296,9 +298,7 @@ class Bus:
             raise ValueError(f"{subject.name} is not a query subject")
         return router.subscriber(self.topology.subject(subject), queue=service)
 
-    def listener(
-        self, router: NatsRouter, subject: Subject[Any]
-    ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    def listener(self, router: NatsRouter, subject: Subject[Any]) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
         """Decorator: a core subscriber on a signal (nothing stored, every replica hears it)."""
         return router.subscriber(self.topology.subject(subject))
 
@@ -321,6 +321,8 @@ def build_broker(
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=2,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,  # per-message access lines; errors are still logged as errors
     )
     bus = Bus(broker, topology, policy)
     broker.add_middleware(bus.middleware())

@@ -103,10 +103,7 @@ def run_alembic_env(metadata: Any) -> None:
     from alembic import context
 
     config = context.config
-    service = (
-        config.attributes.get("service")
-        or Path(config.get_main_option("script_location") or "").parent.name
-    )
+    service = config.attributes.get("service") or Path(config.get_main_option("script_location") or "").parent.name
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         context.configure(
@@ -143,12 +140,8 @@ def claim_message(session: Session, table: Any, message_id: str, subject: str) -
 
     from sqlalchemy import select
 
-    exists = session.execute(
-        select(table.c.message_id).where(table.c.message_id == message_id)
-    ).first()
+    exists = session.execute(select(table.c.message_id).where(table.c.message_id == message_id)).first()
     if exists:
         return False
-    session.execute(
-        table.insert().values(message_id=message_id, subject=subject, handled_at=datetime.now(UTC))
-    )
+    session.execute(table.insert().values(message_id=message_id, subject=subject, handled_at=datetime.now(UTC)))
     return True

@@ -8,6 +8,7 @@ until the FastStream app starts.
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import os
 import socket
@@ -60,31 +61,23 @@ class ServiceRuntime:
         self.settings = settings
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started_at: datetime = utcnow()
-        self.tracer_provider = tracer_provider or build_tracer_provider(
-            service, settings.otel_exporter
-        )
+        self.tracer_provider = tracer_provider or build_tracer_provider(service, settings.otel_exporter)
         self.registry = registry or CollectorRegistry()
         self.bus: Bus = build_broker(
             settings.nats_url,
             client_name=f"vmscale-{service}",
             topology=Topology(settings.subject_prefix),
-            policy=DeadLetterPolicy(
-                max_deliver=settings.max_deliver, retry_delay_s=settings.retry_delay_s
-            ),
+            policy=DeadLetterPolicy(max_deliver=settings.max_deliver, retry_delay_s=settings.retry_delay_s),
             tracer_provider=self.tracer_provider,
         )
-        self.bus.broker.add_middleware(
-            NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}")
-        )
+        self.bus.broker.add_middleware(NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}"))
         self._checks: dict[str, HealthCheck] = {}
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._metrics_server: Any = None
         self.engine: Engine | None = None
-        self._up = Gauge(
-            "vmscale_service_up", "1 while the service runs", ["service"], registry=self.registry
-        )
+        self._up = Gauge("vmscale_service_up", "1 while the service runs", ["service"], registry=self.registry)
         self._include_health_router()
 
     # -- wiring -------------------------------------------------------------------------------
@@ -142,7 +135,10 @@ class ServiceRuntime:
     async def _heartbeat(self) -> None:
         beat = subjects.HEARTBEAT
         while True:
+            health = await self.health()
             message = ServiceHeartbeat(
+                healthy=health.healthy,
+                problems={name: value for name, value in health.checks.items() if value != "ok"},
                 service=self.service,
                 instance=self.instance,
                 pid=os.getpid(),
@@ -210,7 +206,7 @@ class ServiceRuntime:
 
     def app(self) -> FastStream:
         """The FastStream application of this service."""
-        application = FastStream(self.bus.broker)
+        application = FastStream(self.bus.broker, logger=logging.getLogger("faststream.app"))
         application.on_startup(self.start)
         application.on_shutdown(self.stop)
         return application

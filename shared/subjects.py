@@ -165,9 +165,7 @@ EVENT_STREAM_SUBJECTS = (
 DEAD_LETTER_STREAM_SUBJECTS = ("dlq.>",)
 
 ALL: tuple[Subject[m.Message], ...] = tuple(
-    value
-    for value in globals().values()
-    if isinstance(value, Subject) and value is not DEAD_LETTERS
+    value for value in globals().values() if isinstance(value, Subject) and value is not DEAD_LETTERS
 ) + tuple(HEALTH_QUERIES.values())
 
 

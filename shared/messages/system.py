@@ -19,6 +19,8 @@ class ServiceHeartbeat(Event):
     pid: int
     started_at: UtcDatetime
     version: str
+    healthy: bool = True
+    problems: dict[str, str] = Field(default_factory=dict)
 
 
 class HealthQuery(Query):

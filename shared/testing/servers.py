@@ -41,9 +41,7 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
 def url_reachable(url: str) -> bool:
     """True when the host and port of ``url`` accept connections."""
     parsed = urlparse(url)
-    return bool(parsed.hostname and parsed.port) and port_open(
-        parsed.hostname or "", parsed.port or 0
-    )
+    return bool(parsed.hostname and parsed.port) and port_open(parsed.hostname or "", parsed.port or 0)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -68,9 +66,7 @@ def nats_binary() -> str:
     beside = Path(sys.executable).with_name("nats-server")
     if beside.exists():
         return str(beside)
-    found = shutil.which("nats-server") or (
-        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
-    )
+    found = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
     if not found:
         raise FileNotFoundError("no nats-server binary: run `make setup`")
     return found
@@ -100,9 +96,7 @@ class EmbeddedServer:
 def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        return subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def start_embedded_nats(state_dir: Path, port: int | None = None) -> EmbeddedServer:
@@ -112,9 +106,7 @@ def start_embedded_nats(state_dir: Path, port: int | None = None) -> EmbeddedSer
     store.mkdir(parents=True, exist_ok=True)
     argv = [nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
     process = _spawn(argv, state_dir / "logs" / "nats.log")
-    server = EmbeddedServer(
-        "nats", f"nats://127.0.0.1:{port}", process, state_dir / "logs" / "nats.log"
-    )
+    server = EmbeddedServer("nats", f"nats://127.0.0.1:{port}", process, state_dir / "logs" / "nats.log")
     try:
         wait_port("127.0.0.1", port)
     except TimeoutError:
@@ -145,9 +137,7 @@ def start_embedded_redis(state_dir: Path, port: int | None = None) -> EmbeddedSe
         str(data),
     ]
     process = _spawn(argv, state_dir / "logs" / "redis.log")
-    server = EmbeddedServer(
-        "redis", f"redis://127.0.0.1:{port}/0", process, state_dir / "logs" / "redis.log"
-    )
+    server = EmbeddedServer("redis", f"redis://127.0.0.1:{port}/0", process, state_dir / "logs" / "redis.log")
     try:
         wait_port("127.0.0.1", port)
     except TimeoutError:

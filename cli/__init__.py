@@ -1,0 +1,1 @@
+"""The ``vmscale`` command line: run services, the lab, and operator chores."""

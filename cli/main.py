@@ -1,0 +1,133 @@
+"""The ``vmscale`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.supervisor import Supervisor
+from lab.config import LabConfig
+from lab.parts import all_parts
+from lab.runner import Lab
+from shared.subjects import SERVICES
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="vmscale: autoscaling for VMware vSphere VM groups.", no_args_is_help=True)
+lab_app = typer.Typer(help="The local lab: vcsim, Prometheus, Alertmanager, HAProxy, simulators.")
+app.add_typer(lab_app, name="lab")
+console = Console()
+err = Console(stderr=True)
+
+StateDir = Annotated[Path, typer.Option(help="Where state, logs and embedded servers live.")]
+LabDir = Annotated[Path, typer.Option(help="Where lab parts keep state, PIDs and logs.")]
+
+
+def _lab(lab_dir: Path) -> Lab:
+    config = LabConfig(lab_dir=lab_dir)
+    return Lab(lab_dir, all_parts(config))
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="A service name, or 'all'.")],
+    state_dir: StateDir = Path(".state"),
+    gateway_port: Annotated[int, typer.Option(help="HTTP port of the gateway.")] = 8400,
+    demo: Annotated[bool, typer.Option(help="Start the lab and print how to use it.")] = False,
+) -> None:
+    """Run one service in the foreground, or all five under a supervisor."""
+    if service != "all":
+        if service not in SERVICES:
+            err.print(f"[red]unknown service {service!r}[/]; one of {', '.join(SERVICES)} or 'all'")
+            raise typer.Exit(2)
+        os.execv(sys.executable, [sys.executable, "-m", f"services.{service}"])  # noqa: S606
+    lab = _lab(Path(".lab")) if demo else None
+
+    def ready(supervisor: Supervisor) -> None:
+        url = f"http://127.0.0.1:{supervisor.gateway_port}"
+        console.print(f"[bold green]vmscale is running[/]  UI and API: [link={url}]{url}[/]")
+        console.print(f"  readiness: {url}/readyz   API docs: {url}/docs   events: {url}/api/asyncapi")
+        console.print(f"  logs: {supervisor.state_dir / 'logs'}   stop: Ctrl-C")
+
+    if lab is not None:
+        with console.status("starting the lab"):
+            lab.up()
+    try:
+        code = Supervisor(state_dir=state_dir, gateway_port=gateway_port, on_ready=ready).run()
+    finally:
+        if lab is not None:
+            lab.down()
+    raise typer.Exit(code)
+
+
+@lab_app.command("up")
+def lab_up(
+    lab_dir: LabDir = Path(".lab"),
+    only: Annotated[list[str] | None, typer.Option(help="Start only these parts.")] = None,
+) -> None:
+    """Start every lab part (or those named) and wait until each is ready."""
+    lab = _lab(lab_dir)
+    started = lab.up(only)
+    for name, pid in started.items():
+        console.print(f"[green]up[/] {name} (pid {pid})")
+
+
+@lab_app.command("down")
+def lab_down(lab_dir: LabDir = Path(".lab")) -> None:
+    """Stop every lab part by its recorded PID."""
+    _lab(lab_dir).down()
+    console.print("lab stopped")
+
+
+@lab_app.command("status")
+def lab_status(lab_dir: LabDir = Path(".lab")) -> None:
+    """Show each lab part's PID and readiness."""
+    table = Table("part", "pid", "running", "ready", "log")
+    for status in _lab(lab_dir).status():
+        table.add_row(
+            status.name,
+            str(status.pid or "-"),
+            "yes" if status.running else "no",
+            "yes" if status.ready else "no",
+            str(status.log),
+        )
+    console.print(table)
+
+
+@app.command()
+def asyncapi(out: Annotated[Path, typer.Option(help="Directory to write asyncapi.json to.")] = Path("docs")) -> None:
+    """Write the AsyncAPI document of every subject and message schema."""
+    from shared.asyncapi import build_asyncapi
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "asyncapi.json"
+    target.write_text(json.dumps(build_asyncapi(), indent=2))
+    console.print(f"wrote {target}")
+
+
+@app.command()
+def status(state_dir: StateDir = Path(".state")) -> None:
+    """Show what `vmscale run all` is running."""
+    state_file = state_dir / "run.json"
+    if not state_file.exists():
+        err.print("vmscale is not running (no run.json)")
+        raise typer.Exit(1)
+    state = json.loads(state_file.read_text())
+    table = Table("process", "pid")
+    for name, pid in state["children"].items():
+        table.add_row(name, str(pid))
+    console.print(table)
+    subprocess.run(["curl", "-s", f"{state['gateway_url']}/readyz"], check=False)  # noqa: S607
+
+
+def main() -> None:
+    """Entry point of the ``vmscale`` script."""
+    app()

@@ -1,0 +1,1 @@
+"""The gateway: the only HTTP entry point (Alertmanager webhook, REST API, web UI, SSE)."""

@@ -1,0 +1,1 @@
+"""Adapters of the gateway: its own tables (users, API keys, sessions)."""

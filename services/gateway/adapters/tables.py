@@ -1,0 +1,47 @@
+"""Tables the gateway owns: users, API keys, sessions, and its inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+
+from shared.db import inbox_table
+
+__all__ = ["api_keys", "inbox", "metadata", "sessions", "users"]
+
+metadata = MetaData()
+
+users = Table(
+    "gateway_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "gateway_api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False, index=True),
+    Column("key_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("user_id", Integer, ForeignKey("gateway_users.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+sessions = Table(
+    "gateway_sessions",
+    metadata,
+    Column("token_hash", String(128), primary_key=True),
+    Column("user_id", Integer, ForeignKey("gateway_users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+inbox = inbox_table("gateway", metadata)
