@@ -206,7 +206,7 @@ class Bus:
         state = self.broker.config.connection_state  # type: ignore[attr-defined]
         try:
             return bool(state.connection.is_connected)
-        except Exception:  # noqa: BLE001 - FastStream raises its own error before connect
+        except Exception:
             return False
 
     async def connect(self) -> None:

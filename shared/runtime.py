@@ -8,8 +8,8 @@ until the FastStream app starts.
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 import os
 import socket
 import uuid

@@ -45,6 +45,7 @@ class HeartbeatBoard:
             fresh = [
                 (seen, beat) for seen, beat in beats.values() if (now - seen).total_seconds() <= self._stale_after_s
             ]
+            healthy_fresh = [beat for _, beat in fresh if beat.healthy]
             newest = max(beats.values(), default=None, key=lambda item: item[0])
             out.append(
                 ServiceLiveness(
