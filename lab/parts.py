@@ -20,3 +20,8 @@ PART_SOURCES: list[Callable[[LabConfig], list[Part]]] = []
 def all_parts(config: LabConfig) -> list[Part]:
     """Every lab part for ``config``."""
     return [part for source in PART_SOURCES for part in source(config)]
+
+
+from lab import monitoring as _monitoring  # noqa: E402 - registered after the list exists
+
+PART_SOURCES.append(_monitoring.parts)

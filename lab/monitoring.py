@@ -1,0 +1,192 @@
+"""Lab parts of the monitoring stack: Prometheus and Alertmanager (Debian), plus the paths
+vmscale's monitoring service needs to manage them.
+
+Prometheus runs with ``--web.enable-lifecycle``, scrapes and evaluates every second, reads
+targets from a ``file_sd`` directory (one JSON file per job, each target group carrying its
+``job`` label) and rule files from a rules directory; vmscale owns both directories.
+Alertmanager runs without clustering; vmscale adds its own routes and receivers to its config.
+The webhook bearer token Alertmanager sends to the gateway lives in a generated file
+(``credentials_file``), never in the configuration or a URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lab.config import LabConfig
+from lab.runner import Part
+
+__all__ = [
+    "MonitoringPaths",
+    "alertmanager_part",
+    "initial_alertmanager_config",
+    "monitoring_paths",
+    "parts",
+    "prometheus_part",
+]
+
+PROMETHEUS = "/usr/bin/prometheus"
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+
+
+@dataclass(frozen=True)
+class MonitoringPaths:
+    """Where the lab's monitoring stack keeps what vmscale manages."""
+
+    prometheus_dir: Path
+    alertmanager_dir: Path
+
+    @property
+    def file_sd_dir(self) -> Path:
+        """One ``<job>.json`` per job, watched by Prometheus (no reload needed)."""
+        return self.prometheus_dir / "file_sd"
+
+    @property
+    def rules_dir(self) -> Path:
+        """Per-group rule files, loaded on ``POST /-/reload``."""
+        return self.prometheus_dir / "rules"
+
+    @property
+    def alertmanager_config(self) -> Path:
+        """Alertmanager's configuration file."""
+        return self.alertmanager_dir / "alertmanager.yml"
+
+    @property
+    def webhook_credentials_file(self) -> Path:
+        """The bearer token Alertmanager presents to the gateway webhook."""
+        return self.alertmanager_dir / "webhook-token"
+
+
+def monitoring_paths(
+    config: LabConfig, *, prometheus: str = "prometheus", alertmanager: str = "alertmanager"
+) -> MonitoringPaths:
+    """The paths of the parts named ``prometheus`` / ``alertmanager`` under the lab directory."""
+    lab_dir = config.lab_dir.resolve()
+    return MonitoringPaths(lab_dir / prometheus, lab_dir / alertmanager)
+
+
+def _write_if_missing(path: Path, text: str, mode: int = 0o644) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(mode)
+
+
+def prometheus_part(
+    config: LabConfig,
+    *,
+    name: str = "prometheus",
+    port: int | None = None,
+    alertmanager_port: int | None = None,
+    interval: str = "1s",
+) -> Part:
+    """Prometheus with lifecycle API, file_sd directory and rules directory under its part dir."""
+    host = config.host
+    port = port or config.prometheus_port
+    am_port = alertmanager_port or config.alertmanager_port
+
+    def prepare(directory: Path) -> None:
+        (directory / "file_sd").mkdir(parents=True, exist_ok=True)
+        (directory / "rules").mkdir(parents=True, exist_ok=True)
+        document = {
+            "global": {
+                "scrape_interval": interval,
+                "scrape_timeout": interval,
+                "evaluation_interval": interval,
+                "external_labels": {"cluster": "lab", "environment": "lab"},
+            },
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{host}:{am_port}"]}]}]},
+            "rule_files": [str(directory / "rules" / "*.yml")],
+            "scrape_configs": [
+                {"job_name": "prometheus", "static_configs": [{"targets": [f"{host}:{port}"]}]},
+                {"job_name": "alertmanager", "static_configs": [{"targets": [f"{host}:{am_port}"]}]},
+                {
+                    # One scrape config for every vmscale job: each file_sd target group sets
+                    # its own ``job`` label, so adding a job needs no reload either.
+                    "job_name": "vmscale",
+                    "file_sd_configs": [{"files": [str(directory / "file_sd" / "*.json")], "refresh_interval": "5s"}],
+                },
+            ],
+        }
+        (directory / "prometheus.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def command(directory: Path) -> list[str]:
+        return [
+            PROMETHEUS,
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            "--storage.tsdb.retention.time=1d",
+            f"--web.listen-address={host}:{port}",
+            "--web.enable-lifecycle",
+        ]
+
+    return Part(
+        name=name,
+        command=command,
+        host=host,
+        prepare=prepare,
+        ready_url=f"http://{host}:{port}/-/ready",
+        start_timeout_s=30.0,
+        stop_timeout_s=10.0,
+    )
+
+
+def initial_alertmanager_config(group_wait: str = "1s", group_interval: str = "1s") -> str:
+    """The operator's starting config: a root route to a do-nothing receiver."""
+    document = {
+        "route": {
+            "receiver": "default",
+            "group_by": ["alertname", "cluster", "service"],
+            "group_wait": group_wait,
+            "group_interval": group_interval,
+            "repeat_interval": "5m",
+        },
+        "receivers": [{"name": "default"}],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def alertmanager_part(config: LabConfig, *, name: str = "alertmanager", port: int | None = None) -> Part:
+    """Alertmanager without clustering; its config is created once and then managed."""
+    host = config.host
+    port = port or config.alertmanager_port
+
+    def prepare(directory: Path) -> None:
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        _write_if_missing(directory / "alertmanager.yml", initial_alertmanager_config())
+        _write_if_missing(directory / "webhook-token", secrets.token_urlsafe(32) + "\n", 0o600)
+
+    def command(directory: Path) -> list[str]:
+        return [
+            ALERTMANAGER,
+            f"--config.file={directory / 'alertmanager.yml'}",
+            f"--storage.path={directory / 'data'}",
+            f"--web.listen-address={host}:{port}",
+            "--cluster.listen-address=",
+        ]
+
+    return Part(
+        name=name,
+        command=command,
+        host=host,
+        prepare=prepare,
+        ready_url=f"http://{host}:{port}/-/ready",
+        start_timeout_s=30.0,
+    )
+
+
+def parts(config: LabConfig) -> list[Part]:
+    """The monitoring stack of the lab, in start order."""
+    from lab.grafana_sim import grafana_part
+    from lab.sshd import sshd_part
+
+    return [
+        alertmanager_part(config),
+        prometheus_part(config),
+        sshd_part(config),
+        grafana_part(config),
+    ]

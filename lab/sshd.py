@@ -1,0 +1,106 @@
+"""Lab part: an OpenSSH server on a loopback port standing in for the VMs' sshd.
+
+The part directory holds a generated host key, a generated lab user key (``id_ed25519``, the
+key vmscale is configured with) and the ``authorized_keys`` that admits it. sshd runs in the
+foreground as the current user, password logins off, SFTP through ``internal-sftp``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.config import LabConfig
+from lab.runner import Part
+
+__all__ = ["SshdPaths", "sshd_part", "sshd_paths"]
+
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = "/usr/bin/ssh-keygen"
+
+
+@dataclass(frozen=True)
+class SshdPaths:
+    """The generated files of the lab sshd."""
+
+    directory: Path
+
+    @property
+    def host_key(self) -> Path:
+        """The server's private host key (its ``.pub`` beside it)."""
+        return self.directory / "ssh_host_ed25519_key"
+
+    @property
+    def user_key(self) -> Path:
+        """The lab user's private key, admitted by ``authorized_keys``."""
+        return self.directory / "id_ed25519"
+
+    @property
+    def authorized_keys(self) -> Path:
+        """Public keys allowed to log in."""
+        return self.directory / "authorized_keys"
+
+    @property
+    def user(self) -> str:
+        """The login name (the user the lab runs as)."""
+        return getpass.getuser()
+
+
+def sshd_paths(config: LabConfig, name: str = "sshd") -> SshdPaths:
+    """The files of the part named ``name`` under the lab directory."""
+    return SshdPaths(config.lab_dir.resolve() / name)
+
+
+def _keygen(path: Path, comment: str) -> None:
+    if not path.exists():
+        subprocess.run(
+            [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+
+
+def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None) -> Part:
+    """sshd on ``config.host:port`` with generated keys under the part directory."""
+    host = config.host
+    port = port or config.sshd_port
+
+    def prepare(directory: Path) -> None:
+        paths = SshdPaths(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        _keygen(paths.host_key, "vmscale-lab-host")
+        _keygen(paths.user_key, "vmscale-lab-user")
+        paths.authorized_keys.write_text(paths.user_key.with_suffix(".pub").read_text())
+        paths.authorized_keys.chmod(0o600)
+        # sshd started as root insists on its privilege-separation directory.
+        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
+        (directory / "sshd_config").write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    f"ListenAddress {host}",
+                    f"HostKey {paths.host_key}",
+                    f"PidFile {directory / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {paths.authorized_keys}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PermitRootLogin prohibit-password",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PrintMotd no",
+                    "MaxStartups 100:30:200",
+                    "MaxSessions 50",
+                    "Subsystem sftp internal-sftp",
+                    "",
+                ]
+            )
+        )
+
+    def command(directory: Path) -> list[str]:
+        return [SSHD, "-D", "-e", "-f", str(directory / "sshd_config")]
+
+    return Part(name=name, command=command, host=host, prepare=prepare, ready_port=port)
