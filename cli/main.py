@@ -42,6 +42,9 @@ def run(
     state_dir: StateDir = Path(".state"),
     gateway_port: Annotated[int, typer.Option(help="HTTP port of the gateway.")] = 8400,
     demo: Annotated[bool, typer.Option(help="Start the lab and print how to use it.")] = False,
+    metrics_base_port: Annotated[
+        int | None, typer.Option(help="Metrics port of the first service (+1 each); 0 picks free ports.")
+    ] = None,
 ) -> None:
     """Run one service in the foreground, or all five under a supervisor."""
     if service != "all":
@@ -61,7 +64,10 @@ def run(
         with console.status("starting the lab"):
             lab.up()
     try:
-        code = Supervisor(state_dir=state_dir, gateway_port=gateway_port, on_ready=ready).run()
+        supervisor = Supervisor(
+            state_dir=state_dir, gateway_port=gateway_port, metrics_base_port=metrics_base_port, on_ready=ready
+        )
+        code = supervisor.run()
     finally:
         if lab is not None:
             lab.down()

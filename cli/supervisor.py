@@ -7,6 +7,8 @@
   resets once a child has run for 30 s).
 * SIGTERM or SIGINT stops every child (SIGTERM, then SIGKILL after ``stop_grace_s``) and the
   embedded servers; the whole stop takes well under 10 s.
+* Metrics ports: each service's default, ``metrics_base_port + index`` when given, or free
+  ports when it is 0 (tests).
 * ``<state_dir>/run.json`` lists the children's PIDs and the URLs in use.
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.subjects import SERVICES
-from shared.testing.servers import EmbeddedServer, start_embedded_nats, start_embedded_redis
+from shared.testing.servers import EmbeddedServer, free_port, start_embedded_nats, start_embedded_redis
 
 __all__ = ["Child", "Supervisor"]
 
@@ -70,7 +72,7 @@ class Supervisor:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     services: Sequence[str] = SERVICES
     gateway_port: int = 8400
-    metrics_ports: Mapping[str, int] = field(default_factory=dict)
+    metrics_base_port: int | None = None
     stop_grace_s: float = 7.0
     on_ready: Callable[[Supervisor], None] | None = None
     children: list[Child] = field(default_factory=list)
@@ -99,8 +101,10 @@ class Supervisor:
         env["STATE_DIR"] = str(self.state_dir)
         env["SERVICE_NAME"] = service
         env.setdefault("PYTHONUNBUFFERED", "1")
-        if service in self.metrics_ports:
-            env["METRICS_PORT"] = str(self.metrics_ports[service])
+        if self.metrics_base_port is not None:
+            offset = list(SERVICES).index(service)
+            port = free_port() if self.metrics_base_port == 0 else self.metrics_base_port + offset
+            env["METRICS_PORT"] = str(port)
         if service == "gateway":
             env["HTTP_PORT"] = str(self.gateway_port)
         return env

@@ -106,7 +106,7 @@ class Topology:
         if subject.kind is Kind.COMMAND:
             return self.commands
         if subject.kind is Kind.EVENT:
-            return self.dead_letters if subject.name.startswith("dlq.") else self.events
+            return self.dead_letters if subject.model is DeadLetter else self.events
         raise ValueError(f"{subject.name} is a {subject.kind} subject, not stored in a stream")
 
     def durable(self, service: str, subject: Subject[Any]) -> str:

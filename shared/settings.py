@@ -82,6 +82,10 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.state_dir / f'{self.service_name}.db').resolve()}"
 
+    def __repr_args__(self) -> Any:
+        """``repr``/``str`` show the public view: no secret, no password inside a URL."""
+        return list(self.public_dict().items())
+
     def public_dict(self) -> dict[str, Any]:
         """Every setting with secrets masked and credentials stripped from URLs."""
         out: dict[str, Any] = {}

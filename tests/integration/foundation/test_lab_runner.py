@@ -1,0 +1,73 @@
+"""`lab up` then `lab down` leaves no process and no open port behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.runner import Lab, Part
+from shared.testing.servers import free_port, port_open
+
+pytestmark = pytest.mark.integration
+
+
+def http_part(name: str, port: int) -> Part:
+    return Part(
+        name=name,
+        command=lambda directory: [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        ready_port=port,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_lab_up_then_down_leaves_no_process_and_no_port(tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    lab = Lab(tmp_path, [http_part("web-a", ports[0]), http_part("web-b", ports[1])])
+    started = lab.up()
+    assert set(started) == {"web-a", "web-b"}
+    assert all(port_open("127.0.0.1", port) for port in ports)
+    assert all(status.ready for status in lab.status())
+
+    lab.down()
+    assert not any(alive(pid) for pid in started.values())
+    assert not any(port_open("127.0.0.1", port) for port in ports)
+    assert not any(status.running for status in lab.status())
+
+
+def test_lab_up_is_idempotent_and_reuses_the_running_part(tmp_path: Path) -> None:
+    lab = Lab(tmp_path, [http_part("web", free_port())])
+    first = lab.up()
+    try:
+        assert lab.up() == first
+    finally:
+        lab.down()
+
+
+def test_a_part_that_dies_at_start_fails_with_its_log_and_nothing_is_left(tmp_path: Path) -> None:
+    port = free_port()
+    good = http_part("good", port)
+    bad = Part(
+        name="bad",
+        command=lambda directory: [sys.executable, "-c", "raise SystemExit('boom at start')"],
+        ready_port=free_port(),
+    )
+    lab = Lab(tmp_path, [good, bad])
+    with pytest.raises(RuntimeError, match="boom at start"):
+        lab.up()
+    assert not port_open("127.0.0.1", port)
+
+
+def test_a_part_may_only_bind_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        Part(name="x", command=lambda directory: ["true"], host="0.0.0.0")
