@@ -1,7 +1,7 @@
 """The base settings class every service's settings extend.
 
 Settings are read once, in each service's ``__main__``, and passed down as arguments.
-Secrets are ``SecretStr``; each may instead be given as a file path in ``<NAME>_FILE``
+Secrets are ``SecretStr``; each (like any setting) may instead be given as a file path in ``<NAME>_FILE``
 (Docker/systemd credentials), which wins over the plain variable. ``SecretStr`` keeps them out of
 ``repr`` and logs; ``public_dict`` is what may be shown or logged.
 """
@@ -22,12 +22,12 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "password", "secret", 
 
 
 def read_secret_files(cls: type[BaseSettings], values: dict[str, Any]) -> dict[str, Any]:
-    """Fill ``SecretStr`` fields from ``<NAME>_FILE`` paths found in the environment."""
+    """Fill fields from ``<NAME>_FILE`` paths found in the environment (the file wins).
+
+    Meant for secrets (``SecretStr``) and for URLs that embed credentials (``DATABASE_URL``).
+    """
     prefix = str(cls.model_config.get("env_prefix", ""))
-    for name, field in cls.model_fields.items():
-        annotation = str(field.annotation)
-        if "SecretStr" not in annotation:
-            continue
+    for name in cls.model_fields:
         env_name = f"{prefix}{name}".upper() + "_FILE"
         path = os.environ.get(env_name)
         if path:
