@@ -70,6 +70,26 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_prefix(prefix: str) -> str:
+    """A Redis key prefix of this test's own."""
+    return f"{prefix}:"
+
+
+@pytest.fixture
 def prefix() -> str:
     """A subject/stream prefix of this test's own."""
     return "t" + uuid.uuid4().hex[:12]
@@ -87,7 +107,7 @@ async def js_cleanup(nats_url: str, prefix: str) -> AsyncIterator[None]:
         for name in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
             try:
                 await js.delete_stream(f"{prefix}_{name}")
-            except Exception:  # noqa: BLE001 - the stream may never have been created
+            except Exception:
                 pass
     finally:
         await nc.close()

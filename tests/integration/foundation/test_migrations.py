@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import inspect
 
@@ -14,18 +11,6 @@ from shared.db import downgrade, make_engine, upgrade
 from shared.subjects import SERVICES
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database of this test's own."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _tables(url: str) -> set[str]:
