@@ -76,6 +76,9 @@ def _evt(name: str, model: type[M]) -> Subject[M]:
 # Alerts (gateway → scaler)
 ALERT_FIRED = _evt("alert.fired", m.AlertFired)
 ALERT_RESOLVED = _evt("alert.resolved", m.AlertResolved)
+QUERY_SCALER_GROUP_STATUS = Subject(
+    "query.scaler.group_status", m.GroupStatusQuery, Kind.QUERY, reply=m.GroupStatusReply
+)
 
 # VMs and templates (scaler / gateway → inventory → scaler)
 CMD_VM_CLONE = _cmd("cmd.vm.clone", m.CloneVm)

@@ -9,7 +9,14 @@ from shared.messages.activity import (
     AuditRecorded,
     DecisionRecorded,
 )
-from shared.messages.alerts import AlertFired, AlertResolved, AlertStatus, ScaleDirection
+from shared.messages.alerts import (
+    AlertFired,
+    AlertResolved,
+    AlertStatus,
+    GroupStatusQuery,
+    GroupStatusReply,
+    ScaleDirection,
+)
 from shared.messages.base import (
     Command,
     Event,
@@ -100,6 +107,8 @@ __all__ = [
     "Event",
     "GroupAlertsProvisioned",
     "GroupAlertsRemoved",
+    "GroupStatusQuery",
+    "GroupStatusReply",
     "HealthQuery",
     "HealthReply",
     "ListPoolMembers",

@@ -10,9 +10,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from shared.messages.base import Event, UtcDatetime
+from shared.messages.base import Event, Query, Reply, UtcDatetime
 
-__all__ = ["AlertFired", "AlertResolved", "AlertStatus", "ScaleDirection"]
+__all__ = ["AlertFired", "AlertResolved", "AlertStatus", "GroupStatusQuery", "GroupStatusReply", "ScaleDirection"]
 
 
 class ScaleDirection(StrEnum):
@@ -48,3 +48,20 @@ class AlertResolved(_AlertEvent):
     """The end of an alert episode."""
 
     ends_at: UtcDatetime
+
+
+class GroupStatusQuery(Query):
+    """Gateway → scaler: does this scaling group exist, and is it enabled?
+
+    Asked by the webhook before it accepts an alert (answers are cached for a few seconds).
+    """
+
+    group: str = Field(min_length=1, max_length=128)
+
+
+class GroupStatusReply(Reply):
+    """The scaler's answer to ``GroupStatusQuery``."""
+
+    group: str = ""
+    exists: bool = False
+    enabled: bool = False
