@@ -22,6 +22,10 @@ def all_parts(config: LabConfig) -> list[Part]:
     return [part for source in PART_SOURCES for part in source(config)]
 
 
+from lab import vcsim as _vcsim  # noqa: E402 - registered after the list exists
+
+PART_SOURCES.append(_vcsim.parts)
+
 from lab import monitoring as _monitoring  # noqa: E402 - registered after the list exists
 
 PART_SOURCES.append(_monitoring.parts)
