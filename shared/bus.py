@@ -203,7 +203,7 @@ class Bus:
 
     def is_connected(self) -> bool:
         """True while the NATS connection is up."""
-        state = self.broker.config.connection_state  # type: ignore[attr-defined]
+        state = self.broker.config.connection_state
         try:
             return bool(state.connection.is_connected)
         except Exception:
@@ -216,7 +216,7 @@ class Bus:
 
     async def ensure_streams(self) -> None:
         """Create or update the three streams (idempotent)."""
-        js = self.broker.config.connection_state.stream  # type: ignore[attr-defined]
+        js = self.broker.config.connection_state.stream
         for stream in (self.topology.commands, self.topology.events, self.topology.dead_letters):
             config = StreamConfig(
                 name=stream.name,
@@ -277,7 +277,7 @@ class Bus:
         self, router: NatsRouter, subject: Subject[Any], service: str, **options: Any
     ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
         """Decorator: a durable, explicit-ack JetStream consumer of ``service`` on ``subject``."""
-        return router.subscriber(
+        decorator: Callable[[Callable[..., Awaitable[Any]]], Any] = router.subscriber(
             self.topology.subject(subject),
             stream=self.topology.stream_for(subject),
             durable=self.topology.durable(service, subject),
@@ -289,6 +289,7 @@ class Bus:
             ack_policy=AckPolicy.ACK,
             **options,
         )
+        return decorator
 
     def responder(
         self, router: NatsRouter, subject: Subject[Any], service: str
