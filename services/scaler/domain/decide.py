@@ -1,0 +1,359 @@
+"""The pure scaling decision: ``decide(group, policy, observed, now) -> Allow | Block``.
+
+No IO, no globals, no mutation. Order of the checks (every blocking condition is checked before
+the cooldown, which the shell claims only for an ``Allow``; SPEC-ORIGINAL §7.3 MUST, lessons 1-3):
+
+1. the group is disabled                         → ``disabled``
+2. what the policy wants (alert name, target, schedule, manual request)
+                                                 → ``unknown_alert`` / ``metrics_unavailable`` /
+                                                   ``no_change``
+3. the process is suspended                      → ``suspended``
+4. an activity runs                              → ``in_progress``
+5. size limits, counted from the instance table  → ``at_max`` / ``at_min`` / ``no_victims``
+6. free addresses for a scale-out                → ``ip_pool_exhausted``
+7. alerts are hints: the current value must still confirm them; without Prometheus never scale
+   in, and scale out only on a fresh alert      → ``stale_alert`` / ``metrics_unavailable``
+8. the direction's cooldown                      → ``cooldown`` (with the time remaining)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.scaler.domain.model import (
+    Frozen,
+    ManualChange,
+    Observed,
+    Policy,
+    Process,
+    ScalingGroup,
+    ScheduledAction,
+    StepPolicy,
+    TargetTrackingPolicy,
+    ceil_ratio,
+)
+from shared.messages import ScaleDirection
+
+__all__ = [
+    "Allow",
+    "Block",
+    "BlockReason",
+    "Decision",
+    "classify_alert",
+    "decide",
+    "rule_of",
+    "scale_in_silence_wanted",
+    "target_tracking_desired",
+]
+
+
+class BlockReason(StrEnum):
+    """Why a decision did not scale."""
+
+    COOLDOWN = "cooldown"
+    AT_MAX = "at_max"
+    AT_MIN = "at_min"
+    IP_POOL_EXHAUSTED = "ip_pool_exhausted"
+    SUSPENDED = "suspended"
+    IN_PROGRESS = "in_progress"
+    UNKNOWN_ALERT = "unknown_alert"
+    STALE_ALERT = "stale_alert"
+    METRICS_UNAVAILABLE = "metrics_unavailable"
+    DISABLED = "disabled"
+    NO_CHANGE = "no_change"
+    NO_VICTIMS = "no_victims"
+
+
+class Allow(Frozen):
+    """Scale by ``delta`` (positive: out, negative: in)."""
+
+    kind: Literal["allow"] = "allow"
+    delta: int
+    reason: str
+    rule: str
+
+    @property
+    def direction(self) -> ScaleDirection:
+        """Which way the group moves."""
+        return ScaleDirection.OUT if self.delta > 0 else ScaleDirection.IN
+
+    @property
+    def allowed(self) -> bool:
+        """Always true."""
+        return True
+
+
+class Block(Frozen):
+    """Do not scale, and say why."""
+
+    kind: Literal["block"] = "block"
+    reason: BlockReason
+    message: str
+    rule: str
+    direction: ScaleDirection | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """Always false."""
+        return False
+
+
+Decision = Annotated[Allow | Block, Field(discriminator="kind")]
+"""The outcome of ``decide``."""
+
+
+class _Intent(Frozen):
+    direction: ScaleDirection
+    count: int
+    why: str
+    process: Process | None
+    honor_cooldown: bool = True
+    needs_evidence: bool = False
+
+
+def rule_of(group: ScalingGroup, policy: StepPolicy | TargetTrackingPolicy | ScheduledAction | ManualChange) -> str:
+    """A short name for what produced a decision."""
+    if isinstance(policy, TargetTrackingPolicy):
+        return f"target_tracking:{policy.name}"
+    if isinstance(policy, ScheduledAction):
+        return f"scheduled:{policy.name}"
+    if isinstance(policy, ManualChange):
+        return f"manual:{policy.actor}"
+    return "step"
+
+
+def classify_alert(group: ScalingGroup, alertname: str, labels: dict[str, str]) -> ScaleDirection | None:
+    """The direction an alert asks for, from the exact names only (never a default; lesson 9)."""
+    service = labels.get("service")
+    if service is not None and service != group.name:
+        return None
+    if alertname == group.scale_out_alert:
+        return ScaleDirection.OUT
+    if alertname == group.scale_in_alert:
+        return ScaleDirection.IN
+    return None
+
+
+def target_tracking_desired(size: int, value: float, policy: TargetTrackingPolicy) -> int:
+    """HPA's recommendation: ``ceil(size x value / target)``, or ``size`` within tolerance."""
+    ratio = value / policy.target
+    if abs(ratio - 1.0) <= policy.tolerance or size == 0:
+        return size
+    return ceil_ratio(size, value, policy.target)
+
+
+def _stabilized(desired: int, size: int, policy: TargetTrackingPolicy, observed: Observed, now: datetime) -> int:
+    """Apply HPA's stabilization windows to a raw recommendation.
+
+    Scaling up uses the lowest recommendation of the up window; scaling down the highest of the
+    down window, so a brief dip or spike does not move the group.
+    """
+    if desired > size:
+        window = timedelta(seconds=policy.up_stabilization_s)
+        past = [r.desired for r in observed.recommendations if now - r.at <= window]
+        return max(size, min([desired, *past]))
+    if desired < size:
+        window = timedelta(seconds=policy.down_stabilization_s)
+        past = [r.desired for r in observed.recommendations if now - r.at <= window]
+        return min(size, max([desired, *past]))
+    return desired
+
+
+def _intent(group: ScalingGroup, policy: Policy, observed: Observed, now: datetime, rule: str) -> _Intent | Block:
+    size = observed.size
+    if isinstance(policy, StepPolicy):
+        alert = observed.alert
+        if alert is None:
+            return Block(reason=BlockReason.UNKNOWN_ALERT, message="no alert to act on", rule=rule)
+        direction = classify_alert(group, alert.alertname, alert.labels)
+        if direction is None:
+            return Block(
+                reason=BlockReason.UNKNOWN_ALERT,
+                message=f"alert {alert.alertname!r} is neither {group.scale_out_alert} nor {group.scale_in_alert}",
+                rule=rule,
+            )
+        step = group.scale_out_step if direction is ScaleDirection.OUT else group.scale_in_step
+        return _Intent(
+            direction=direction,
+            count=step,
+            why=f"alert {alert.alertname}",
+            process=Process.ALERTS,
+            needs_evidence=True,
+        )
+    if isinstance(policy, TargetTrackingPolicy):
+        metrics = observed.metrics
+        if metrics is None or not metrics.available or metrics.value is None:
+            detail = metrics.error if metrics is not None and metrics.error else "no value"
+            return Block(reason=BlockReason.METRICS_UNAVAILABLE, message=f"target metric: {detail}", rule=rule)
+        raw = target_tracking_desired(size, metrics.value, policy)
+        desired = max(_stabilized(raw, size, policy, observed, now), group.min_size)
+        why = f"{policy.metric} {metrics.value:g} vs target {policy.target:g} on {size} VMs → {desired}"
+        return _desired_intent(desired, size, why, Process.TARGET_TRACKING, rule)
+    if isinstance(policy, ScheduledAction):
+        desired = min(max(policy.desired, group.min_size), group.max_size)
+        why = f"schedule {policy.name} ({policy.cron} {policy.timezone}) sets {desired}"
+        return _desired_intent(desired, size, why, Process.SCHEDULED, rule)
+    desired = policy.desired if policy.desired is not None else size + (policy.delta or 0)
+    if desired > group.max_size:
+        return Block(
+            reason=BlockReason.AT_MAX,
+            message=f"requested {desired} exceeds max_size {group.max_size}",
+            rule=rule,
+            direction=ScaleDirection.OUT,
+        )
+    if desired < group.min_size:
+        return Block(
+            reason=BlockReason.AT_MIN,
+            message=f"requested {desired} is below min_size {group.min_size}",
+            rule=rule,
+            direction=ScaleDirection.IN,
+        )
+    intent = _desired_intent(desired, size, f"manual request for {desired} by {policy.actor}", None, rule)
+    if isinstance(intent, _Intent):
+        return intent.model_copy(update={"honor_cooldown": policy.honor_cooldown})
+    return intent
+
+
+def _desired_intent(desired: int, size: int, why: str, process: Process | None, rule: str) -> _Intent | Block:
+    if desired == size:
+        return Block(reason=BlockReason.NO_CHANGE, message=f"{why}: already {size}", rule=rule)
+    direction = ScaleDirection.OUT if desired > size else ScaleDirection.IN
+    return _Intent(direction=direction, count=abs(desired - size), why=why, process=process)
+
+
+def _evidence(group: ScalingGroup, intent: _Intent, observed: Observed, now: datetime, rule: str) -> Block | str:
+    """Re-read values must still confirm the alert (alerts are hints)."""
+    metrics = observed.metrics
+    t = group.thresholds
+    have = metrics is not None and metrics.available and metrics.cpu is not None and metrics.memory is not None
+    if intent.direction is ScaleDirection.IN:
+        if not have or metrics is None or metrics.cpu is None or metrics.memory is None:
+            return Block(
+                reason=BlockReason.METRICS_UNAVAILABLE,
+                message="Prometheus cannot confirm low usage; never scale in blind",
+                rule=rule,
+                direction=intent.direction,
+            )
+        if metrics.cpu < t.cpu_low and metrics.memory < t.memory_low:
+            return f"cpu {metrics.cpu:.1f}% < {t.cpu_low:g}% and memory {metrics.memory:.1f}% < {t.memory_low:g}%"
+        return Block(
+            reason=BlockReason.STALE_ALERT,
+            message=f"usage no longer low: cpu {metrics.cpu:.1f}%, memory {metrics.memory:.1f}%",
+            rule=rule,
+            direction=intent.direction,
+        )
+    if not have or metrics is None or metrics.cpu is None or metrics.memory is None:
+        alert = observed.alert
+        fresh = alert is not None and (now - alert.received_at).total_seconds() <= group.alert_fresh_s
+        if fresh:
+            return "Prometheus unavailable; acting on a fresh alert"
+        return Block(
+            reason=BlockReason.STALE_ALERT,
+            message="Prometheus unavailable and the alert is not fresh",
+            rule=rule,
+            direction=intent.direction,
+        )
+    if metrics.cpu > t.cpu_high or metrics.memory > t.memory_high:
+        return f"cpu {metrics.cpu:.1f}% (>{t.cpu_high:g}%) or memory {metrics.memory:.1f}% (>{t.memory_high:g}%)"
+    return Block(
+        reason=BlockReason.STALE_ALERT,
+        message=f"usage no longer high: cpu {metrics.cpu:.1f}%, memory {metrics.memory:.1f}%",
+        rule=rule,
+        direction=intent.direction,
+    )
+
+
+def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetime) -> Allow | Block:
+    """Decide whether ``policy`` may change ``group``'s size now (see the module docstring)."""
+    rule = rule_of(group, policy)
+    if not group.enabled:
+        return Block(reason=BlockReason.DISABLED, message=f"group {group.name} is disabled", rule=rule)
+    intent = _intent(group, policy, observed, now, rule)
+    if isinstance(intent, Block):
+        return intent
+    direction = intent.direction
+    direction_process = Process.SCALE_OUT if direction is ScaleDirection.OUT else Process.SCALE_IN
+    for process in (intent.process, direction_process):
+        if process is not None and process in group.suspended:
+            return Block(
+                reason=BlockReason.SUSPENDED, message=f"process {process} is suspended", rule=rule, direction=direction
+            )
+    if observed.in_progress:
+        return Block(
+            reason=BlockReason.IN_PROGRESS,
+            message=f"activity {observed.in_progress} is in progress",
+            rule=rule,
+            direction=direction,
+        )
+    size = observed.size
+    if direction is ScaleDirection.OUT:
+        if size >= group.max_size:
+            return Block(
+                reason=BlockReason.AT_MAX,
+                message=f"{size} VMs (in-flight included) ≥ max_size {group.max_size}",
+                rule=rule,
+                direction=direction,
+            )
+        count = min(intent.count, group.max_size - size)
+        if observed.free_ips <= 0:
+            return Block(
+                reason=BlockReason.IP_POOL_EXHAUSTED,
+                message=f"IP pool {group.ip_pool} has no free address",
+                rule=rule,
+                direction=direction,
+            )
+        count = min(count, observed.free_ips)
+    else:
+        if size <= group.min_size:
+            return Block(
+                reason=BlockReason.AT_MIN,
+                message=f"{size} VMs ≤ min_size {group.min_size}",
+                rule=rule,
+                direction=direction,
+            )
+        count = min(intent.count, size - group.min_size, observed.removable)
+        if count <= 0:
+            return Block(
+                reason=BlockReason.NO_VICTIMS,
+                message="no autoscaled, unprotected instance in service to remove",
+                rule=rule,
+                direction=direction,
+            )
+    why = intent.why
+    if intent.needs_evidence:
+        evidence = _evidence(group, intent, observed, now, rule)
+        if isinstance(evidence, Block):
+            return evidence
+        why = f"{why}: {evidence}"
+    if intent.honor_cooldown:
+        last, period = (
+            (observed.last_scale_out_at, group.scale_out_cooldown_s)
+            if direction is ScaleDirection.OUT
+            else (observed.last_scale_in_at, group.scale_in_cooldown_s)
+        )
+        if last is not None:
+            remaining = (last + timedelta(seconds=period) - now).total_seconds()
+            if remaining > 0:
+                return Block(
+                    reason=BlockReason.COOLDOWN,
+                    message=f"scale-{direction} cooldown: {remaining:.0f} s remaining",
+                    rule=rule,
+                    direction=direction,
+                    retry_after_s=remaining,
+                )
+    delta = count if direction is ScaleDirection.OUT else -count
+    return Allow(delta=delta, reason=why, rule=rule)
+
+
+def scale_in_silence_wanted(group: ScalingGroup, size: int) -> bool:
+    """Whether the group's scale-in alert should be silenced: derived from the count alone.
+
+    At (or below) min a scale-in alert can only be blocked, so it is silenced; above min it must
+    be heard again (SPEC-ORIGINAL §7.4 MUST, lesson 4). Disabled groups have no alerts at all.
+    """
+    return group.enabled and size <= group.min_size
