@@ -92,6 +92,23 @@ VM_POWERED_OFF = _evt("vm.powered_off", m.VmPoweredOff)
 VM_DESTROYED = _evt("vm.destroyed", m.VmDestroyed)
 VM_OPERATION_FAILED = _evt("vm.operation_failed", m.VmOperationFailed)
 TEMPLATE_CREATED = _evt("template.created", m.TemplateCreated)
+CMD_TEMPLATE_DELETE = _cmd("cmd.template.delete", m.DeleteTemplate)
+TEMPLATE_DELETED = _evt("template.deleted", m.TemplateDeleted)
+VM_IP_ASSIGNED = _evt("vm.ip_assigned", m.VmIpAssigned)
+
+# Inventory queries (gateway / scaler / lab → inventory), served from its cache
+QUERY_INVENTORY_VMS = Subject("query.inventory.vms", m.VmsQuery, Kind.QUERY, reply=m.VmsReply)
+QUERY_INVENTORY_VM = Subject("query.inventory.vm", m.VmQuery, Kind.QUERY, reply=m.VmReply)
+QUERY_INVENTORY_TEMPLATES = Subject("query.inventory.templates", m.TemplatesQuery, Kind.QUERY, reply=m.TemplatesReply)
+QUERY_INVENTORY_NETWORKS = Subject("query.inventory.networks", m.NetworksQuery, Kind.QUERY, reply=m.NetworksReply)
+QUERY_INVENTORY_DATASTORES = Subject(
+    "query.inventory.datastores", m.DatastoresQuery, Kind.QUERY, reply=m.DatastoresReply
+)
+QUERY_INVENTORY_COMPUTE = Subject("query.inventory.compute", m.ComputeQuery, Kind.QUERY, reply=m.ComputeReply)
+QUERY_INVENTORY_FOLDERS = Subject("query.inventory.folders", m.FoldersQuery, Kind.QUERY, reply=m.FoldersReply)
+QUERY_INVENTORY_STATUS = Subject(
+    "query.inventory.status", m.InventoryStatusQuery, Kind.QUERY, reply=m.InventoryStatusReply
+)
 
 # Monitoring (scaler → monitoring → scaler)
 CMD_MONITORING_REGISTER = _cmd("cmd.monitoring.register", m.RegisterTarget)

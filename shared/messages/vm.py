@@ -10,7 +10,9 @@ from shared.messages.base import Command, Event
 
 __all__ = [
     "CloneVm",
+    "DeleteTemplate",
     "DestroyVm",
+    "FailureReason",
     "MakeTemplate",
     "NetworkSpec",
     "Placement",
@@ -18,8 +20,10 @@ __all__ = [
     "PowerOnVm",
     "PowerState",
     "TemplateCreated",
+    "TemplateDeleted",
     "VmCloned",
     "VmDestroyed",
+    "VmIpAssigned",
     "VmOperationFailed",
     "VmPoweredOff",
     "VmPoweredOn",
@@ -50,7 +54,11 @@ class Placement(BaseModel):
 
 
 class NetworkSpec(BaseModel):
-    """The static IPv4 identity a clone gets through guest customization."""
+    """The static IPv4 identity a clone gets through guest customization.
+
+    ``netmask`` (dotted, optional) must agree with ``prefix_length`` when given; ``hostname``
+    defaults to the VM name, which must then be a valid DNS label.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,6 +69,7 @@ class NetworkSpec(BaseModel):
     network: str | None = None
     hostname: str | None = None
     domain: str = "local"
+    netmask: str | None = None
 
 
 class CloneVm(Command):
@@ -92,10 +101,18 @@ class VmCloned(Event):
 
 
 class PowerOnVm(Command):
-    """Power a VM on; a VM already on is success."""
+    """Power a VM on; a VM already on is success.
+
+    With ``expected_ip`` the inventory also waits (up to ``ip_timeout_s``, else its default)
+    until the guest reports exactly that address (on ``expected_network`` when given) and then
+    publishes ``VmIpAssigned``; otherwise a ``VmOperationFailed`` with reason ``ip_timeout``.
+    """
 
     activity_id: str
     vm_name: str = _VM_NAME
+    expected_ip: IPvAnyAddress | None = None
+    expected_network: str | None = None
+    ip_timeout_s: float | None = Field(default=None, gt=0, le=3600)
 
 
 class VmPoweredOn(Event):
@@ -111,6 +128,15 @@ class PowerOffVm(Command):
 
     activity_id: str
     vm_name: str = _VM_NAME
+
+
+class VmIpAssigned(Event):
+    """The guest reports the expected IP address (on the expected network)."""
+
+    activity_id: str
+    vm_name: str
+    ip: str
+    network: str | None = None
 
 
 class VmPoweredOff(Event):
@@ -147,6 +173,8 @@ class MakeTemplate(Command):
     source_vm: str = _VM_NAME
     template_name: str = _VM_NAME
     description: str = ""
+    folder: str | None = None
+    activity_id: str | None = None
 
 
 class TemplateCreated(Event):
@@ -157,8 +185,41 @@ class TemplateCreated(Event):
     moref: str
 
 
+class DeleteTemplate(Command):
+    """Delete a template (a VM flagged ``config.template``); a template already gone is success."""
+
+    template_name: str = _VM_NAME
+    activity_id: str | None = None
+
+
+class TemplateDeleted(Event):
+    """A template no longer exists."""
+
+    template_name: str
+
+
+class FailureReason(StrEnum):
+    """Why a VM or template command failed (``VmOperationFailed.reason``)."""
+
+    DUPLICATE_NAME = "duplicate_name"
+    INSUFFICIENT_RESOURCES = "insufficient_resources"
+    NOT_FOUND = "not_found"
+    INVALID_POWER_STATE = "invalid_power_state"
+    CUSTOMIZATION_FAILED = "customization_failed"
+    IP_TIMEOUT = "ip_timeout"
+    PERMISSION = "permission"
+    CONNECTION = "connection"
+    TIMEOUT = "timeout"
+    INVALID_INPUT = "invalid_input"
+    CONFLICT = "conflict"
+
+
 class VmOperationFailed(Event):
-    """A VM command failed; ``retryable`` tells whether trying again may help."""
+    """A VM command failed; ``retryable`` tells whether trying again may help.
+
+    ``reason`` is a ``FailureReason`` value, ``error_kind`` the error class, ``detail`` the
+    human-readable explanation.
+    """
 
     activity_id: str | None = None
     vm_name: str
@@ -166,3 +227,4 @@ class VmOperationFailed(Event):
     reason: str
     error_kind: str
     retryable: bool = False
+    detail: str | None = None
