@@ -29,3 +29,7 @@ PART_SOURCES.append(_vcsim.parts)
 from lab import monitoring as _monitoring  # noqa: E402 - registered after the list exists
 
 PART_SOURCES.append(_monitoring.parts)
+
+from lab import loadbalancer as _loadbalancer  # noqa: E402 - registered after the list exists
+
+PART_SOURCES.append(_loadbalancer.parts)
