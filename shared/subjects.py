@@ -80,6 +80,30 @@ QUERY_SCALER_GROUP_STATUS = Subject(
     "query.scaler.group_status", m.GroupStatusQuery, Kind.QUERY, reply=m.GroupStatusReply
 )
 
+
+# Scaler queries and operator requests (gateway → scaler, core request/reply; see
+# shared/messages/scaling.py for why changes travel as request/reply)
+def _scaler(noun: str, model: type[M], reply: type[m.Reply]) -> Subject[M]:
+    return Subject(f"query.scaler.{noun}", model, Kind.QUERY, reply=reply)
+
+
+QUERY_SCALER_GROUPS = _scaler("groups", m.ListGroups, m.GroupsReply)
+QUERY_SCALER_GROUP = _scaler("group", m.GetGroup, m.GroupReply)
+QUERY_SCALER_ACTIVITIES = _scaler("activities", m.ListActivities, m.ActivitiesReply)
+QUERY_SCALER_ACTIVITY = _scaler("activity", m.GetActivity, m.ActivityReply)
+QUERY_SCALER_DECISIONS = _scaler("decisions", m.ListDecisions, m.DecisionsReply)
+QUERY_SCALER_INSTANCES = _scaler("instances", m.ListInstances, m.InstancesReply)
+QUERY_SCALER_IP_POOLS = _scaler("ip_pools", m.ListIpPools, m.IpPoolsReply)
+QUERY_SCALER_SAVE_GROUP = _scaler("save_group", m.SaveGroup, m.GroupReply)
+QUERY_SCALER_DELETE_GROUP = _scaler("delete_group", m.DeleteGroup, m.OperationReply)
+QUERY_SCALER_SET_ENABLED = _scaler("set_enabled", m.SetGroupEnabled, m.GroupReply)
+QUERY_SCALER_SCALE = _scaler("scale", m.ManualScale, m.ScaleReply)
+QUERY_SCALER_SUSPEND = _scaler("suspend", m.SetSuspendedProcesses, m.GroupReply)
+QUERY_SCALER_PROTECT = _scaler("protect", m.ProtectInstance, m.InstanceReply)
+QUERY_SCALER_CANCEL = _scaler("cancel", m.CancelActivity, m.ActivityReply)
+QUERY_SCALER_SAVE_IP_POOL = _scaler("save_ip_pool", m.SaveIpPool, m.IpPoolReply)
+QUERY_SCALER_DELETE_IP_POOL = _scaler("delete_ip_pool", m.DeleteIpPool, m.OperationReply)
+
 # VMs and templates (scaler / gateway → inventory → scaler)
 CMD_VM_CLONE = _cmd("cmd.vm.clone", m.CloneVm)
 CMD_VM_POWER_ON = _cmd("cmd.vm.power_on", m.PowerOnVm)
