@@ -157,6 +157,7 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
         ("nodes", r"^ltm/node$"),
         ("virtual", r"^ltm/virtual/([^/]+)$"),
         ("virtuals", r"^ltm/virtual$"),
+        ("partitions", r"^auth/partition$"),
     ]
 ]
 
@@ -176,7 +177,12 @@ def _handle(
     select = query.get("$select")
     if route == "pools":
         if method == "GET":
-            items = [render_pool(p) for p in sorted(store.pools.values(), key=lambda p: (p.partition, p.name))]
+            pools = sorted(store.pools.values(), key=lambda p: (p.partition, p.name))
+            items = [render_pool(p) for p in pools]
+            if query.get("expandSubcollections") == "true":
+                for item, pool in zip(items, pools, strict=True):
+                    members = [render_member(pool, m) for m in sorted(pool.members.values(), key=lambda m: m.name)]
+                    item["membersReference"]["items"] = members
             return 200, _collection("tm:ltm:pool:poolcollectionstate", "ltm/pool", items, select)
         if method == "POST":
             pool = store.create_pool(
@@ -237,6 +243,18 @@ def _handle(
             return 200, _collection("tm:ltm:virtual:virtualcollectionstate", "ltm/virtual", items, select)
         if method == "POST":
             return 200, render_virtual(store.create_virtual(body))
+    elif route == "partitions":
+        if method == "POST":
+            name = str(body.get("name") or "")
+            if not name or "/" in name:
+                raise F5Error(400, "01070734:3: Configuration error: invalid partition name")
+            if name in store.partitions:
+                raise F5Error(409, f"01020066:3: The requested partition ({name}) already exists.")
+            store.partitions.add(name)
+            return 200, {"kind": "tm:auth:partition:partitionstate", "name": name, "fullPath": name}
+        if method == "GET":
+            items = [{"name": name, "fullPath": name} for name in sorted(store.partitions)]
+            return 200, _collection("tm:auth:partition:partitioncollectionstate", "auth/partition", items, select)
     elif route == "virtual" and method == "GET":
         partition_name = args[0].replace("~", "/").strip("/").split("/")
         path = full_path(*partition_name) if len(partition_name) == 2 else full_path("Common", partition_name[-1])

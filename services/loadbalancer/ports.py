@@ -76,7 +76,8 @@ class PoolMembers(PoolReader, Protocol):
     async def remove(self, pool: str, name: str) -> bool:
         """Take the member offline and delete it; True when it existed, False when it was absent.
 
-        Connections still open are ended (callers drain first). On F5 the node is deleted
-        too when no other pool references it. Raises ``ConfigurationError`` for a missing pool.
+        Connections still open are not waited for (callers drain first; HAProxy ends them so
+        the server can be deleted). On F5 the node is deleted too when no other pool
+        references it. Raises ``ConfigurationError`` for a missing pool.
         """
         ...

@@ -156,11 +156,10 @@ class PoolMembersContract:
             await getattr(driver, operation)(pool_name, "nobody")
 
     async def test_remove_deletes_and_a_second_remove_reports_absent(
-        self, driver: PoolMembers, pool_name: str, live_backend: Backend
+        self, driver: PoolMembers, pool_name: str, live_backend: Backend, dead_backend: Backend
     ) -> None:
-        address, port = live_backend
-        await driver.add(pool_name, "vm-a", address, port)
-        await driver.add(pool_name, "vm-b", address, port)
+        await driver.add(pool_name, "vm-a", *live_backend)
+        await driver.add(pool_name, "vm-b", *dead_backend)
         await driver.enable(pool_name, "vm-a")
         assert await driver.remove(pool_name, "vm-a") is True
         assert [m.name for m in await driver.members(pool_name)] == ["vm-b"]

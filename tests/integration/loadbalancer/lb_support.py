@@ -82,3 +82,23 @@ class RunningHAProxy:
         pid = self.lab.pid(self.part)
         assert pid is not None
         return pid
+
+
+@dataclass
+class RunningF5:
+    """The F5 simulator (active + standby units) started through the lab part."""
+
+    lab: Lab
+    part: Part
+    config: LabConfig
+    password: str
+
+    @property
+    def active_url(self) -> str:
+        """Base URL of the unit that starts active."""
+        return f"http://127.0.0.1:{self.config.f5_port}"
+
+    @property
+    def standby_url(self) -> str:
+        """Base URL of the unit that starts standby."""
+        return f"http://127.0.0.1:{self.config.f5_port + 1}"
