@@ -26,6 +26,10 @@ from lab import vcsim as _vcsim  # noqa: E402 - registered after the list exists
 
 PART_SOURCES.append(_vcsim.parts)
 
+from lab import vm_agents as _vm_agents  # noqa: E402 - registered after the list exists
+
+PART_SOURCES.append(_vm_agents.parts)
+
 from lab import monitoring as _monitoring  # noqa: E402 - registered after the list exists
 
 PART_SOURCES.append(_monitoring.parts)
