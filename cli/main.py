@@ -108,6 +108,28 @@ def lab_status(lab_dir: LabDir = Path(".lab")) -> None:
     console.print(table)
 
 
+@lab_app.command("load")
+def lab_load(
+    vm: Annotated[str, typer.Argument(help="The lab VM's name (as in vCenter), e.g. web-1.")],
+    cpu: Annotated[float | None, typer.Option(min=0, max=100, help="CPU use in percent.")] = None,
+    memory: Annotated[float | None, typer.Option(min=0, max=100, help="Memory use in percent.")] = None,
+    lab_dir: LabDir = Path(".lab"),
+) -> None:
+    """Set the load a lab VM's agent reports (what Prometheus will scrape)."""
+    from lab.agent import set_load
+
+    argv_file = lab_dir / "agents" / f"agent-{vm}" / "argv.json"
+    if not argv_file.exists():
+        running = sorted(p.parent.name.removeprefix("agent-") for p in (lab_dir / "agents").glob("*/argv.json"))
+        err.print(f"[red]no lab agent for {vm!r}[/]; running: {', '.join(running) or 'none'}")
+        raise typer.Exit(1)
+    argv = json.loads(argv_file.read_text())
+    address = argv[argv.index("--address") + 1]
+    port = int(argv[argv.index("--metrics-port") + 1])
+    state = set_load(address, cpu=cpu, memory=memory, port=port)
+    console.print(f"{vm} ({address}): {state}")
+
+
 @app.command()
 def asyncapi(out: Annotated[Path, typer.Option(help="Directory to write asyncapi.json to.")] = Path("docs")) -> None:
     """Write the AsyncAPI document of every subject and message schema."""
