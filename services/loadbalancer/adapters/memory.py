@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from services.loadbalancer.model import make_member, validate_member
+from services.loadbalancer.records import MemberRecord
 from shared.errors import ConfigurationError, Conflict, NotFound
 from shared.messages import MemberAdmin, MemberHealth, PoolInfo, PoolMember, VirtualServerInfo
 
-__all__ = ["InMemoryPools"]
+__all__ = ["InMemoryPools", "InMemoryRecords"]
 
 HealthFunction = Callable[[str, int], MemberHealth]
 
@@ -129,3 +130,26 @@ class InMemoryPools:
         if member.admin is MemberAdmin.OFFLINE:
             health = MemberHealth.UNKNOWN
         return make_member(member.name, member.address, member.port, member.admin, health, member.connections)
+
+
+class InMemoryRecords:
+    """``MemberRecords`` in a dictionary."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], MemberRecord] = {}
+
+    async def get(self, pool: str, name: str) -> MemberRecord | None:
+        """The record, or None."""
+        return self._records.get((pool, name))
+
+    async def put(self, record: MemberRecord) -> None:
+        """Insert or replace."""
+        self._records[(record.pool, record.name)] = record
+
+    async def delete(self, pool: str, name: str) -> None:
+        """Forget it."""
+        self._records.pop((pool, name), None)
+
+    async def all(self) -> list[MemberRecord]:
+        """Every record, sorted."""
+        return [self._records[key] for key in sorted(self._records)]
