@@ -13,8 +13,9 @@ from lab.grafana_sim import GrafanaPaths
 from lab.monitoring import MonitoringPaths
 from lab.runner import Lab, Part
 from lab.sshd import SshdPaths
+from services.monitoring.settings import MonitoringSettings
 
-__all__ = ["AgentFleet", "MonitoringLab", "next_vm_address"]
+__all__ = ["AgentFleet", "MonitoringLab", "lab_settings", "next_vm_address"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,31 @@ class AgentFleet:
         """Stop every agent this fleet started."""
         for lab, part in self.started:
             lab.stop(part)
+
+
+def lab_settings(lab: MonitoringLab, state_dir: Path, **overrides: object) -> MonitoringSettings:
+    """Monitoring settings pointing at the session's lab (compressed timings)."""
+    values: dict[str, object] = {
+        "state_dir": state_dir,
+        "prometheus_url": lab.prometheus_url,
+        "alertmanager_url": lab.alertmanager_url,
+        "file_sd_dir": lab.paths.file_sd_dir,
+        "rules_dir": lab.paths.rules_dir,
+        "alertmanager_config": lab.paths.alertmanager_config,
+        "webhook_credentials_file": str(lab.paths.webhook_credentials_file),
+        "rule_interval": "1s",
+        "rate_window": "5s",
+        "route_group_wait": "1s",
+        "route_group_interval": "1s",
+        "grafana_url": lab.grafana_url,
+        "grafana_token": lab.grafana.token_file.read_text().strip(),
+        "ssh_user": lab.sshd.user,
+        "ssh_key_file": lab.sshd.user_key,
+        "ssh_port": lab.config.sshd_port,
+        "ssh_known_hosts": state_dir / "known_hosts",
+        "agent_prefix": state_dir / "vm-root",
+        "node_exporter_artifact": Path("/usr/bin/prometheus-node-exporter"),
+        "register_poll_interval_s": 0.5,
+    }
+    values.update(overrides)
+    return MonitoringSettings(**values)  # type: ignore[arg-type]

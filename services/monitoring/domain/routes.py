@@ -130,7 +130,7 @@ def apply_group_routes(
                 {
                     "url": url,
                     "send_resolved": False,
-                    "http_config": {"authorization": {"type": "Bearer", "credentials_file": options.credentials_file}},
+                    "http_config": _http_config(options),
                 }
             ],
         }

@@ -1,0 +1,125 @@
+"""Builds the monitoring service's parts from settings (used by ``app.py`` and the tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from services.monitoring.adapters.alertmanager import AlertmanagerHttp
+from services.monitoring.adapters.checkers import ToolChecker
+from services.monitoring.adapters.files import LocalDirStore, SftpDirStore
+from services.monitoring.adapters.grafana import GrafanaHttp
+from services.monitoring.adapters.prometheus import PrometheusHttp
+from services.monitoring.adapters.ssh import AsyncsshConnector
+from services.monitoring.alerting import Alerting
+from services.monitoring.domain import RouteOptions, RuleOptions
+from services.monitoring.ports import ConfigStore, Dashboards
+from services.monitoring.registry import TargetRegistry
+from services.monitoring.settings import MonitoringSettings
+from shared.errors import ConfigurationError
+from shared.testing.clock import Clock, SystemClock
+
+__all__ = ["Monitoring", "build_monitoring", "vm_connector"]
+
+
+@dataclass
+class Monitoring:
+    """Everything the handlers use, built once per process."""
+
+    settings: MonitoringSettings
+    registry: TargetRegistry
+    alerting: Alerting
+    prometheus: PrometheusHttp
+    alertmanager: AlertmanagerHttp
+    dashboards: Dashboards | None
+    vms: AsyncsshConnector
+    stores: list[ConfigStore]
+
+
+def vm_connector(settings: MonitoringSettings) -> AsyncsshConnector:
+    """The SSH connector to VMs (agents)."""
+    return AsyncsshConnector(
+        user=settings.ssh_user,
+        key_file=settings.ssh_key_file,
+        known_hosts=settings.ssh_known_hosts,
+        strict=settings.ssh_strict_host_keys,
+        port=settings.ssh_port,
+        connect_timeout=settings.ssh_connect_timeout_s,
+        command_timeout=settings.ssh_command_timeout_s,
+        sudo=settings.ssh_sudo,
+    )
+
+
+def _stores(settings: MonitoringSettings) -> tuple[ConfigStore, ConfigStore, ConfigStore]:
+    """file_sd, rules and Alertmanager config directories, local or on the PLG host."""
+    keep = settings.backups_kept
+    am_dir = settings.alertmanager_config.parent
+    if settings.config_location == "local":
+        return (
+            LocalDirStore(settings.file_sd_dir),
+            LocalDirStore(settings.rules_dir, keep),
+            LocalDirStore(am_dir, keep),
+        )
+    if not settings.plg_host or not settings.plg_user:
+        raise ConfigurationError("config_location=sftp needs plg_host and plg_user")
+    plg = AsyncsshConnector(
+        user=settings.plg_user,
+        key_file=settings.plg_key_file,
+        known_hosts=settings.ssh_known_hosts,
+        strict=settings.ssh_strict_host_keys,
+        port=settings.plg_port,
+        connect_timeout=settings.ssh_connect_timeout_s,
+    )
+    file_sd: ConfigStore = (
+        LocalDirStore(settings.file_sd_dir)
+        if settings.targets_mode == "http_sd"
+        else SftpDirStore(plg, settings.plg_host, str(settings.file_sd_dir))
+    )
+    return (
+        file_sd,
+        SftpDirStore(plg, settings.plg_host, str(settings.rules_dir), keep),
+        SftpDirStore(plg, settings.plg_host, str(am_dir), keep),
+    )
+
+
+def build_monitoring(settings: MonitoringSettings, client: httpx.AsyncClient, clock: Clock | None = None) -> Monitoring:
+    """Wire adapters and use cases; nothing connects here."""
+    clock = clock or SystemClock()
+    file_sd, rules, am_files = _stores(settings)
+    prometheus = PrometheusHttp(client, settings.prometheus_url)
+    alertmanager = AlertmanagerHttp(client, settings.alertmanager_url)
+    alerting = Alerting(
+        rules=rules,
+        am_config=am_files,
+        am_config_name=Path(settings.alertmanager_config).name,
+        prometheus=prometheus,
+        alertmanager=alertmanager,
+        checker=ToolChecker(settings.promtool, settings.amtool),
+        rule_options=RuleOptions(interval=settings.rule_interval, rate_window=settings.rate_window),
+        route_options=RouteOptions(
+            receiver_template=settings.receiver_name_template,
+            credentials_file=settings.webhook_credentials_file,
+            group_wait=settings.route_group_wait,
+            group_interval=settings.route_group_interval,
+            ca_file=settings.webhook_ca_file,
+        ),
+        clock=clock,
+        silence_duration_s=settings.silence_duration_s,
+    )
+    dashboards: Dashboards | None = None
+    if settings.grafana_url:
+        if settings.grafana_token is None:
+            raise ConfigurationError("grafana_url is set but grafana_token is not")
+        dashboards = GrafanaHttp(client, settings.grafana_url, settings.grafana_token.get_secret_value())
+    return Monitoring(
+        settings=settings,
+        registry=TargetRegistry(file_sd, prometheus),
+        alerting=alerting,
+        prometheus=prometheus,
+        alertmanager=alertmanager,
+        dashboards=dashboards,
+        vms=vm_connector(settings),
+        stores=[file_sd, rules, am_files],
+    )
