@@ -1,12 +1,12 @@
-"""Tables the gateway owns: users, API keys, sessions, and its inbox."""
+"""Tables the gateway owns: users, API keys, sessions, the audit log, and its inbox."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 
 from shared.db import inbox_table
 
-__all__ = ["api_keys", "inbox", "metadata", "sessions", "users"]
+__all__ = ["api_keys", "audit", "inbox", "metadata", "sessions", "users"]
 
 metadata = MetaData()
 
@@ -42,6 +42,19 @@ sessions = Table(
     Column("user_id", Integer, ForeignKey("gateway_users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+audit = Table(
+    "gateway_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(64), nullable=False, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(255), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", JSON, nullable=False),
 )
 
 inbox = inbox_table("gateway", metadata)

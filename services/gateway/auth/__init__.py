@@ -1,0 +1,1 @@
+"""Authentication and authorisation: roles, passwords, API keys, sessions."""

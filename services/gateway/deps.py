@@ -1,0 +1,109 @@
+"""Request dependencies: the gateway state, the caller, role checks, CSRF, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.gateway.auth.model import Principal, Role
+from services.gateway.auth.secrets import constant_time_equals
+from services.gateway.auth.service import csrf_for
+from services.gateway.errors import Forbidden
+from services.gateway.state import GatewayState
+from shared.errors import RateLimited, ServiceUnavailable, Unauthorized
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "Admin",
+    "Operator",
+    "State",
+    "Viewer",
+    "client_address",
+    "get_state",
+    "rate_limit",
+    "require",
+]
+
+SESSION_COOKIE = "vmscale_session"
+CSRF_COOKIE = "vmscale_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_state(request: Request) -> GatewayState:
+    """The gateway state of the app serving the request."""
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+State = Annotated[GatewayState, Depends(get_state)]
+
+
+def client_address(request: Request) -> str:
+    """The peer address (no proxy headers are trusted)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _principal(request: Request, state: State) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    header = request.headers.get("authorization", "")
+    principal: Principal | None = None
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Unauthorized("use 'Authorization: Bearer <api key>'")
+        principal = await asyncio.to_thread(state.auth.from_api_key, credentials.strip())
+        if principal is None:
+            raise Unauthorized("unknown or revoked API key")
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            principal = await asyncio.to_thread(state.auth.from_session, token)
+        if principal is None:
+            raise Unauthorized("log in or send an API key")
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not constant_time_equals(sent, csrf_for(token or "")):
+                raise Forbidden("missing or wrong CSRF token")
+    request.state.principal = principal
+    return principal
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers with at least ``role``."""
+
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not principal.role.allows(role):
+            raise Forbidden(f"this needs the {role.value} role", field=role.value)
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def rate_limit(state: GatewayState, bucket: str, key: str, limit: int, fail_open: bool = False) -> None:
+    """Count a hit in ``bucket``; ``RateLimited`` past the limit.
+
+    Without Redis: ``fail_open`` lets the request through, otherwise ``ServiceUnavailable``.
+    """
+    if state.limiter is None:
+        return
+    try:
+        retry_after = await state.limiter.hit(f"{bucket}:{key}", limit)
+    except ServiceUnavailable:
+        if fail_open:
+            return
+        raise
+    if retry_after is not None:
+        raise RateLimited("too many requests; slow down", retry_after_s=retry_after)

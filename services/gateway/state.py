@@ -1,0 +1,192 @@
+"""What request handlers reach through ``request.app.state.gateway``: stores, services, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter
+from redis.exceptions import RedisError
+
+from services.gateway.adapters.redis_store import EpisodeLedger, RateLimiter
+from services.gateway.adapters.sql_auth import SqlAuditLog, SqlKeyStore, SqlSessionStore, SqlUserStore
+from services.gateway.auth.model import Principal
+from services.gateway.auth.ports import AuditEntry, AuditLog
+from services.gateway.auth.service import AuthService
+from services.gateway.heartbeats import HeartbeatBoard
+from services.gateway.settings import GatewaySettings
+from services.gateway.webhook.directory import BusGroupDirectory
+from services.gateway.webhook.ingest import WebhookIngest
+from shared import subjects
+from shared.errors import VmscaleError
+from shared.messages import AuditRecorded
+from shared.runtime import VERSION, ServiceRuntime
+from shared.telemetry import get_logger
+from shared.testing.clock import Clock, SystemClock
+
+__all__ = ["GatewayState"]
+
+log = get_logger(__name__)
+
+
+def _secret_file(path: Path, make: bool) -> str | None:
+    """Read a generated secret, creating it (mode 0600) when asked and absent."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip() or None
+    if not make:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(value + "\n")
+    return value
+
+
+class GatewayState:
+    """Everything the routes use; the connections open in ``start`` (the app's lifespan)."""
+
+    def __init__(self, settings: GatewaySettings, runtime: ServiceRuntime, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.clock = clock or SystemClock()
+        self.registry: CollectorRegistry = runtime.registry
+        self.board = HeartbeatBoard(SystemClock(), settings.heartbeat_stale_s)
+        self.redis: aioredis.Redis | None = None
+        self.requests = Counter(
+            "vmscale_gateway_http_requests", "HTTP requests served", ["method", "status"], registry=self.registry
+        )
+        self.webhook_outcomes = Counter(
+            "vmscale_gateway_webhook", "Webhook notifications by outcome", ["outcome"], registry=self.registry
+        )
+        self.truncated_alerts = Counter(
+            "vmscale_gateway_webhook_truncated_alerts",
+            "Alerts left out (max_alerts)",
+            registry=self.registry,
+        )
+        self.directory = BusGroupDirectory(runtime.bus, settings.group_cache_ttl_s)
+        self.webhook_token: str = settings.webhook_token.get_secret_value()
+        self._auth: AuthService | None = None
+        self._audit: AuditLog | None = None
+        self.limiter: RateLimiter | None = None
+        self.ingest: WebhookIngest | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def open_redis(self) -> None:
+        """Create the Redis client and the adapters over it (nothing connects yet)."""
+        self.redis = aioredis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        namespace = f"vmscale:{self.settings.subject_prefix or 'main'}:gateway"
+        self.limiter = RateLimiter(self.redis, namespace)
+        ledger = EpisodeLedger(self.redis, namespace, self.settings.webhook_episode_ttl_s)
+        self.ingest = WebhookIngest(self.runtime.bus, ledger)
+
+    async def start(self) -> None:
+        """After the runtime started: stores over its engine, first admin, webhook secret."""
+        engine = self.runtime.require_engine()
+        self._auth = AuthService(
+            SqlUserStore(engine),
+            SqlKeyStore(engine),
+            SqlSessionStore(engine),
+            self.clock,
+            self.settings.session_ttl_s,
+        )
+        self._audit = SqlAuditLog(engine)
+        await asyncio.to_thread(self._first_start)
+
+    def _first_start(self) -> None:
+        state_dir = Path(self.settings.state_dir)
+        if not self.webhook_token and not self.settings.webhook_password.get_secret_value():
+            path = state_dir / "webhook-token"
+            self.webhook_token = _secret_file(path, make=True) or ""
+            log.info("webhook token generated", path=str(path))
+        auth = self.auth
+        if auth.users.count() > 0:
+            return
+        configured = self.settings.initial_admin_password.get_secret_value()
+        path = state_dir / "initial-admin-password"
+        password = configured or _secret_file(path, make=True) or ""
+        auth.ensure_admin(self.settings.initial_admin_username, password)
+        where = "from the setting INITIAL_ADMIN_PASSWORD" if configured else f"password in {path}"
+        log.info("initial admin created", user=self.settings.initial_admin_username, where=where)
+
+    async def close(self) -> None:
+        """Close the Redis client."""
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # -- accessors ----------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> AuthService:
+        """The authentication service (after start)."""
+        if self._auth is None:
+            raise RuntimeError("the gateway has not started")
+        return self._auth
+
+    @property
+    def audit_log(self) -> AuditLog:
+        """The audit log (after start)."""
+        if self._audit is None:
+            raise RuntimeError("the gateway has not started")
+        return self._audit
+
+    async def audit(
+        self,
+        actor: Principal | str,
+        action: str,
+        target: str,
+        source: str,
+        outcome: str = "ok",
+        **detail: Any,
+    ) -> None:
+        """Write an audit entry and announce it on ``audit.recorded`` (best effort)."""
+        name = actor if isinstance(actor, str) else actor.name
+        entry = AuditEntry(
+            at=self.clock.now(), actor=name, action=action, target=target, source=source, outcome=outcome, detail=detail
+        )
+        await asyncio.to_thread(self.audit_log.append, entry)
+        try:
+            await self.runtime.bus.publish(
+                subjects.AUDIT_RECORDED,
+                AuditRecorded(
+                    actor=name, action=action, target=target, detail={**detail, "outcome": outcome, "source": source}
+                ),
+            )
+        except VmscaleError:
+            log.warning("audit event not published", action=action)
+
+    # -- health -------------------------------------------------------------------------------
+
+    async def check_redis(self) -> str | None:
+        """None when Redis answers PING."""
+        if self.redis is None:
+            return "not connected"
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            return f"redis unavailable: {type(exc).__name__}"
+        return None
+
+    async def readiness(self) -> dict[str, Any]:
+        """The /readyz body."""
+        health = await self.runtime.health()
+        nats_ok = self.runtime.bus.is_connected()
+        checks = dict(health.checks)
+        checks["nats"] = "ok" if nats_ok else "disconnected"
+        services = {
+            item.service: {
+                "healthy": item.healthy,
+                "heartbeat_age_s": item.age_s,
+                "instances": item.instances,
+                "pid": item.pid,
+                "problems": item.problems,
+            }
+            for item in self.board.liveness()
+        }
+        ready = all(value == "ok" for value in checks.values()) and all(item["healthy"] for item in services.values())
+        return {"ready": ready, "version": VERSION, "checks": checks, "services": services}

@@ -1,0 +1,1 @@
+"""The Alertmanager webhook: payload model, group lookup, episode de-duplication, publishing."""

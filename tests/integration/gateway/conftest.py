@@ -1,0 +1,44 @@
+"""A gateway on real NATS, Redis and PostgreSQL, with a stand-in scaler on the same prefix."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gateway_support import Gateway, gateway_settings
+
+from services.gateway.app import create_app
+from services.gateway.testing import FakeScaler
+from shared.bus import Bus, Topology, build_broker
+
+
+@pytest.fixture
+def scaler_bus(nats_url: str, prefix: str) -> Bus:
+    return build_broker(nats_url, client_name="fake-scaler", topology=Topology(prefix))
+
+
+@pytest.fixture
+async def gateway(
+    nats_url: str,
+    redis_url: str,
+    postgres_database: str,
+    prefix: str,
+    tmp_path: Path,
+    js_cleanup: None,
+    scaler_bus: Bus,
+) -> AsyncIterator[Gateway]:
+    settings = gateway_settings(nats_url, redis_url, postgres_database, prefix, tmp_path)
+    app = create_app(settings)
+    scaler = FakeScaler(groups={"web": True, "batch": False})
+    scaler_bus.broker.include_router(scaler.router(scaler_bus))
+    async with app.router.lifespan_context(app):
+        await scaler_bus.connect()
+        await scaler_bus.broker.start()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            try:
+                yield Gateway(app, client, scaler, settings)
+            finally:
+                await scaler_bus.broker.stop()
