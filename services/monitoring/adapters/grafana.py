@@ -32,11 +32,12 @@ class GrafanaHttp:
         Grafana moves a dashboard to the root when an update omits the folder, so the current
         folder is read first and sent back, with the current ``version``. A 412
         ``version-mismatch`` (someone saved in between) is answered by reading again, up to
-        three times; ``name-exists`` (another uid holds the title in that folder) is a
+        three times, after which vmscale's rendering wins (``overwrite``: vmscale owns these
+        dashboards); ``name-exists`` (another uid holds the title in that folder) is a
         ``Conflict``.
         """
         uid = str(dashboard["uid"])
-        for _ in range(3):
+        for attempt in range(4):
             current = await self._call("GET", f"/api/dashboards/uid/{uid}", accept=(404,))
             folder, version = folder_uid, None
             if current.status_code == 200:
@@ -45,7 +46,7 @@ class GrafanaHttp:
                 if folder is None:
                     folder = str(found.get("meta", {}).get("folderUid") or "")
             model = {**dashboard, "id": None, "version": version}
-            body: dict[str, Any] = {"dashboard": model, "overwrite": False, "message": "vmscale"}
+            body: dict[str, Any] = {"dashboard": model, "overwrite": attempt == 3, "message": "vmscale"}
             if folder:
                 body["folderUid"] = folder
             response = await self._call("POST", "/api/dashboards/db", json=body, accept=(412,))
@@ -54,7 +55,7 @@ class GrafanaHttp:
             status = response.json().get("status")
             if status != "version-mismatch":
                 raise Conflict("Grafana refused the dashboard", uid=uid, status=status)
-        raise Conflict("the dashboard kept changing under us", uid=uid, status="version-mismatch")
+        raise Conflict("the dashboard kept changing under us", uid=uid, status="version-mismatch")  # pragma: no cover
 
     async def delete(self, uid: str) -> bool:
         """Delete by uid."""
