@@ -145,6 +145,28 @@ MONITORING_DEREGISTERED = _evt("monitoring.deregistered", m.TargetDeregistered)
 MONITORING_ALERTS_PROVISIONED = _evt("monitoring.alerts_provisioned", m.GroupAlertsProvisioned)
 MONITORING_ALERTS_REMOVED = _evt("monitoring.alerts_removed", m.GroupAlertsRemoved)
 MONITORING_FAILED = _evt("monitoring.failed", m.MonitoringFailed)
+MONITORING_SILENCE_SET = _evt("monitoring.silence_set", m.ScaleInSilenceSet)
+CMD_MONITORING_DELETE_JOB = _cmd("cmd.monitoring.delete_job", m.DeleteJob)
+MONITORING_JOB_DELETED = _evt("monitoring.job_deleted", m.JobDeleted)
+CMD_MONITORING_INSTALL_AGENTS = _cmd("cmd.monitoring.install_agents", m.InstallAgents)
+MONITORING_AGENT_PROGRESS = _evt("monitoring.agent_progress", m.AgentProgress)
+MONITORING_AGENTS_INSTALLED = _evt("monitoring.agents_installed", m.AgentsInstalled)
+QUERY_MONITORING_JOBS = Subject("query.monitoring.jobs", m.MonitoringJobsQuery, Kind.QUERY, reply=m.MonitoringJobsReply)
+QUERY_MONITORING_TARGETS = Subject(
+    "query.monitoring.targets", m.MonitoringTargetsQuery, Kind.QUERY, reply=m.MonitoringTargetsReply
+)
+QUERY_MONITORING_RULES = Subject(
+    "query.monitoring.rules", m.MonitoringRulesQuery, Kind.QUERY, reply=m.MonitoringRulesReply
+)
+QUERY_MONITORING_ROUTES = Subject(
+    "query.monitoring.routes", m.MonitoringRoutesQuery, Kind.QUERY, reply=m.MonitoringRoutesReply
+)
+QUERY_MONITORING_SILENCES = Subject(
+    "query.monitoring.silences", m.MonitoringSilencesQuery, Kind.QUERY, reply=m.MonitoringSilencesReply
+)
+QUERY_MONITORING_ALERTS = Subject(
+    "query.monitoring.alerts", m.MonitoringAlertsQuery, Kind.QUERY, reply=m.MonitoringAlertsReply
+)
 
 # Load balancer pools (scaler → loadbalancer → scaler, other teams)
 CMD_POOL_ADD = _cmd("cmd.pool.add", m.AddPoolMember)

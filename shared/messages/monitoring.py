@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.messages.base import Command, Event
+from shared.messages.base import Command, Event, Query, Reply
 
 __all__ = [
+    "AgentHost",
+    "AgentProgress",
+    "AgentsInstalled",
     "AlertRuleSpec",
+    "DeleteJob",
     "DeregisterTarget",
     "GroupAlertsProvisioned",
     "GroupAlertsRemoved",
+    "InstallAgents",
+    "JobDeleted",
+    "MonitoringAlertsQuery",
+    "MonitoringAlertsReply",
     "MonitoringFailed",
+    "MonitoringJobsQuery",
+    "MonitoringJobsReply",
+    "MonitoringRoutesQuery",
+    "MonitoringRoutesReply",
+    "MonitoringRulesQuery",
+    "MonitoringRulesReply",
+    "MonitoringSilencesQuery",
+    "MonitoringSilencesReply",
+    "MonitoringTargetsQuery",
+    "MonitoringTargetsReply",
     "ProvisionGroupAlerts",
     "RegisterTarget",
     "RemoveGroupAlerts",
+    "ScaleInSilenceSet",
     "SetScaleInSilence",
     "TargetDeregistered",
+    "TargetHealthInfo",
     "TargetRegistered",
 ]
 
@@ -36,6 +58,8 @@ class RegisterTarget(Command):
     labels: dict[str, str] = Field(default_factory=dict)
     wait_up: bool = True
     timeout_s: float = Field(default=120.0, gt=0)
+    install_exporter: bool = False
+    """Install (or verify) Node Exporter on the VM over SSH before registering it."""
 
 
 class TargetRegistered(Event):
@@ -88,6 +112,8 @@ class ProvisionGroupAlerts(Command):
     rules: AlertRuleSpec
     webhook_url: str
     repeat_interval_s: int = 300
+    config_id: str | None = None
+    """The ``autoscaleConfigId`` label of the rules; the group name when left out."""
 
 
 class GroupAlertsProvisioned(Event):
@@ -125,3 +151,143 @@ class MonitoringFailed(Event):
     reason: str
     error_kind: str
     retryable: bool = False
+
+
+class ScaleInSilenceSet(Event):
+    """The group's scale-in silence is in place (``silence_id``) or gone."""
+
+    group: str
+    active: bool
+    silence_id: str | None = None
+
+
+class DeleteJob(Command):
+    """Delete a Prometheus job with its targets and dashboards; a missing job is success."""
+
+    job: str
+
+
+class JobDeleted(Event):
+    """The job is gone."""
+
+    job: str
+    existed: bool
+
+
+class AgentHost(BaseModel):
+    """One VM to install an agent on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vm_name: str
+    address: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class InstallAgents(Command):
+    """Install (or uninstall) one agent on many VMs over SSH, with bounded concurrency."""
+
+    tool: Literal["node_exporter", "promtail", "jmx_exporter"] = "node_exporter"
+    action: Literal["install", "uninstall", "status"] = "install"
+    hosts: tuple[AgentHost, ...] = Field(min_length=1)
+
+
+class AgentProgress(Event):
+    """One host of a batch is done (``ok``) or failed (``error_kind`` classifies why)."""
+
+    batch_id: str
+    vm_name: str
+    address: str
+    tool: str
+    action: str
+    ok: bool
+    changed: bool = False
+    status: dict[str, Any] = Field(default_factory=dict)
+    error_kind: str | None = None
+    reason: str = ""
+
+
+class AgentsInstalled(Event):
+    """Every host of a batch has reported."""
+
+    batch_id: str
+    tool: str
+    action: str
+    succeeded: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+
+class TargetHealthInfo(BaseModel):
+    """A target as Prometheus sees it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job: str
+    target: str
+    instance: str
+    vm_name: str | None = None
+    health: str
+    last_error: str = ""
+    last_scrape: str | None = None
+
+
+class MonitoringJobsQuery(Query):
+    """vmscale's Prometheus jobs."""
+
+
+class MonitoringJobsReply(Reply):
+    """Job name → number of targets (system jobs excluded)."""
+
+    jobs: dict[str, int] = Field(default_factory=dict)
+
+
+class MonitoringTargetsQuery(Query):
+    """The targets of one job, with their health."""
+
+    job: str
+
+
+class MonitoringTargetsReply(Reply):
+    """Targets with health."""
+
+    targets: tuple[TargetHealthInfo, ...] = ()
+
+
+class MonitoringRulesQuery(Query):
+    """The ``*-autoscale`` rule groups Prometheus has loaded."""
+
+
+class MonitoringRulesReply(Reply):
+    """Rule groups as ``/api/v1/rules`` returns them."""
+
+    groups: tuple[dict[str, Any], ...] = ()
+
+
+class MonitoringRoutesQuery(Query):
+    """vmscale's Alertmanager routes."""
+
+
+class MonitoringRoutesReply(Reply):
+    """Each route: group, receiver, direction, matchers, url."""
+
+    routes: tuple[dict[str, Any], ...] = ()
+
+
+class MonitoringSilencesQuery(Query):
+    """vmscale's active or pending silences."""
+
+
+class MonitoringSilencesReply(Reply):
+    """Silences as Alertmanager's API v2 returns them."""
+
+    silences: tuple[dict[str, Any], ...] = ()
+
+
+class MonitoringAlertsQuery(Query):
+    """Alertmanager's alerts of vmscale's groups."""
+
+
+class MonitoringAlertsReply(Reply):
+    """Alerts as Alertmanager's API v2 returns them."""
+
+    alerts: tuple[dict[str, Any], ...] = ()
