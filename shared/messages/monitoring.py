@@ -189,7 +189,7 @@ class InstallAgents(Command):
 
     tool: Literal["node_exporter", "promtail", "jmx_exporter"] = "node_exporter"
     action: Literal["install", "uninstall", "status"] = "install"
-    hosts: tuple[AgentHost, ...] = Field(min_length=1)
+    hosts: tuple[AgentHost, ...] = ()
 
 
 class AgentProgress(Event):
