@@ -412,6 +412,8 @@ class GroupState(Frozen):
     recommendations: tuple[Recommendation, ...] = ()
     schedule_runs: dict[str, UtcDatetime] = Field(default_factory=dict)
     last_tracking_at: UtcDatetime | None = None
+    last_activity_end_at: UtcDatetime | None = None
+    quiet_blocks: dict[str, str] = Field(default_factory=dict)
 
 
 class Observed(Frozen):

@@ -1,0 +1,463 @@
+"""Use case: run activities (sagas) — advance on replies, run local steps, time out, resume.
+
+Every change to an activity happens in one transaction with the commands and events it causes
+(written to the outbox), so a command is published if and only if its step was recorded. Replies
+may reach any replica; local steps (health probe, hooks) run on the replica that holds the group
+lease (the activity's *owner*). A replica that finds a running activity whose lease nobody holds
+takes it over with a new, larger fencing token: that is how a killed scaler's activities resume,
+and why a paused holder's late writes are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.scaler.domain import ipam, saga
+from services.scaler.domain.decide import scale_in_silence_wanted
+from services.scaler.domain.errors import StaleLease
+from services.scaler.domain.model import InstanceState, ScalingGroup
+from services.scaler.domain.saga import (
+    INSTANT_STEPS,
+    LOCAL_STEPS,
+    Activity,
+    ActivityStatus,
+    Phase,
+    Retry,
+    Step,
+    StepStatus,
+)
+from services.scaler.outbox import OutboxRelay
+from services.scaler.ports import GroupLease, GroupRecord, HealthProbe, Lease, LifecycleHook, Store, UnitOfWork
+from services.scaler.steps import StepTimeouts, command_for, match_reply
+from shared import subjects
+from shared.errors import OperationTimeout, PermanentError, RetryableError
+from shared.messages import (
+    ActivityKind,
+    ActivityRolledBack,
+    ActivityStepCompleted,
+    ActivitySucceeded,
+    Message,
+    SetScaleInSilence,
+    VmCloned,
+    deterministic_id,
+)
+from shared.subjects import Subject
+from shared.telemetry import get_logger
+from shared.testing.clock import Clock
+
+__all__ = ["Activities", "EngineConfig", "sync_silence"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How activities run on this replica."""
+
+    owner: str
+    lease_ttl_s: float = 15.0
+    retry: Retry = field(default_factory=Retry)
+    timeouts: StepTimeouts = field(default_factory=StepTimeouts)
+
+
+def sync_silence(uow: UnitOfWork, record: GroupRecord, now: datetime) -> GroupRecord:
+    """Silence the scale-in alert at min, lift it above: derived from the count, persisted."""
+    size = sum(1 for i in uow.instances.all(record.spec.name) if i.counts)
+    wanted = scale_in_silence_wanted(record.spec, size)
+    if wanted == record.state.scale_in_silenced:
+        return record
+    reason = f"{size} VMs at min_size {record.spec.min_size}" if wanted else f"{size} VMs above min"
+    uow.outbox.add(
+        subjects.CMD_MONITORING_SILENCE,
+        SetScaleInSilence(
+            group=record.spec.name, active=wanted, reason=reason, correlation_id=f"group:{record.spec.name}"
+        ),
+    )
+    updated = record.model_copy(
+        update={"state": record.state.model_copy(update={"scale_in_silenced": wanted}), "updated_at": now}
+    )
+    uow.groups.save(updated)
+    return updated
+
+
+class Activities:
+    """Advances, compensates and resumes activities."""
+
+    def __init__(
+        self,
+        store: Store,
+        lease: GroupLease,
+        probe: HealthProbe,
+        hooks: LifecycleHook,
+        relay: OutboxRelay,
+        clock: Clock,
+        config: EngineConfig,
+    ) -> None:
+        self._store = store
+        self._lease = lease
+        self._probe = probe
+        self._hooks = hooks
+        self._relay = relay
+        self._clock = clock
+        self.config = config
+        self._owned: dict[str, Lease] = {}
+        self._tasks: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
+
+    # -- inside transactions --------------------------------------------------------------------
+
+    def advance(self, uow: UnitOfWork, previous: Activity | None, activity: Activity, now: datetime) -> Activity:
+        """Start every step that can start, apply instant steps, record events; save."""
+        record = uow.groups.get(activity.group)
+        if record is None:
+            raise LookupError(f"group {activity.group} is gone")
+        group = record.spec
+        for _ in range(64):
+            ready = saga.runnable(activity, now)
+            if not ready:
+                break
+            for track, run in ready:
+                timeout = self.config.timeouts.of(run.step, group)
+                if run.step in INSTANT_STEPS:
+                    activity = self._instant(uow, activity, track.vm_name, run.step, run.phase, group, now)
+                elif run.step in LOCAL_STEPS:
+                    activity = saga.start(activity, track.vm_name, run.step, run.phase, now, timeout, None)
+                else:
+                    instance = uow.instances.get(group.name, track.vm_name)
+                    subject, command = command_for(
+                        activity, track, run, group, instance, uow.ip_pools.get(group.ip_pool), self.config.timeouts
+                    )
+                    uow.outbox.add(subject, command)
+                    activity = saga.start(
+                        activity, track.vm_name, run.step, run.phase, now, timeout, str(command.message_id)
+                    )
+                    self._on_command_started(uow, group, track.vm_name, run.step, instance)
+        self._record_events(uow, previous, activity, now)
+        uow.activities.save(activity)
+        if activity.status.terminal and (previous is None or not previous.status.terminal):
+            self._finish(uow, record, activity, now)
+        return activity
+
+    def _on_command_started(
+        self, uow: UnitOfWork, group: ScalingGroup, vm_name: str, step: Step, instance: Any
+    ) -> None:
+        if instance is None:
+            return
+        if step is Step.CLONE and instance.state is InstanceState.PENDING:
+            uow.instances.save(instance.model_copy(update={"state": InstanceState.PROVISIONING}))
+        elif step is Step.DESTROY and instance.state is InstanceState.DRAINING:
+            uow.instances.save(instance.model_copy(update={"state": InstanceState.TERMINATING}))
+
+    def _instant(
+        self,
+        uow: UnitOfWork,
+        activity: Activity,
+        vm_name: str,
+        step: Step,
+        phase: Phase,
+        group: ScalingGroup,
+        now: datetime,
+    ) -> Activity:
+        track = activity.track(vm_name)
+        if track.address is not None:
+            for lease in uow.ip_pools.leases(group.ip_pool, for_update=True):
+                if str(lease.address) == track.address and lease.vm_name == vm_name:
+                    changed = ipam.confirm(lease, now) if step is Step.IN_SERVICE else ipam.release(lease, now)
+                    uow.ip_pools.save_lease(changed)
+        instance = uow.instances.get(group.name, vm_name)
+        if instance is not None:
+            state = InstanceState.IN_SERVICE if step is Step.IN_SERVICE else InstanceState.TERMINATED
+            uow.instances.save(instance.model_copy(update={"state": state}))
+        return saga.complete(activity, vm_name, step, phase, now)
+
+    def _record_events(self, uow: UnitOfWork, previous: Activity | None, activity: Activity, now: datetime) -> None:
+        before: dict[tuple[str, str, str], StepStatus] = {}
+        if previous is not None:
+            for track in previous.tracks:
+                for run in (*track.forward, *track.compensation):
+                    before[(track.vm_name, run.step, run.phase)] = run.status
+        for track in activity.tracks:
+            for run in (*track.forward, *track.compensation):
+                key = (track.vm_name, run.step, run.phase)
+                if run.status is StepStatus.DONE and before.get(key) is not StepStatus.DONE:
+                    uow.outbox.add(
+                        subjects.ACTIVITY_STEP_COMPLETED,
+                        ActivityStepCompleted(
+                            message_id=deterministic_id("step", activity.id, *key),
+                            correlation_id=activity.id,
+                            activity_id=activity.id,
+                            group=activity.group,
+                            step=run.step,
+                            vm_name=track.vm_name,
+                            compensation=run.phase is Phase.COMPENSATE,
+                        ),
+                    )
+
+    def _finish(self, uow: UnitOfWork, record: GroupRecord, activity: Activity, now: datetime) -> None:
+        duration = (now - activity.created_at).total_seconds()
+        names = tuple(t.vm_name for t in activity.tracks)
+        envelope: dict[str, Any] = {
+            "message_id": deterministic_id("end", activity.id),
+            "correlation_id": activity.id,
+        }
+        event: Message
+        subject: Subject[Any]
+        if activity.status is ActivityStatus.SUCCEEDED:
+            subject = subjects.ACTIVITY_SUCCEEDED
+            event = ActivitySucceeded(
+                activity_id=activity.id,
+                group=activity.group,
+                kind=activity.kind,
+                vm_names=names,
+                duration_s=duration,
+                **envelope,
+            )
+        else:
+            subject = subjects.ACTIVITY_ROLLED_BACK
+            event = ActivityRolledBack(
+                activity_id=activity.id,
+                group=activity.group,
+                kind=activity.kind,
+                failed_step=activity.failed_step or "",
+                reason=f"{activity.status}: {activity.reason or ''}",
+                duration_s=duration,
+                **envelope,
+            )
+        uow.outbox.add(subject, event)
+        for track in activity.tracks:
+            instance = uow.instances.get(activity.group, track.vm_name)
+            if instance is None or instance.state is InstanceState.TERMINATED:
+                continue
+            if activity.status is ActivityStatus.FAILED:
+                state = InstanceState.FAILED
+            elif activity.kind is ActivityKind.SCALE_OUT:
+                state = (
+                    InstanceState.IN_SERVICE
+                    if activity.status is ActivityStatus.SUCCEEDED
+                    else InstanceState.TERMINATED
+                )
+            else:
+                state = InstanceState.IN_SERVICE
+            uow.instances.save(instance.model_copy(update={"state": state}))
+        fresh = uow.groups.get(activity.group) or record
+        fresh = fresh.model_copy(update={"state": fresh.state.model_copy(update={"last_activity_end_at": now})})
+        uow.groups.save(fresh)
+        sync_silence(uow, fresh, now)
+        log.info("activity ended", activity_id=activity.id, group=activity.group, status=str(activity.status))
+
+    # -- replies --------------------------------------------------------------------------------
+
+    async def on_reply(self, subject: Subject[Any], event: Message) -> Activity | None:
+        """Apply a reply event to its activity (idempotent by message id)."""
+        activity_id = getattr(event, "activity_id", None) or event.correlation_id
+        if not activity_id:
+            return None
+        now = self._clock.now()
+        retry = self.config.retry
+
+        def txn(uow: UnitOfWork) -> Activity | None:
+            if not uow.inbox.claim(str(event.message_id), subject.name):
+                return None
+            activity = uow.activities.get(activity_id, for_update=True)
+            if activity is None or activity.status.terminal:
+                return None
+            outcome = match_reply(activity, event)
+            if outcome is None:
+                return None
+            if outcome.ok:
+                if isinstance(event, VmCloned):
+                    instance = uow.instances.get(activity.group, event.vm_name)
+                    if instance is not None:
+                        uow.instances.save(
+                            instance.model_copy(update={"moref": event.moref, "instance_uuid": event.instance_uuid})
+                        )
+                changed = saga.complete(activity, outcome.vm_name, outcome.step, outcome.phase, now)
+            else:
+                changed = saga.fail(
+                    activity, outcome.vm_name, outcome.step, outcome.phase, outcome.error, outcome.retryable, now, retry
+                )
+            return self.advance(uow, activity, changed, now)
+
+        result = await self._store.transaction(txn)
+        if result is not None:
+            await self.after(result)
+        return result
+
+    # -- ownership, local steps, ticks ----------------------------------------------------------
+
+    def adopt(self, activity: Activity, lease: Lease) -> None:
+        """This replica started ``activity`` under ``lease`` and now owns it."""
+        self._owned[activity.id] = lease
+
+    def owns(self, activity_id: str) -> bool:
+        """True when this replica runs the activity's local steps."""
+        return activity_id in self._owned
+
+    async def after(self, activity: Activity) -> None:
+        """After a commit: publish, launch local steps we own, give the lease up at the end."""
+        self._relay.kick()
+        lease = self._owned.get(activity.id)
+        if lease is None:
+            return
+        if activity.status.terminal:
+            self._owned.pop(activity.id, None)
+            with contextlib.suppress(RetryableError):
+                await self._lease.release(lease)
+            return
+        for track, run in activity.steps_running():
+            if run.step in LOCAL_STEPS:
+                key = (activity.id, track.vm_name, str(run.step), str(run.phase))
+                task = self._tasks.get(key)
+                if task is None or task.done():
+                    self._tasks[key] = asyncio.create_task(
+                        self._run_local(activity, track.vm_name, run.step, run.phase, lease)
+                    )
+
+    async def _run_local(self, activity: Activity, vm_name: str, step: Step, phase: Phase, lease: Lease) -> None:
+        group = await self._store.transaction(lambda uow: uow.groups.get(activity.group))
+        if group is None:
+            return
+        spec = group.spec
+        track = activity.track(vm_name)
+        ok, error, retryable = True, "", False
+        try:
+            if step is Step.WAIT_HEALTHY:
+                url = f"http://{track.address}:{spec.member_port}{spec.health_path}"
+                await self._probe.wait_healthy(url, self.config.timeouts.health_s)
+            else:
+                hook = spec.post_provision_hook if step is Step.POST_PROVISION_HOOK else spec.pre_termination_hook
+                if hook is not None:
+                    context = {
+                        "activity_id": activity.id,
+                        "group": spec.name,
+                        "vm_name": vm_name,
+                        "ip": track.address or "",
+                    }
+                    await self._hooks.run(hook, context)
+        except OperationTimeout as exc:
+            ok, error = False, str(exc)
+        except RetryableError as exc:
+            ok, error, retryable = False, str(exc), True
+        except PermanentError as exc:
+            ok, error = False, str(exc)
+        now = self._clock.now()
+        retry = self.config.retry
+
+        def txn(uow: UnitOfWork) -> Activity | None:
+            current = uow.activities.get(activity.id, for_update=True)
+            if current is None or current.lease_token != lease.token or current.status.terminal:
+                return None  # fenced off: another replica owns the activity now
+            if ok:
+                changed = saga.complete(current, vm_name, step, phase, now)
+            else:
+                changed = saga.fail(current, vm_name, step, phase, error, retryable, now, retry)
+            if changed == current:
+                return None
+            return self.advance(uow, current, changed, now)
+
+        result = await self._store.transaction(txn)
+        if result is not None:
+            await self.after(result)
+
+    async def tick(self) -> None:
+        """Renew our leases, take over orphaned activities, time out and retry steps."""
+        active = await self._store.transaction(lambda uow: uow.activities.active())
+        for activity in active:
+            lease = await self._ownership(activity)
+            if lease is None:
+                continue
+            now = self._clock.now()
+            retry = self.config.retry
+
+            def txn(
+                uow: UnitOfWork,
+                activity_id: str = activity.id,
+                token: int = lease.token,
+                now: datetime = now,
+                retry: Retry = retry,
+            ) -> Activity | None:
+                current = uow.activities.get(activity_id, for_update=True)
+                if current is None or current.lease_token != token or current.status.terminal:
+                    return None
+                return self.advance(uow, current, saga.expire(current, now, retry), now)
+
+            result = await self._store.transaction(txn)
+            if result is not None:
+                await self.after(result)
+            else:
+                self._owned.pop(activity.id, None)
+
+    async def _ownership(self, activity: Activity) -> Lease | None:
+        lease = self._owned.get(activity.id)
+        if lease is not None:
+            if await self._lease.extend(lease, self.config.lease_ttl_s):
+                return lease
+            log.warning("lease lost", activity_id=activity.id, group=activity.group)
+            self._owned.pop(activity.id, None)
+            return None
+        if await self._lease.holder(activity.group) is not None:
+            return None
+        lease = await self._lease.acquire(activity.group, self.config.owner, self.config.lease_ttl_s)
+        if lease is None:
+            return None
+        owner = self.config.owner
+
+        def takeover(uow: UnitOfWork) -> Activity | None:
+            current = uow.activities.get(activity.id, for_update=True)
+            record = uow.groups.get(activity.group, for_update=True)
+            if current is None or current.status.terminal or record is None:
+                return None
+            if record.state.lease_fence > lease.token:
+                raise StaleLease("a newer lease exists", group=activity.group)
+            uow.groups.save(
+                record.model_copy(update={"state": record.state.model_copy(update={"lease_fence": lease.token})})
+            )
+            taken = current.model_copy(update={"owner": owner, "lease_token": lease.token})
+            uow.activities.save(taken)
+            return taken
+
+        try:
+            taken = await self._store.transaction(takeover)
+        except StaleLease:
+            taken = None
+        if taken is None:
+            await self._lease.release(lease)
+            return None
+        log.info("activity taken over", activity_id=activity.id, group=activity.group, token=lease.token)
+        self._owned[activity.id] = lease
+        return lease
+
+    async def cancel(self, activity_id: str, actor: str) -> Activity | None:
+        """Cancel a running activity (its completed steps are compensated)."""
+        now = self._clock.now()
+
+        def txn(uow: UnitOfWork) -> Activity | None:
+            current = uow.activities.get(activity_id, for_update=True)
+            if current is None:
+                return None
+            if current.status is not ActivityStatus.RUNNING:
+                return current
+            return self.advance(uow, current, saga.cancel(current, now, actor), now)
+
+        result = await self._store.transaction(txn)
+        if result is not None:
+            await self.after(result)
+        return result
+
+    async def idle(self) -> None:
+        """Wait for the local steps running right now (tests and shutdown)."""
+        running = [task for task in self._tasks.values() if not task.done()]
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop local tasks (the activities stay in the database for whoever resumes them)."""
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()

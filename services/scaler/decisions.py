@@ -1,0 +1,476 @@
+"""Use case: decide, record the decision, and start an activity — for every trigger.
+
+Triggers: ``alert.fired`` (the original's step policy), the target-tracking loop, schedules,
+manual requests, and a re-check of a still-firing alert once its cooldown (or the activity it
+caused) ends. For each: read Prometheus (alerts are hints) → take the group lease → in one
+transaction check the fencing token, build ``Observed`` from the instance table, ``decide``,
+store the decision (allowed or blocked) and, when allowed, claim the cooldown, reserve addresses
+or pick victims and start the activity, whose first commands go to the outbox in the same
+transaction. If the activity cannot start, the transaction rolls back: no cooldown is consumed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.scaler.activities import Activities, sync_silence
+from services.scaler.domain import ipam, saga
+from services.scaler.domain.decide import (
+    Allow,
+    Block,
+    BlockReason,
+    classify_alert,
+    decide,
+    rule_of,
+    target_tracking_desired,
+)
+from services.scaler.domain.errors import PoolExhausted, StaleLease
+from services.scaler.domain.model import (
+    AlertSignal,
+    Instance,
+    InstanceState,
+    ManualChange,
+    MetricReading,
+    Observed,
+    Policy,
+    Recommendation,
+    ScalingGroup,
+    ScheduledAction,
+    StepPolicy,
+    TargetTrackingPolicy,
+)
+from services.scaler.domain.schedule import due
+from services.scaler.domain.victims import pick_victims
+from services.scaler.outbox import OutboxRelay
+from services.scaler.ports import (
+    AlertRecord,
+    DecisionRecord,
+    GroupLease,
+    GroupRecord,
+    MetricsQuery,
+    Store,
+    UnitOfWork,
+)
+from shared import subjects
+from shared.messages import (
+    ActivityKind,
+    ActivityStarted,
+    AlertFired,
+    AlertResolved,
+    DecisionRecorded,
+    ScaleDirection,
+    deterministic_id,
+)
+from shared.testing.clock import Clock
+
+__all__ = ["DecisionConfig", "Decisions"]
+
+QUIET_S = 300.0
+"""A background trigger does not record the same block for the same rule twice within this."""
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    """Decision settings of this replica."""
+
+    owner: str
+    lease_ttl_s: float = 15.0
+    alert_expiry_s: float = 900.0
+
+
+def _vm_names(group: ScalingGroup, existing: set[str], count: int, now: datetime) -> list[str]:
+    """``<prefix>-<yyyymmddHHMMSS>``, with a counter when that name exists (lesson 28)."""
+    stamp = f"{group.vm_prefix}-{now:%Y%m%d%H%M%S}"
+    names: list[str] = []
+    index = 0
+    while len(names) < count:
+        name = stamp if index == 0 else f"{stamp}-{index}"
+        index += 1
+        if name not in existing:
+            names.append(name)
+            existing.add(name)
+    return names
+
+
+class Decisions:
+    """Turns triggers into recorded decisions and started activities."""
+
+    def __init__(
+        self,
+        store: Store,
+        lease: GroupLease,
+        metrics: MetricsQuery,
+        activities: Activities,
+        relay: OutboxRelay,
+        clock: Clock,
+        config: DecisionConfig,
+    ) -> None:
+        self._store = store
+        self._lease = lease
+        self._metrics = metrics
+        self._activities = activities
+        self._relay = relay
+        self._clock = clock
+        self.config = config
+
+    # -- triggers -------------------------------------------------------------------------------
+
+    async def on_alert_fired(self, event: AlertFired) -> DecisionRecord | None:
+        """Remember the alert episode (idempotent by message id) and decide on it."""
+        now = self._clock.now()
+
+        def remember(uow: UnitOfWork) -> AlertRecord | None:
+            if not uow.inbox.claim(str(event.message_id), subjects.ALERT_FIRED.name):
+                return None
+            if uow.groups.get(event.group) is None:
+                return None
+            record = AlertRecord(
+                group=event.group,
+                fingerprint=event.fingerprint,
+                alertname=event.alertname,
+                starts_at=event.starts_at,
+                received_at=now,
+                labels=event.labels,
+            )
+            previous = uow.alerts.get(event.group, event.fingerprint)
+            if previous is not None and previous.resolved_at is None:
+                record = record.model_copy(update={"last_evaluated_at": previous.last_evaluated_at})
+            uow.alerts.save(record)
+            return record
+
+        alert = await self._store.transaction(remember)
+        if alert is None:
+            return None
+        return await self.evaluate(event.group, StepPolicy(), f"alert:{event.alertname}", alert=alert)
+
+    async def on_alert_resolved(self, event: AlertResolved) -> None:
+        """The episode ended: no more re-checks for it."""
+        now = self._clock.now()
+
+        def resolve(uow: UnitOfWork) -> None:
+            record = uow.alerts.get(event.group, event.fingerprint)
+            if record is not None and record.resolved_at is None:
+                uow.alerts.save(record.model_copy(update={"resolved_at": now}))
+
+        await self._store.transaction(resolve)
+
+    async def manual(self, group: str, change: ManualChange) -> DecisionRecord | None:
+        """An operator's request for a new size."""
+        return await self.evaluate(group, change, f"manual:{change.actor}")
+
+    async def tick(self) -> None:
+        """Re-check firing alerts after cooldowns, run target tracking and due schedules."""
+        now = self._clock.now()
+        records, firing = await self._store.transaction(lambda uow: (uow.groups.all(), uow.alerts.firing()))
+        by_group: dict[str, list[AlertRecord]] = {}
+        for alert in firing:
+            by_group.setdefault(alert.group, []).append(alert)
+        for record in records:
+            spec, state = record.spec, record.state
+            if not spec.enabled:
+                continue
+            for alert in by_group.get(spec.name, []):
+                if self._recheck_due(record, alert, now):
+                    await self.evaluate(spec.name, StepPolicy(), "recheck", alert=alert, quiet=True)
+            tracking = spec.target_tracking()
+            if tracking is not None and (
+                state.last_tracking_at is None or (now - state.last_tracking_at).total_seconds() >= tracking.interval_s
+            ):
+                await self.evaluate(spec.name, tracking, "target_tracking", quiet=True)
+            for policy in spec.policies:
+                if isinstance(policy, ScheduledAction) and due(
+                    policy, state.schedule_runs.get(policy.name), now, record.created_at
+                ):
+                    await self.evaluate(spec.name, policy, f"schedule:{policy.name}")
+
+    def _recheck_due(self, record: GroupRecord, alert: AlertRecord, now: datetime) -> bool:
+        if (now - alert.received_at).total_seconds() > self.config.alert_expiry_s:
+            return False
+        direction = classify_alert(record.spec, alert.alertname, alert.labels)
+        if direction is None:
+            return False
+        state = record.state
+        last, period = (
+            (state.last_scale_out_at, record.spec.scale_out_cooldown_s)
+            if direction is ScaleDirection.OUT
+            else (state.last_scale_in_at, record.spec.scale_in_cooldown_s)
+        )
+        cooldown_end = last + timedelta(seconds=period) if last is not None else None
+        if cooldown_end is not None and now < cooldown_end:
+            return False
+        marks = [m for m in (cooldown_end, state.last_activity_end_at) if m is not None]
+        if alert.last_evaluated_at is None:
+            return True
+        return bool(marks) and alert.last_evaluated_at < max(marks)
+
+    # -- the decision ---------------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        group: str,
+        policy: Policy,
+        trigger: str,
+        *,
+        alert: AlertRecord | None = None,
+        quiet: bool = False,
+    ) -> DecisionRecord | None:
+        """Decide for ``group`` now; returns the stored decision (None if nothing was stored)."""
+        record = await self._store.transaction(lambda uow: uow.groups.get(group))
+        if record is None:
+            return None
+        metrics: MetricReading | None = None
+        if isinstance(policy, StepPolicy):
+            metrics = await self._metrics.read(record.spec)
+        elif isinstance(policy, TargetTrackingPolicy):
+            metrics = await self._metrics.read(record.spec, policy)
+        lease = await self._lease.acquire(group, self.config.owner, self.config.lease_ttl_s)
+        now = self._clock.now()
+        if lease is None:
+            block = Block(
+                reason=BlockReason.IN_PROGRESS,
+                message="another scaler replica holds the group's lease",
+                rule=rule_of(record.spec, policy),
+            )
+            return await self._store.transaction(
+                lambda uow: self._record(uow, group, block, trigger, {"lease": "held elsewhere"}, None, now, quiet)
+            )
+        try:
+            stored, activity = await self._store.transaction(
+                lambda uow: self._decide(uow, group, policy, trigger, alert, metrics, lease.token, now, quiet)
+            )
+        except PoolExhausted as exc:
+            await self._lease.release(lease)
+            block = Block(reason=BlockReason.IP_POOL_EXHAUSTED, message=str(exc), rule=rule_of(record.spec, policy))
+            return await self._store.transaction(
+                lambda uow: self._record(uow, group, block, trigger, {}, None, now, False)
+            )
+        except BaseException:
+            await self._lease.release(lease)
+            raise
+        if activity is not None:
+            self._activities.adopt(activity, lease)
+            await self._activities.after(activity)
+        else:
+            await self._lease.release(lease)
+            self._relay.kick()
+        return stored
+
+    def _decide(
+        self,
+        uow: UnitOfWork,
+        name: str,
+        policy: Policy,
+        trigger: str,
+        alert: AlertRecord | None,
+        metrics: MetricReading | None,
+        token: int,
+        now: datetime,
+        quiet: bool,
+    ) -> tuple[DecisionRecord | None, saga.Activity | None]:
+        record = uow.groups.get(name, for_update=True)
+        if record is None:
+            return None, None
+        if record.state.lease_fence > token:
+            raise StaleLease("a newer lease holder exists", group=name)
+        spec = record.spec
+        instances = uow.instances.all(name)
+        active = uow.activities.active(name)
+        pool = uow.ip_pools.get(spec.ip_pool)
+        leases = uow.ip_pools.leases(spec.ip_pool, for_update=True) if pool is not None else []
+        signal = None
+        if alert is not None:
+            signal = AlertSignal(
+                alertname=alert.alertname,
+                fingerprint=alert.fingerprint,
+                starts_at=alert.starts_at,
+                received_at=alert.received_at,
+                labels=alert.labels,
+            )
+        observed = Observed(
+            instances=tuple(instances),
+            in_progress=active[0].id if active else None,
+            last_scale_out_at=record.state.last_scale_out_at,
+            last_scale_in_at=record.state.last_scale_in_at,
+            free_ips=ipam.free_count(pool, leases) if pool is not None else 0,
+            alert=signal,
+            metrics=metrics,
+            recommendations=record.state.recommendations,
+        )
+        decision = decide(spec, policy, observed, now)
+        state_update: dict[str, Any] = {"lease_fence": token}
+        if isinstance(policy, TargetTrackingPolicy):
+            state_update["last_tracking_at"] = now
+            if metrics is not None and metrics.available and metrics.value is not None:
+                raw = target_tracking_desired(observed.size, metrics.value, policy)
+                horizon = max(policy.up_stabilization_s, policy.down_stabilization_s)
+                kept = tuple(r for r in record.state.recommendations if (now - r.at).total_seconds() <= horizon)
+                state_update["recommendations"] = (*kept, Recommendation(at=now, desired=raw))
+        if isinstance(policy, ScheduledAction):
+            state_update["schedule_runs"] = {**record.state.schedule_runs, policy.name: now}
+        activity: saga.Activity | None = None
+        decision_id = str(uuid.uuid4())
+        if isinstance(decision, Allow):
+            activity_id = f"act-{uuid.uuid4().hex[:16]}"
+            if decision.delta > 0:
+                state_update["last_scale_out_at"] = now
+                activity = self._plan_out(
+                    uow, spec, instances, pool, leases, decision, activity_id, trigger, now, token
+                )
+            else:
+                state_update["last_scale_in_at"] = now
+                activity = self._plan_in(uow, spec, instances, decision, activity_id, trigger, now, token)
+            activity = activity.model_copy(update={"decision_id": decision_id})
+        updated = record.model_copy(update={"state": record.state.model_copy(update=state_update), "updated_at": now})
+        uow.groups.save(updated)
+        stored = self._record(
+            uow, name, decision, trigger, observed.summary(), activity.id if activity else None, now, quiet, decision_id
+        )
+        if alert is not None:
+            uow.alerts.save(alert.model_copy(update={"last_evaluated_at": now}))
+        if activity is not None:
+            uow.outbox.add(
+                subjects.ACTIVITY_STARTED,
+                ActivityStarted(
+                    message_id=deterministic_id("start", activity.id),
+                    correlation_id=activity.id,
+                    activity_id=activity.id,
+                    group=name,
+                    kind=activity.kind,
+                    delta=decision.delta if isinstance(decision, Allow) else 0,
+                    cause=activity.cause,
+                ),
+            )
+            activity = self._activities.advance(uow, None, activity, now)
+        sync_silence(uow, uow.groups.get(name) or updated, now)
+        return stored, activity
+
+    def _plan_out(
+        self,
+        uow: UnitOfWork,
+        spec: ScalingGroup,
+        instances: list[Instance],
+        pool: Any,
+        leases: list[Any],
+        decision: Allow,
+        activity_id: str,
+        trigger: str,
+        now: datetime,
+        token: int,
+    ) -> saga.Activity:
+        names = _vm_names(spec, {i.vm_name for i in instances}, decision.delta, now)
+        reserved = ipam.reserve(pool, leases, spec.name, names, activity_id, now)
+        for lease in reserved:
+            uow.ip_pools.save_lease(lease)
+            uow.instances.save(
+                Instance(
+                    group=spec.name,
+                    vm_name=lease.vm_name,
+                    address=lease.address,
+                    state=InstanceState.PENDING,
+                    activity_id=activity_id,
+                    created_at=now,
+                )
+            )
+        vms: list[tuple[str, str | None]] = [(lease.vm_name, str(lease.address)) for lease in reserved]
+        return saga.plan(
+            activity_id,
+            spec.name,
+            ActivityKind.SCALE_OUT,
+            vms,
+            cause=f"{trigger}: {decision.reason}",
+            now=now,
+            with_hook=spec.post_provision_hook is not None,
+            owner=self.config.owner,
+            lease_token=token,
+        )
+
+    def _plan_in(
+        self,
+        uow: UnitOfWork,
+        spec: ScalingGroup,
+        instances: list[Instance],
+        decision: Allow,
+        activity_id: str,
+        trigger: str,
+        now: datetime,
+        token: int,
+    ) -> saga.Activity:
+        victims = pick_victims(instances, -decision.delta, spec.victim_order)
+        for victim in victims:
+            uow.instances.save(victim.model_copy(update={"state": InstanceState.DRAINING}))
+        vms: list[tuple[str, str | None]] = [
+            (v.vm_name, str(v.address) if v.address is not None else None) for v in victims
+        ]
+        return saga.plan(
+            activity_id,
+            spec.name,
+            ActivityKind.SCALE_IN,
+            vms,
+            cause=f"{trigger}: {decision.reason}",
+            now=now,
+            with_hook=spec.pre_termination_hook is not None,
+            owner=self.config.owner,
+            lease_token=token,
+        )
+
+    def _record(
+        self,
+        uow: UnitOfWork,
+        group: str,
+        decision: Allow | Block,
+        trigger: str,
+        observed: dict[str, Any],
+        activity_id: str | None,
+        now: datetime,
+        quiet: bool,
+        decision_id: str | None = None,
+    ) -> DecisionRecord | None:
+        reason = "allowed" if isinstance(decision, Allow) else str(decision.reason)
+        message = decision.reason if isinstance(decision, Allow) else decision.message
+        if quiet and isinstance(decision, Block):
+            record = uow.groups.get(group)
+            if record is not None:
+                seen = record.state.quiet_blocks.get(decision.rule, "")
+                last_reason, _, last_at = seen.partition("@")
+                if (
+                    last_reason == reason
+                    and last_at
+                    and (now - datetime.fromisoformat(last_at)).total_seconds() < QUIET_S
+                ):
+                    return None
+                quiet_blocks = {**record.state.quiet_blocks, decision.rule: f"{reason}@{now.isoformat()}"}
+                uow.groups.save(
+                    record.model_copy(update={"state": record.state.model_copy(update={"quiet_blocks": quiet_blocks})})
+                )
+        stored = DecisionRecord(
+            id=decision_id or str(uuid.uuid4()),
+            group=group,
+            at=now,
+            allowed=isinstance(decision, Allow),
+            delta=decision.delta if isinstance(decision, Allow) else 0,
+            reason=reason,
+            message=message,
+            trigger=trigger,
+            rule=decision.rule,
+            observed=observed,
+            activity_id=activity_id,
+        )
+        uow.decisions.add(stored)
+        uow.outbox.add(
+            subjects.DECISION_RECORDED,
+            DecisionRecorded(
+                message_id=uuid.UUID(stored.id),
+                correlation_id=activity_id,
+                group=group,
+                allowed=stored.allowed,
+                delta=stored.delta,
+                reason=f"{reason}: {message}",
+                trigger=trigger,
+                observed=observed,
+                activity_id=activity_id,
+            ),
+        )
+        return stored

@@ -1,0 +1,390 @@
+"""The scaler's ports: persistence (repositories + unit of work) and the outside world.
+
+Every Protocol has an in-memory fake in ``adapters/memory.py`` and a real adapter, and both run
+the same contract suite (``tests/contracts/scaler_*.py``). Repositories are synchronous and only
+used inside ``Store.transaction``, whose function runs in one database transaction: all of it is
+committed, or none of it. IO to other systems never happens inside a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import Field
+
+from services.scaler.domain.model import (
+    Frozen,
+    GroupState,
+    HookSpec,
+    Instance,
+    IpLease,
+    IpPool,
+    MetricReading,
+    ScalingGroup,
+    TargetTrackingPolicy,
+)
+from services.scaler.domain.saga import Activity
+from shared.messages import Message, UtcDatetime
+from shared.subjects import Subject
+
+__all__ = [
+    "ActivityRepository",
+    "AlertRecord",
+    "AlertRepository",
+    "CommandPublisher",
+    "DecisionLog",
+    "DecisionRecord",
+    "GroupLease",
+    "GroupRecord",
+    "GroupRepository",
+    "HealthProbe",
+    "Inbox",
+    "InstanceRepository",
+    "IpPoolRepository",
+    "Lease",
+    "LifecycleHook",
+    "MetricsQuery",
+    "Outbox",
+    "OutboxEntry",
+    "ResourceChecker",
+    "Store",
+    "UnitOfWork",
+]
+
+T = TypeVar("T")
+
+
+class GroupRecord(Frozen):
+    """A group's settings and its runtime state, stored together."""
+
+    spec: ScalingGroup
+    state: GroupState = GroupState()
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class DecisionRecord(Frozen):
+    """One decision, allowed or blocked, with the inputs that produced it."""
+
+    id: str
+    group: str
+    at: UtcDatetime
+    allowed: bool
+    delta: int = 0
+    reason: str
+    message: str
+    trigger: str
+    rule: str
+    observed: dict[str, Any] = Field(default_factory=dict)
+    activity_id: str | None = None
+
+
+class AlertRecord(Frozen):
+    """A firing alert episode the scaler has heard of (kept for cooldown re-checks)."""
+
+    group: str
+    fingerprint: str
+    alertname: str
+    starts_at: UtcDatetime
+    received_at: UtcDatetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    resolved_at: UtcDatetime | None = None
+    last_evaluated_at: UtcDatetime | None = None
+
+
+class OutboxEntry(Frozen):
+    """A message recorded in a transaction, to be published after it commits."""
+
+    id: str
+    subject: str
+    payload: str
+    created_at: UtcDatetime
+    published_at: UtcDatetime | None = None
+
+
+class GroupRepository(Protocol):
+    """Scaling groups."""
+
+    def get(self, name: str, *, for_update: bool = False) -> GroupRecord | None:
+        """The group, or None. ``for_update`` locks its row until the transaction ends."""
+        ...
+
+    def all(self) -> list[GroupRecord]:
+        """Every group, by name."""
+        ...
+
+    def save(self, record: GroupRecord) -> None:
+        """Insert or replace the group (idempotent)."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove the group; a missing group is no error."""
+        ...
+
+
+class InstanceRepository(Protocol):
+    """Members of groups, the count every decision uses."""
+
+    def all(self, group: str | None = None) -> list[Instance]:
+        """Instances of ``group`` (every group when None), oldest first."""
+        ...
+
+    def get(self, group: str, vm_name: str) -> Instance | None:
+        """One instance, or None."""
+        ...
+
+    def save(self, instance: Instance) -> None:
+        """Insert or replace the instance (keyed by group and VM name)."""
+        ...
+
+    def delete(self, group: str, vm_name: str) -> None:
+        """Forget the instance; a missing one is no error."""
+        ...
+
+
+class IpPoolRepository(Protocol):
+    """IP pools and their leases."""
+
+    def get(self, name: str) -> IpPool | None:
+        """The pool, or None."""
+        ...
+
+    def all(self) -> list[IpPool]:
+        """Every pool, by name."""
+        ...
+
+    def save(self, pool: IpPool) -> None:
+        """Insert or replace the pool."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove the pool and its released leases."""
+        ...
+
+    def leases(self, pool: str, *, for_update: bool = False) -> list[IpLease]:
+        """Every lease of the pool (released ones too); ``for_update`` locks them."""
+        ...
+
+    def save_lease(self, lease: IpLease) -> None:
+        """Insert or replace the lease of ``(pool, address)``."""
+        ...
+
+
+class ActivityRepository(Protocol):
+    """Activities (sagas)."""
+
+    def get(self, activity_id: str, *, for_update: bool = False) -> Activity | None:
+        """The activity, or None; ``for_update`` locks it until the transaction ends."""
+        ...
+
+    def active(self, group: str | None = None) -> list[Activity]:
+        """Activities still running or compensating (of ``group``, or all)."""
+        ...
+
+    def recent(self, group: str | None = None, status: str | None = None, limit: int = 50) -> list[Activity]:
+        """Newest first, optionally filtered."""
+        ...
+
+    def save(self, activity: Activity) -> None:
+        """Insert or replace. Raises ``ActivityRunning`` when a second active one is inserted."""
+        ...
+
+
+class DecisionLog(Protocol):
+    """Every decision, allowed or blocked."""
+
+    def add(self, record: DecisionRecord) -> None:
+        """Append a decision."""
+        ...
+
+    def find(
+        self,
+        group: str | None = None,
+        allowed: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[DecisionRecord]:
+        """Newest first, filtered."""
+        ...
+
+
+class AlertRepository(Protocol):
+    """Alert episodes heard from the gateway."""
+
+    def get(self, group: str, fingerprint: str) -> AlertRecord | None:
+        """The episode, or None."""
+        ...
+
+    def save(self, record: AlertRecord) -> None:
+        """Insert or replace by ``(group, fingerprint)``."""
+        ...
+
+    def firing(self, group: str | None = None) -> list[AlertRecord]:
+        """Episodes not resolved yet."""
+        ...
+
+
+class Outbox(Protocol):
+    """Messages to publish once the transaction that recorded them commits."""
+
+    def add(self, subject: Subject[Any], message: Message) -> str:
+        """Record ``message`` for ``subject``; returns its id (the message id)."""
+        ...
+
+    def pending(self, limit: int = 100) -> list[OutboxEntry]:
+        """Unpublished entries, oldest first."""
+        ...
+
+    def mark_published(self, ids: list[str], at: datetime) -> None:
+        """Mark entries published (unknown ids are ignored)."""
+        ...
+
+
+class Inbox(Protocol):
+    """Ids of messages already handled."""
+
+    def claim(self, message_id: str, subject: str) -> bool:
+        """Record the id; False when it was handled before (skip the work)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """The repositories of one transaction."""
+
+    @property
+    def groups(self) -> GroupRepository:
+        """The groups of this transaction."""
+        ...
+
+    @property
+    def instances(self) -> InstanceRepository:
+        """The instances of this transaction."""
+        ...
+
+    @property
+    def ip_pools(self) -> IpPoolRepository:
+        """The ip pools of this transaction."""
+        ...
+
+    @property
+    def activities(self) -> ActivityRepository:
+        """The activities of this transaction."""
+        ...
+
+    @property
+    def decisions(self) -> DecisionLog:
+        """The decisions of this transaction."""
+        ...
+
+    @property
+    def alerts(self) -> AlertRepository:
+        """The alerts of this transaction."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox of this transaction."""
+        ...
+
+    @property
+    def inbox(self) -> Inbox:
+        """The inbox of this transaction."""
+        ...
+
+
+class Store(Protocol):
+    """Runs functions in transactions."""
+
+    async def transaction(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` in one transaction and return its result.
+
+        Commits when ``fn`` returns; rolls everything back when it raises, and re-raises. Database
+        outages raise ``ServiceUnavailable``; lock timeouts ``Contention``.
+        """
+        ...
+
+
+class CommandPublisher(Protocol):
+    """The bus, as the scaler uses it."""
+
+    async def publish(self, subject: Subject[Any], message: Message) -> None:
+        """Publish and wait for the stream's ack. Idempotent by message id inside the
+        de-duplication window. Raises ``ServiceUnavailable`` / ``OperationTimeout``."""
+        ...
+
+
+class Lease(Frozen):
+    """A held group lease; ``token`` increases with every new holder (the fencing token)."""
+
+    group: str
+    owner: str
+    token: int
+
+
+class GroupLease(Protocol):
+    """One holder per group across every scaler replica, for a limited time."""
+
+    async def acquire(self, group: str, owner: str, ttl_s: float) -> Lease | None:
+        """Take the lease if nobody holds it; None when held. Never blocks on the holder.
+        Raises ``ServiceUnavailable`` when the lease store is down."""
+        ...
+
+    async def extend(self, lease: Lease, ttl_s: float) -> bool:
+        """Renew a lease still held with this token; False when it was lost (expired or taken)."""
+        ...
+
+    async def release(self, lease: Lease) -> bool:
+        """Give the lease up if still held with this token; False otherwise. Idempotent."""
+        ...
+
+    async def holder(self, group: str) -> Lease | None:
+        """Who holds the group's lease right now, or None."""
+        ...
+
+
+class MetricsQuery(Protocol):
+    """Prometheus, read-only."""
+
+    async def read(self, group: ScalingGroup, policy: TargetTrackingPolicy | None = None) -> MetricReading:
+        """The group's current busiest-instance CPU and memory (the alert rules' expressions)
+        and the policy's metric. Never raises: an unreachable Prometheus gives
+        ``available=False`` with the error."""
+        ...
+
+    async def job_exists(self, job: str) -> bool:
+        """True when Prometheus scrapes the job. Raises ``ServiceUnavailable``."""
+        ...
+
+    async def target_count(self, job: str) -> int:
+        """Active targets of the job (for drift reports). Raises ``ServiceUnavailable``."""
+        ...
+
+
+class HealthProbe(Protocol):
+    """The application's health path on a new VM."""
+
+    async def wait_healthy(self, url: str, timeout_s: float) -> None:
+        """Block until ``url`` answers 2xx/3xx; raises ``OperationTimeout`` after ``timeout_s``."""
+        ...
+
+
+class LifecycleHook(Protocol):
+    """A post-provision or pre-termination hook (Jenkins job or HTTP endpoint)."""
+
+    async def run(self, spec: HookSpec, context: dict[str, str]) -> str:
+        """Run the hook and block until its result; returns a short description of it.
+        ``context`` holds the activity id (a unique parameter, so Jenkins never folds two runs).
+        Raises ``PermanentError`` on a failed run, ``RetryableError`` when unreachable."""
+        ...
+
+
+class ResourceChecker(Protocol):
+    """Checks made before a group is enabled."""
+
+    async def missing(self, group: ScalingGroup) -> list[str]:
+        """What the group needs but does not exist (Prometheus job, template, LB pool), one
+        sentence each; empty when all exist. Unreachable services are reported as missing."""
+        ...

@@ -1,0 +1,110 @@
+"""The scaler's use cases wired together over its ports (built by ``app.py`` and by tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.scaler.activities import Activities, EngineConfig
+from services.scaler.decisions import DecisionConfig, Decisions
+from services.scaler.groups import GroupAdmin
+from services.scaler.outbox import OutboxRelay
+from services.scaler.ports import (
+    CommandPublisher,
+    GroupLease,
+    HealthProbe,
+    LifecycleHook,
+    MetricsQuery,
+    ResourceChecker,
+    Store,
+)
+from services.scaler.views import Views
+from shared.errors import VmscaleError
+from shared.telemetry import get_logger
+from shared.testing.clock import Clock
+
+__all__ = ["Ports", "Scaler"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Ports:
+    """Everything the scaler talks to."""
+
+    store: Store
+    lease: GroupLease
+    metrics: MetricsQuery
+    probe: HealthProbe
+    hooks: LifecycleHook
+    checker: ResourceChecker
+    publisher: CommandPublisher
+    clock: Clock
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Scaler:
+    """The scaler service's use cases and its background loops."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        owner: str,
+        webhook_base: str = "http://127.0.0.1:8000",
+        engine: EngineConfig | None = None,
+        alert_expiry_s: float = 900.0,
+    ) -> None:
+        self.ports = ports
+        self.relay = OutboxRelay(ports.store, ports.publisher, ports.clock)
+        config = engine or EngineConfig(owner=owner)
+        self.activities = Activities(
+            ports.store, ports.lease, ports.probe, ports.hooks, self.relay, ports.clock, config
+        )
+        self.decisions = Decisions(
+            ports.store,
+            ports.lease,
+            ports.metrics,
+            self.activities,
+            self.relay,
+            ports.clock,
+            DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, alert_expiry_s=alert_expiry_s),
+        )
+        self.admin = GroupAdmin(ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base)
+        self.views = Views(ports.store, ports.metrics)
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def tick(self) -> None:
+        """One round of background work: activities first (resume, time-outs), then triggers."""
+        await self.activities.tick()
+        await self.decisions.tick()
+        await self.relay.flush()
+
+    async def _loop(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.tick()
+            except VmscaleError as exc:
+                log.warning("tick failed; retrying", error=str(exc))
+            await asyncio.sleep(interval_s)
+
+    async def start(self, tick_s: float = 1.0) -> None:
+        """Resume unfinished activities at once, then tick and relay in the background."""
+        with contextlib.suppress(VmscaleError):
+            await self.tick()
+        self._loops = [
+            asyncio.create_task(self._loop(tick_s)),
+            asyncio.create_task(self.relay.run(interval_s=max(tick_s, 0.5))),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops and local steps; unfinished work stays in the database."""
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loops.clear()
+        await self.activities.close()
