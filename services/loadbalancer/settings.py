@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,9 +14,48 @@ __all__ = ["LoadbalancerSettings"]
 
 
 class LoadbalancerSettings(ServiceSettings):
-    """Everything the loadbalancer service reads from its environment (``LOADBALANCER_*`` too)."""
+    """Everything the loadbalancer service reads from its environment.
+
+    ``lb_driver`` picks the load balancer: ``haproxy`` (runtime API at ``haproxy_runtime``, a
+    unix socket path or ``tcp://127.0.0.1:<port>``; members persisted into ``haproxy_config``),
+    ``f5`` (iControl REST on the HA pair ``f5_devices``, TLS verified unless ``f5_verify_tls`` is
+    false, against ``f5_ca_bundle`` when given) or ``memory`` (``memory_pools``, for demos).
+    Drains wait ``drain_timeout_s`` unless ``drain_timeouts`` names the pool or the command
+    sets its own. ``reconcile_interval_s`` 0 turns the drift check off; ``reconcile_repair``
+    lets it fix what it finds.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str = "loadbalancer"
     metrics_port: int = 9414
+
+    lb_driver: Literal["haproxy", "f5", "memory"] = "haproxy"
+    haproxy_runtime: str = ".lab/haproxy/admin.sock"
+    haproxy_config: Path | None = None
+    haproxy_check: str = "check inter 2s rise 2 fall 3"
+    f5_devices: list[str] = Field(default_factory=list)
+    f5_username: str = "admin"
+    f5_password: SecretStr = SecretStr("")
+    f5_partition: str = "Common"
+    f5_verify_tls: bool = True
+    f5_ca_bundle: Path | None = None
+    f5_timeout_s: float = Field(default=10.0, gt=0)
+    f5_retries: int = Field(default=3, ge=0)
+    f5_backoff_s: float = Field(default=1.0, ge=0)
+    memory_pools: list[str] = Field(default_factory=list)
+
+    health_poll_s: float = Field(default=1.0, gt=0)
+    drain_poll_s: float = Field(default=2.0, gt=0)
+    drain_timeout_s: float = Field(default=300.0, ge=0)
+    drain_timeouts: dict[str, float] = Field(default_factory=dict)
+    reconcile_interval_s: float = Field(default=60.0, ge=0)
+    reconcile_repair: bool = False
+
+    @model_validator(mode="after")
+    def _driver_settings(self) -> LoadbalancerSettings:
+        if self.lb_driver == "f5" and not self.f5_devices:
+            raise ValueError("lb_driver=f5 needs f5_devices (one URL per unit of the HA pair)")
+        if self.lb_driver == "f5" and not self.f5_password.get_secret_value():
+            raise ValueError("lb_driver=f5 needs f5_password (or F5_PASSWORD_FILE)")
+        return self
