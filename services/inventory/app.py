@@ -2,18 +2,86 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from faststream import FastStream
 
+from services.inventory.adapters.sql import SqlOperationStore
+from services.inventory.adapters.vcenter import VcenterProvisioner
+from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
+from services.inventory.adapters.vcenter_watch import VcenterInventory
 from services.inventory.handlers import build_routers
+from services.inventory.lifecycle import Timeouts
+from services.inventory.ports import InventoryReader, OperationStore, VmProvisioner
+from services.inventory.service import InventoryService
 from services.inventory.settings import InventorySettings
+from shared.messages import Event
 from shared.runtime import ServiceRuntime
+from shared.subjects import Subject
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_service"]
+
+
+def _session(settings: InventorySettings) -> VcenterSession:
+    return VcenterSession(
+        ConnectionParams(
+            host=settings.vcenter_host,
+            port=settings.vcenter_port,
+            username=settings.vcenter_username,
+            password=settings.vcenter_password.get_secret_value(),
+            protocol=settings.vcenter_protocol,
+            verify_tls=not settings.vcenter_insecure,
+            ca_file=settings.vcenter_ca_file,
+            timeout_s=settings.vcenter_call_timeout_s,
+        )
+    )
+
+
+def create_service(
+    settings: InventorySettings,
+    runtime: ServiceRuntime,
+    *,
+    reader: InventoryReader | None = None,
+    provisioner: VmProvisioner | None = None,
+    store: OperationStore | None = None,
+) -> InventoryService:
+    """Wire the service into ``runtime`` (vCenter adapters unless others are given)."""
+    session = None
+    if reader is None or provisioner is None:
+        session = _session(settings)
+        reader = reader or VcenterInventory(session, page_size=settings.page_size)
+        provisioner = provisioner or VcenterProvisioner(session)
+
+    async def publish(subject: Subject[Any], event: Event) -> None:
+        await runtime.bus.publish(subject, event)
+
+    service = InventoryService(
+        reader,
+        provisioner,
+        publish,
+        timeouts=Timeouts(task_s=settings.task_timeout_s, ip_s=settings.ip_timeout_s, poll_s=settings.ip_poll_s),
+        wait_s=settings.watch_wait_s,
+        backoff_s=settings.retry_backoff_s,
+    )
+    for router in build_routers(runtime.bus, service):
+        runtime.include(router)
+
+    async def start() -> None:
+        await service.start(store or SqlOperationStore(runtime.require_engine()))
+
+    async def stop() -> None:
+        await service.stop()
+        if session is not None:
+            await asyncio.to_thread(session.close)
+
+    runtime.on_startup(start)
+    runtime.on_shutdown(stop)
+    return service
 
 
 def create_app(settings: InventorySettings, runtime: ServiceRuntime | None = None) -> FastStream:
     """The FastStream app of the inventory service."""
     runtime = runtime or ServiceRuntime("inventory", settings)
-    for router in build_routers(runtime.bus):
-        runtime.include(router)
+    create_service(settings, runtime)
     return runtime.app()

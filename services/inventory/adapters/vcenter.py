@@ -1,0 +1,106 @@
+# mypy: disable-error-code="no-untyped-call,attr-defined"
+"""Acting on vCenter: clone, customize, power, destroy (``VmProvisioner``), task by task.
+
+Every method blocks until vCenter finished (or ``timeout_s`` passed) and runs in a worker
+thread. ``start_clone`` is the one non-idempotent call: it is never re-sent after a lost
+session (``SessionLost`` reaches the caller, who looks up the name first) and it returns the
+task id so the caller can record it before waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pyVmomi import vim
+
+from services.inventory.adapters.vcenter_session import VcenterSession, translate
+from services.inventory.adapters.vcenter_spec import clone_spec, customization_spec
+from services.inventory.domain import ClonePlan, GuestIdentity
+from shared.errors import NotFound, OperationTimeout
+from shared.messages import FailureReason
+
+__all__ = ["VcenterProvisioner"]
+
+
+class VcenterProvisioner:
+    """``VmProvisioner`` over a ``VcenterSession``."""
+
+    def __init__(self, session: VcenterSession, *, poll_s: float = 0.2) -> None:
+        self._session = session
+        self._poll_s = poll_s
+
+    def start_clone(self, plan: ClonePlan) -> str:
+        """Start the clone; returns the task id at once. Not idempotent, never retried."""
+
+        def run(si: Any) -> str:
+            source = vim.VirtualMachine(plan.source, si._stub)
+            folder = vim.Folder(plan.folder, si._stub)
+            task = source.CloneVM_Task(folder=folder, name=plan.vm_name, spec=clone_spec(plan, si._stub))
+            return str(task._moId)
+
+        return self._session.call(run, retry=False)
+
+    def wait_task(self, task_id: str, timeout_s: float) -> str | None:
+        """Wait for a task; its result's moref (clone: the new VM), or ``None``.
+
+        Raises the task's error translated, ``NotFound`` when the task is unknown (vCenter
+        forgets finished tasks after a while), ``OperationTimeout`` after ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+
+        def read(si: Any) -> tuple[str, Any, Any]:
+            info = vim.Task(task_id, si._stub).info
+            return str(info.state), info.result, info.error
+
+        while True:
+            state, result, error = self._session.call(read)
+            if state == "success":
+                return str(result._moId) if hasattr(result, "_moId") else None
+            if state == "error":
+                raise translate(error, task=task_id) from error
+            if time.monotonic() > deadline:
+                raise OperationTimeout(
+                    "vCenter task did not finish in time", task=task_id, reason=FailureReason.TIMEOUT.value
+                )
+            time.sleep(self._poll_s)
+
+    def _task(self, start: Any, timeout_s: float) -> None:
+        task_id = self._session.call(lambda si: str(start(si)._moId))
+        self.wait_task(task_id, timeout_s)
+
+    def customize(self, vm: str, identity: GuestIdentity, timeout_s: float) -> None:
+        """Apply the Linux customization to a powered-off VM (takes effect at power-on)."""
+
+        def count_nics(si: Any) -> int:
+            config = vim.VirtualMachine(vm, si._stub).config
+            devices = config.hardware.device if config is not None else []
+            return sum(isinstance(d, vim.vm.device.VirtualEthernetCard) for d in devices)
+
+        nics = self._session.call(count_nics)
+        spec = customization_spec(identity, int(nics))
+        self._task(lambda si: vim.VirtualMachine(vm, si._stub).CustomizeVM_Task(spec=spec), timeout_s)
+
+    def power(self, vm: str, on: bool, timeout_s: float) -> None:
+        """Power on or off (hard); already in that state is success."""
+        wanted = "poweredOn" if on else "poweredOff"
+        state = self._session.call(lambda si: str(vim.VirtualMachine(vm, si._stub).runtime.powerState))
+        if state == wanted:
+            return
+        if on:
+            self._task(lambda si: vim.VirtualMachine(vm, si._stub).PowerOnVM_Task(), timeout_s)
+        else:
+            self._task(lambda si: vim.VirtualMachine(vm, si._stub).PowerOffVM_Task(), timeout_s)
+
+    def destroy(self, vm: str, timeout_s: float) -> None:
+        """Power off if needed, then destroy; a VM already gone is success."""
+        try:
+            self.power(vm, on=False, timeout_s=timeout_s)
+            self._task(lambda si: vim.VirtualMachine(vm, si._stub).Destroy_Task(), timeout_s)
+        except NotFound:
+            return
+
+    def set_annotation(self, vm: str, text: str, timeout_s: float) -> None:
+        """Replace the VM's annotation."""
+        spec = vim.vm.ConfigSpec(annotation=text)
+        self._task(lambda si: vim.VirtualMachine(vm, si._stub).ReconfigVM_Task(spec=spec), timeout_s)

@@ -1,0 +1,151 @@
+"""The in-memory picture of vCenter that every query is answered from.
+
+Fed by the watcher (full replacements and change batches) and by the lifecycle (a VM read
+right after we changed it, so our own changes show at once). Every change bumps ``revision``;
+each VM carries the revision of its last change, and removals are remembered (bounded) so a
+caller can ask "what changed since revision N".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from services.inventory.domain import ChangeBatch, InventoryObjects, matches, natural_key
+from shared.messages import VmInfo, VmsQuery, utcnow
+
+__all__ = ["InventoryCache"]
+
+_TOMBSTONES = 10_000
+
+
+class InventoryCache:
+    """VMs by moref with revisions, plus the non-VM objects."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._raw: dict[str, VmInfo] = {}
+        self._vms: dict[str, VmInfo] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self._removed: OrderedDict[str, int] = OrderedDict()
+        self._oldest_tombstone = 0
+        self._sorted: list[VmInfo] | None = None
+        self.revision = 0
+        self.objects = InventoryObjects()
+        self.synced = False
+        self.synced_at: datetime | None = None
+        self._heard_at: float | None = None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def heard(self) -> None:
+        """vCenter answered just now (even if nothing changed)."""
+        self._heard_at = self._monotonic()
+
+    def _put(self, vm: VmInfo) -> bool:
+        current = self._raw.get(vm.moref)
+        if current is not None and current == vm:
+            return False
+        if current is not None and current.name != vm.name:
+            self._by_name.get(current.name, set()).discard(vm.moref)
+        self.revision += 1
+        self._raw[vm.moref] = vm
+        self._vms[vm.moref] = vm.model_copy(update={"revision": self.revision})
+        self._by_name.setdefault(vm.name, set()).add(vm.moref)
+        self._removed.pop(vm.moref, None)
+        self._sorted = None
+        return True
+
+    def _drop(self, moref: str) -> None:
+        vm = self._vms.pop(moref, None)
+        self._raw.pop(moref, None)
+        if vm is None:
+            return
+        self._by_name.get(vm.name, set()).discard(moref)
+        self.revision += 1
+        self._removed[moref] = self.revision
+        while len(self._removed) > _TOMBSTONES:
+            _, revision = self._removed.popitem(last=False)
+            self._oldest_tombstone = revision
+        self._sorted = None
+
+    def upsert(self, vm: VmInfo) -> None:
+        """Record one VM as just read (revision 0 on input; the cache assigns its own)."""
+        self._put(vm.model_copy(update={"revision": 0}) if vm.revision else vm)
+
+    def remove(self, moref: str) -> None:
+        """Forget a VM that is gone."""
+        self._drop(moref)
+
+    def replace(self, vms: Iterable[VmInfo], objects: InventoryObjects) -> None:
+        """Make the cache exactly ``vms`` / ``objects`` (unchanged VMs keep their revision)."""
+        seen: set[str] = set()
+        for vm in vms:
+            seen.add(vm.moref)
+            self._put(vm)
+        for moref in [m for m in self._vms if m not in seen]:
+            self._drop(moref)
+        self.objects = objects
+        self.synced = True
+        self.synced_at = utcnow()
+        self.heard()
+
+    def apply(self, batch: ChangeBatch) -> None:
+        """Apply a change batch from the watcher."""
+        if batch.full:
+            self.replace(batch.upserts, batch.objects or self.objects)
+            return
+        for vm in batch.upserts:
+            self._put(vm)
+        for moref in batch.removed:
+            self._drop(moref)
+        if batch.objects is not None:
+            self.objects = batch.objects
+        self.heard()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def age_s(self) -> float | None:
+        """Seconds since vCenter last answered the watcher; ``None`` before the first sync."""
+        if self._heard_at is None:
+            return None
+        return round(self._monotonic() - self._heard_at, 3)
+
+    def all_sorted(self) -> list[VmInfo]:
+        """Every VM and template in natural name order (memoized until the next change)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._vms.values(), key=lambda vm: (natural_key(vm.name), vm.moref))
+        return self._sorted
+
+    def select(self, query: VmsQuery) -> tuple[list[VmInfo], int, list[str], bool]:
+        """VMs matching ``query``: (page, total matching, removed since, complete)."""
+        since = query.since_revision
+        complete = since is None or since >= self._oldest_tombstone
+        selected = [vm for vm in self.all_sorted() if matches(vm, query) and (since is None or vm.revision > since)]
+        removed = [] if since is None else [m for m, rev in self._removed.items() if rev > since]
+        total = len(selected)
+        if query.limit is not None:
+            selected = selected[: query.limit]
+        return selected, total, removed, complete
+
+    def get(self, moref: str) -> VmInfo | None:
+        """The VM with this moref."""
+        return self._vms.get(moref)
+
+    def named(self, name: str) -> list[VmInfo]:
+        """VMs (and templates) with exactly this name."""
+        return [self._vms[m] for m in sorted(self._by_name.get(name, ())) if m in self._vms]
+
+    def template(self, name: str) -> VmInfo | None:
+        """The template (or, failing that, the VM) called ``name``."""
+        found = self.named(name)
+        templates = [vm for vm in found if vm.template]
+        chosen = templates or found
+        return chosen[0] if chosen else None
+
+    def counts(self) -> tuple[int, int]:
+        """(VMs, templates)."""
+        templates = sum(1 for vm in self._vms.values() if vm.template)
+        return len(self._vms) - templates, templates

@@ -1,0 +1,276 @@
+"""The steps of each VM and template operation (called by ``Lifecycle``).
+
+Clone: look the name up (adopt a VM tagged with this activity, refuse any other) → start the
+clone powered off, record the task → wait → customize → power on (when asked) → wait for the
+fixed IP → ``vm.cloned``. Each step is saved, so a resumed operation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from services.inventory.domain import Tag, annotate, guest_identity, plan_clone, plan_template
+from services.inventory.ports import Operation, SessionLost, TemplateMeta
+from shared import subjects
+from shared.errors import Conflict, NotFound, OperationTimeout, VmscaleError
+from shared.messages import (
+    CloneVm,
+    Command,
+    DeleteTemplate,
+    DestroyVm,
+    Event,
+    FailureReason,
+    MakeTemplate,
+    PowerOffVm,
+    PowerOnVm,
+    TemplateCreated,
+    TemplateDeleted,
+    VmCloned,
+    VmDestroyed,
+    VmInfo,
+    VmIpAssigned,
+    VmPoweredOff,
+    VmPoweredOn,
+    utcnow,
+)
+from shared.subjects import Subject
+from shared.telemetry import get_logger
+
+if TYPE_CHECKING:
+    from services.inventory.lifecycle import Lifecycle
+
+__all__ = ["Operations"]
+
+log = get_logger(__name__)
+Result = tuple[Subject[Any], Event]
+
+
+def _duplicate(name: str) -> Conflict:
+    return Conflict(
+        f"a VM named {name!r} exists and was not created by this activity",
+        vm_name=name,
+        reason=FailureReason.DUPLICATE_NAME.value,
+    )
+
+
+class Operations:
+    """One method per command kind; each returns the success event or raises our errors."""
+
+    def __init__(self, life: Lifecycle) -> None:
+        self.life = life
+
+    async def run(self, op: Operation, cmd: Command) -> Result:
+        """Run (or resume) ``op``."""
+        if isinstance(cmd, CloneVm):
+            return await self.clone(op, cmd)
+        if isinstance(cmd, PowerOnVm):
+            return await self.power_on(op, cmd)
+        if isinstance(cmd, PowerOffVm):
+            return await self.power_off(op, cmd)
+        if isinstance(cmd, DestroyVm):
+            return await self.destroy(op, cmd)
+        if isinstance(cmd, MakeTemplate):
+            return await self.make_template(op, cmd)
+        if isinstance(cmd, DeleteTemplate):
+            return await self.delete_template(op, cmd)
+        raise TypeError(f"no operation for {type(cmd).__name__}")
+
+    async def _refresh(self, moref: str) -> VmInfo:
+        vm: VmInfo | None = await self.life.call(self.life.reader.read_vm, moref)
+        if vm is None:
+            raise NotFound("the VM disappeared", moref=moref, reason=FailureReason.NOT_FOUND.value)
+        self.life.cache.upsert(vm)
+        return vm
+
+    async def _lookup(self, name: str) -> list[VmInfo]:
+        found: list[VmInfo] = await self.life.call(self.life.reader.find_vms, name)
+        return found
+
+    # -- clone --------------------------------------------------------------------------------
+
+    async def clone(self, op: Operation, cmd: CloneVm) -> Result:
+        """Clone, customize, power on, wait for the IP (see the module docstring)."""
+        life, t = self.life, self.life.timeouts
+        identity = guest_identity(cmd)
+        if op.vm_moref is None:
+            if op.task_id is None:
+                op = await self._start_clone(op, cmd)
+            moref = op.vm_moref
+            if moref is None and op.task_id is not None:
+                try:
+                    moref = await life.call(life.provisioner.wait_task, op.task_id, t.task_s)
+                except NotFound:
+                    moref = await self._ours(cmd)
+            if moref is None:
+                raise NotFound("the clone task produced no VM", reason=FailureReason.NOT_FOUND.value)
+            op = await life.advance(op, "cloned", vm_moref=moref)
+        moref = str(op.vm_moref)
+        if op.step == "cloned":
+            created = await self._refresh(moref)
+            if created.group is None:  # vcsim ignores the annotation of a CloneSpec
+                text = annotate(cmd.annotation, Tag(cmd.group, cmd.activity_id))
+                await life.call(life.provisioner.set_annotation, moref, text, t.task_s)
+            await life.call(life.provisioner.customize, moref, identity, t.task_s)
+            op = await life.advance(op, "customized")
+        ip = None
+        if cmd.power_on:
+            if op.step == "customized":
+                await life.call(life.provisioner.power, moref, True, t.task_s)
+                op = await life.advance(op, "powered_on")
+            vm, _network = await self._wait_ip(moref, identity.ip, cmd.network.network, t.ip_s)
+            ip = identity.ip
+        else:
+            vm = await self._refresh(moref)
+        return subjects.VM_CLONED, VmCloned(
+            activity_id=cmd.activity_id,
+            group=cmd.group,
+            vm_name=cmd.vm_name,
+            moref=moref,
+            instance_uuid=vm.instance_uuid or "",
+            ip=ip or vm.ip,
+            power_state=vm.power_state,
+        )
+
+    async def _ours(self, cmd: CloneVm) -> str | None:
+        found = await self._lookup(cmd.vm_name)
+        ours = [vm for vm in found if vm.activity_id == cmd.activity_id and vm.group == cmd.group]
+        if ours:
+            return ours[0].moref
+        if found:
+            raise _duplicate(cmd.vm_name)
+        return None
+
+    async def _start_clone(self, op: Operation, cmd: CloneVm) -> Operation:
+        life = self.life
+        for _attempt in (1, 2):
+            adopted = await self._ours(cmd)
+            if adopted is not None:
+                log.info("adopting the VM this activity already created", vm_name=cmd.vm_name)
+                return await life.advance(op, "clone_started", vm_moref=adopted)
+            plan = plan_clone(cmd, life.cache.template(cmd.template), life.cache.objects)
+            try:
+                task_id = await life.call(life.provisioner.start_clone, plan)
+            except SessionLost:
+                continue  # vCenter refused the call (session gone); look again, then retry
+            return await life.advance(op, "clone_started", task_id=task_id)
+        raise Conflict("vCenter kept dropping the session", reason=FailureReason.CONNECTION.value)
+
+    async def _wait_ip(self, moref: str, ip: str, network: str | None, timeout_s: float) -> tuple[VmInfo, str | None]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            vm = await self._refresh(moref)
+            for nic in vm.nics:
+                if ip in nic.ipv4 and (network is None or nic.network == network):
+                    return vm, nic.network
+            if network is None and vm.ip == ip:
+                return vm, None
+            if time.monotonic() > deadline:
+                raise OperationTimeout(
+                    f"the guest did not report {ip} in time", vm_name=vm.name, reason=FailureReason.IP_TIMEOUT.value
+                )
+            await asyncio.sleep(self.life.timeouts.poll_s)
+
+    async def clean_up(self, op: Operation, cmd: Command) -> None:
+        """After a permanent clone failure, remove the VM it created (nothing half-done stays)."""
+        if op.kind != "clone" or op.vm_moref is None:
+            return
+        try:
+            await self.life.call(self.life.provisioner.destroy, op.vm_moref, self.life.timeouts.task_s)
+            self.life.cache.remove(op.vm_moref)
+        except VmscaleError as exc:
+            log.warning("could not remove a failed clone", vm_name=op.vm_name, error=str(exc))
+
+    # -- power and destroy --------------------------------------------------------------------
+
+    async def _one(self, name: str, expected_uuid: str | None = None) -> VmInfo | None:
+        found = [vm for vm in await self._lookup(name) if not vm.template]
+        if expected_uuid is not None:
+            found = [vm for vm in found if vm.instance_uuid == expected_uuid]
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} VMs are named {name!r}", vm_name=name, reason=FailureReason.CONFLICT.value)
+        return found[0] if found else None
+
+    async def power_on(self, op: Operation, cmd: PowerOnVm) -> Result:
+        """Power on; with ``expected_ip`` wait for it and answer ``vm.ip_assigned``."""
+        life = self.life
+        vm = await self._one(cmd.vm_name)
+        if vm is None:
+            raise NotFound(f"no VM named {cmd.vm_name!r}", reason=FailureReason.NOT_FOUND.value)
+        await life.call(life.provisioner.power, vm.moref, True, life.timeouts.task_s)
+        if cmd.expected_ip is None:
+            vm = await self._refresh(vm.moref)
+            return subjects.VM_POWERED_ON, VmPoweredOn(activity_id=cmd.activity_id, vm_name=cmd.vm_name, ip=vm.ip)
+        timeout = cmd.ip_timeout_s or life.timeouts.ip_s
+        vm, network = await self._wait_ip(vm.moref, str(cmd.expected_ip), cmd.expected_network, timeout)
+        return subjects.VM_IP_ASSIGNED, VmIpAssigned(
+            activity_id=cmd.activity_id, vm_name=cmd.vm_name, ip=str(cmd.expected_ip), network=network
+        )
+
+    async def power_off(self, op: Operation, cmd: PowerOffVm) -> Result:
+        """Power off (already off is success)."""
+        vm = await self._one(cmd.vm_name)
+        if vm is None:
+            raise NotFound(f"no VM named {cmd.vm_name!r}", reason=FailureReason.NOT_FOUND.value)
+        await self.life.call(self.life.provisioner.power, vm.moref, False, self.life.timeouts.task_s)
+        await self._refresh(vm.moref)
+        return subjects.VM_POWERED_OFF, VmPoweredOff(activity_id=cmd.activity_id, vm_name=cmd.vm_name)
+
+    async def destroy(self, op: Operation, cmd: DestroyVm) -> Result:
+        """Power off and destroy; an absent VM is reported as destroyed."""
+        found = [vm for vm in await self._lookup(cmd.vm_name) if not vm.template]
+        if cmd.expected_uuid is not None and found and not any(vm.instance_uuid == cmd.expected_uuid for vm in found):
+            raise Conflict(
+                f"the VM named {cmd.vm_name!r} is not the one expected (instance UUID differs)",
+                vm_name=cmd.vm_name,
+                reason=FailureReason.CONFLICT.value,
+            )
+        vm = await self._one(cmd.vm_name, cmd.expected_uuid)
+        if vm is not None:
+            await self.life.call(self.life.provisioner.destroy, vm.moref, self.life.timeouts.task_s)
+            self.life.cache.remove(vm.moref)
+        return subjects.VM_DESTROYED, VmDestroyed(activity_id=cmd.activity_id, vm_name=cmd.vm_name)
+
+    # -- templates ----------------------------------------------------------------------------
+
+    async def make_template(self, op: Operation, cmd: MakeTemplate) -> Result:
+        """Copy a VM into a template; the source keeps its power state."""
+        life = self.life
+        if op.vm_moref is None and op.task_id is None:
+            existing = await self._lookup(cmd.template_name)
+            if existing:
+                raise _duplicate(cmd.template_name)
+            sources = [vm for vm in await self._lookup(cmd.source_vm) if not vm.template]
+            if not sources:
+                raise NotFound(f"no VM named {cmd.source_vm!r}", reason=FailureReason.NOT_FOUND.value)
+            plan = plan_template(cmd.template_name, sources[0], cmd.folder, cmd.description, life.cache.objects)
+            task_id = await life.call(life.provisioner.start_clone, plan)
+            op = await life.advance(op, "clone_started", task_id=task_id)
+        if op.vm_moref is None:
+            moref = await life.call(life.provisioner.wait_task, str(op.task_id), life.timeouts.task_s)
+            op = await life.advance(op, "cloned", vm_moref=moref)
+        moref = str(op.vm_moref)
+        await self._refresh(moref)
+        meta = TemplateMeta(
+            name=cmd.template_name,
+            moref=moref,
+            description=cmd.description,
+            source_vm=cmd.source_vm,
+            created_at=op.created_at or utcnow(),
+        )
+        await life.call(life.store.put_template, meta)
+        return subjects.TEMPLATE_CREATED, TemplateCreated(
+            template_name=cmd.template_name, source_vm=cmd.source_vm, moref=moref
+        )
+
+    async def delete_template(self, op: Operation, cmd: DeleteTemplate) -> Result:
+        """Delete a template; gone already is success; a VM (not a template) is refused."""
+        found = await self._lookup(cmd.template_name)
+        if any(not vm.template for vm in found):
+            raise Conflict(f"{cmd.template_name!r} is a VM, not a template", reason=FailureReason.CONFLICT.value)
+        for vm in found:
+            await self.life.call(self.life.provisioner.destroy, vm.moref, self.life.timeouts.task_s)
+            self.life.cache.remove(vm.moref)
+        await self.life.call(self.life.store.delete_template, cmd.template_name)
+        return subjects.TEMPLATE_DELETED, TemplateDeleted(template_name=cmd.template_name)

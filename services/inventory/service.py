@@ -1,0 +1,85 @@
+"""The inventory service's parts wired together: cache, watcher, lifecycle, queries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from services.inventory.cache import InventoryCache
+from services.inventory.lifecycle import Lifecycle, Publish, Timeouts
+from services.inventory.ports import InventoryReader, OperationStore, VmProvisioner
+from services.inventory.queries import InventoryQueries
+from services.inventory.watcher import Watcher
+from shared.telemetry import get_logger
+
+__all__ = ["InventoryService"]
+
+log = get_logger(__name__)
+
+
+class InventoryService:
+    """Everything the handlers call; ``start`` after the store exists, ``stop`` on the way out."""
+
+    def __init__(
+        self,
+        reader: InventoryReader,
+        provisioner: VmProvisioner,
+        publish: Publish,
+        *,
+        timeouts: Timeouts | None = None,
+        wait_s: int = 5,
+        backoff_s: float = 2.0,
+    ) -> None:
+        self.cache = InventoryCache()
+        self.watcher = Watcher(reader, self.cache, wait_s=wait_s, backoff_s=backoff_s)
+        self._reader = reader
+        self._provisioner = provisioner
+        self._publish = publish
+        self._timeouts = timeouts
+        self._lifecycle: Lifecycle | None = None
+        self._queries: InventoryQueries | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The command side (exists once started)."""
+        if self._lifecycle is None:
+            raise RuntimeError("the inventory service has not started")
+        return self._lifecycle
+
+    @property
+    def queries(self) -> InventoryQueries:
+        """The query side (exists once started)."""
+        if self._queries is None:
+            raise RuntimeError("the inventory service has not started")
+        return self._queries
+
+    async def start(self, store: OperationStore, *, sync_timeout_s: float = 30.0) -> None:
+        """Wire the store, start following vCenter, resume unfinished operations once synced."""
+        self._lifecycle = Lifecycle(self._reader, self._provisioner, store, self.cache, self._publish, self._timeouts)
+        self._queries = InventoryQueries(self.cache, store, self.watcher.status)
+        self._tasks.append(asyncio.create_task(self.watcher.run(), name="inventory-watcher"))
+        self._tasks.append(asyncio.create_task(self._resume_when_synced(sync_timeout_s), name="inventory-resume"))
+
+    async def _resume_when_synced(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.watcher.synced.wait(), timeout_s)
+        resumed = await self.lifecycle.resume()
+        if resumed:
+            log.info("resumed unfinished operations", count=resumed)
+
+    async def stop(self) -> None:
+        """Stop following vCenter and pause running operations (they resume at next start)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._lifecycle is not None:
+            await self._lifecycle.cancel()
+
+    async def health(self) -> str | None:
+        """``None`` when vCenter answers, else what is wrong (for the health query)."""
+        status = self.watcher.status
+        if status.connected:
+            return None
+        return f"vCenter unreachable: {status.last_error or 'not connected yet'}"
