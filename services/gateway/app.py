@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsRouter
 
-from services.gateway.api import auth, system, webhook
+from services.gateway.api import activities, auth, events, groups, inventory, status, system, webhook
 from services.gateway.api.docs import mount_docs
 from services.gateway.errors import install_error_handlers
 from services.gateway.security import SecurityHeadersMiddleware
@@ -44,9 +44,11 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
         await runtime.start()
         await state.start()
         await runtime.bus.broker.start()
+        await state.feed.start()
         try:
             yield
         finally:
+            await state.feed.stop()
             await runtime.bus.broker.stop()
             await runtime.stop()
             await state.close()
@@ -70,7 +72,8 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(webhook.router)
-    app.include_router(auth.router)
+    for module in (auth, groups, activities, inventory, events, status):
+        app.include_router(module.router)
     mount_docs(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -17,6 +17,7 @@ from services.gateway.adapters.sql_auth import SqlAuditLog, SqlKeyStore, SqlSess
 from services.gateway.auth.model import Principal
 from services.gateway.auth.ports import AuditEntry, AuditLog
 from services.gateway.auth.service import AuthService
+from services.gateway.events import EventFeed
 from services.gateway.heartbeats import HeartbeatBoard
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhook.directory import BusGroupDirectory
@@ -68,6 +69,7 @@ class GatewayState:
             "Alerts left out (max_alerts)",
             registry=self.registry,
         )
+        self.feed = EventFeed(runtime.bus)
         self.directory = BusGroupDirectory(runtime.bus, settings.group_cache_ttl_s)
         self.webhook_token: str = settings.webhook_token.get_secret_value()
         self._auth: AuthService | None = None

@@ -10,7 +10,7 @@ import pytest
 from gateway_support import Gateway, gateway_settings
 
 from services.gateway.app import create_app
-from services.gateway.testing import FakeScaler
+from services.gateway.testing import FakeBackends, FakeScaler
 from shared.bus import Bus, Topology, build_broker
 
 
@@ -33,6 +33,7 @@ async def gateway(
     app = create_app(settings)
     scaler = FakeScaler(groups={"web": True, "batch": False})
     scaler_bus.broker.include_router(scaler.router(scaler_bus))
+    scaler_bus.broker.include_router(FakeBackends().router(scaler_bus))
     async with app.router.lifespan_context(app):
         await scaler_bus.connect()
         await scaler_bus.broker.start()

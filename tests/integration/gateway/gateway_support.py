@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.gateway.testing import FakeScaler
+from shared.testing.servers import free_port
 
 WEBHOOK_TOKEN = "wh-" + "k" * 40
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -39,6 +43,23 @@ class Gateway:
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         return client
 
+    @contextlib.asynccontextmanager
+    async def served(self) -> AsyncIterator[str]:
+        """Serve the (already started) app over real HTTP on a loopback port; yields the base URL."""
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, lifespan="off", log_config=None))
+        task = asyncio.create_task(server.serve())
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            server.force_exit = True
+            await asyncio.wait_for(task, timeout=10)
+
     async def wait_alerts(self, count: int, timeout: float = 10.0) -> None:
         """Wait until the stand-in scaler consumed ``count`` alert events."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -59,5 +80,6 @@ def gateway_settings(nats_url: str, redis_url: str, database_url: str, prefix: s
         initial_admin_password=ADMIN_PASSWORD,
         heartbeat_interval_s=0.5,
         group_cache_ttl_s=0.0,
+        backend_timeout_s=0.5,
         **extra,
     )
