@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
-from lb_support import Backend, RunningHAProxy
+from lb_support import Backend, RunningF5, RunningHAProxy
 
 from lab.loadbalancer import LAB_CHECK, LAB_POOL
 from services.loadbalancer.app import create_app
@@ -67,25 +68,19 @@ class Scaler:
         raise AssertionError(f"no {subject.name} with {fields}; got {[n for n, _ in self.events]}")
 
 
-@pytest.fixture
-async def service(haproxy: RunningHAProxy, nats_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[Scaler]:
-    settings = LoadbalancerSettings(
-        nats_url=nats_url,
-        subject_prefix=prefix,
-        state_dir=tmp_path,
-        metrics_port=0,
-        retry_delay_s=0.1,
-        lb_driver="haproxy",
-        haproxy_runtime=str(haproxy.paths.socket),
-        haproxy_config=haproxy.paths.config,
-        haproxy_check=LAB_CHECK,
-        health_poll_s=0.1,
-        drain_poll_s=0.1,
-        reconcile_interval_s=0,
-    )
+@contextlib.asynccontextmanager
+async def running_service(settings: LoadbalancerSettings) -> AsyncIterator[Scaler]:
+    """The loadbalancer service plus a scaler stand-in on the same prefix."""
     runtime = ServiceRuntime("loadbalancer", settings)
     create_app(settings, runtime)
-    scaler = Scaler(build_broker(nats_url, client_name="scaler", topology=Topology(prefix), policy=DeadLetterPolicy()))
+    scaler = Scaler(
+        build_broker(
+            settings.nats_url,
+            client_name="scaler",
+            topology=Topology(settings.subject_prefix),
+            policy=DeadLetterPolicy(),
+        )
+    )
     await runtime.start()
     await runtime.bus.broker.start()
     await scaler.bus.connect()
@@ -96,6 +91,32 @@ async def service(haproxy: RunningHAProxy, nats_url: str, prefix: str, tmp_path:
         await scaler.bus.broker.stop()
         await runtime.bus.broker.stop()
         await runtime.stop()
+
+
+def common(nats_url: str, prefix: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "nats_url": nats_url,
+        "subject_prefix": prefix,
+        "state_dir": tmp_path,
+        "metrics_port": 0,
+        "retry_delay_s": 0.1,
+        "health_poll_s": 0.1,
+        "drain_poll_s": 0.1,
+        "reconcile_interval_s": 0,
+    }
+
+
+@pytest.fixture
+async def service(haproxy: RunningHAProxy, nats_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[Scaler]:
+    settings = LoadbalancerSettings(
+        **common(nats_url, prefix, tmp_path),
+        lb_driver="haproxy",
+        haproxy_runtime=str(haproxy.paths.socket),
+        haproxy_config=haproxy.paths.config,
+        haproxy_check=LAB_CHECK,
+    )
+    async with running_service(settings) as scaler:
+        yield scaler
 
 
 async def test_add_drain_remove_over_the_bus_with_live_traffic(
@@ -145,3 +166,38 @@ async def test_queries_list_pools_and_virtual_servers(service: Scaler) -> None:
     servers = await service.bus.request(subjects.QUERY_POOL_VIRTUAL_SERVERS, ListVirtualServers())
     [frontend] = servers.virtual_servers
     assert (frontend.pool, frontend.address) == (LAB_POOL, "127.0.0.1")
+
+
+async def test_the_f5_driver_serves_the_same_commands(
+    f5sim: RunningF5,
+    f5_admin: httpx.AsyncClient,
+    f5_partition: str,
+    backends: tuple[Backend, Backend],
+    nats_url: str,
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    settings = LoadbalancerSettings(
+        **common(nats_url, prefix, tmp_path),
+        lb_driver="f5",
+        f5_devices=[f5sim.standby_url, f5sim.active_url],
+        f5_password=f5sim.password,
+        f5_partition=f5_partition,
+        f5_backoff_s=0.01,
+    )
+    a = backends[0]
+    async with running_service(settings) as scaler:
+        await scaler.bus.publish(
+            subjects.CMD_POOL_ADD, AddPoolMember(pool="web", name="vm-f5", address=a.address, port=a.port)
+        )
+        added = await scaler.expect(subjects.POOL_MEMBER_ADDED, name="vm-f5")
+        assert added.state is MemberState.UP
+        member = f"/_sim/pools/~{f5_partition}~web/members/~{f5_partition}~vm-f5:{a.port}/connections"
+        await f5_admin.put(member, json={"value": 2})
+        await scaler.bus.publish(subjects.CMD_POOL_DRAIN, DrainPoolMember(pool="web", name="vm-f5", timeout_s=0.5))
+        drained = await scaler.expect(subjects.POOL_MEMBER_DRAINED, name="vm-f5")
+        assert drained.final_connections == 2
+        assert drained.drain_seconds >= 0.5
+        await scaler.bus.publish(subjects.CMD_POOL_REMOVE, RemovePoolMember(pool="web", name="vm-f5"))
+        await scaler.expect(subjects.POOL_MEMBER_REMOVED, name="vm-f5")
+    assert (await f5_admin.get(f"/mgmt/tm/ltm/node/~{f5_partition}~vm-f5")).status_code == 404
