@@ -10,6 +10,8 @@ import pytest
 import yaml
 from gateway_support import Gateway
 
+from shared import subjects
+
 pytestmark = pytest.mark.integration
 
 SPEC = {
@@ -111,7 +113,7 @@ async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: 
             async for line in response.aiter_lines():
                 if line.startswith("data: "):
                     frames.append(json.loads(line[6:]))
-                    if any(f["subject"] == "activity.started" for f in frames):
+                    if any(f["subject"] == subjects.ACTIVITY_STARTED.name for f in frames):
                         return
 
     async with gateway.served() as base:
@@ -119,7 +121,7 @@ async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: 
         await asyncio.sleep(0.5)
         await operator.post("/api/v1/groups/web/scale", json={"delta": 1})
         await asyncio.wait_for(reader, timeout=10)
-    assert {"decision.recorded", "activity.started"} <= {f["subject"] for f in frames}
+    assert {subjects.DECISION_RECORDED.name, subjects.ACTIVITY_STARTED.name} <= {f["subject"] for f in frames}
     listed = (await operator.get("/api/v1/events", params={"group": "web", "type": "decision"})).json()
     assert listed[0]["status"] == "allowed" and listed[0]["group"] == "web"
 
