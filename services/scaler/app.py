@@ -1,19 +1,126 @@
-"""Composition root of the scaler service: build everything from settings, connect nothing."""
+"""Composition root of the scaler service: build everything from settings, connect nothing.
+
+The lifespan opens the engine (after migrations), the Redis client and the HTTP client, builds
+the use cases, resumes unfinished activities, and closes everything on exit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
 from faststream import FastStream
 
+from services.scaler.activities import EngineConfig
+from services.scaler.adapters.bus import BusPublisher, BusResourceChecker
+from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
+from services.scaler.adapters.prometheus import PrometheusMetrics
+from services.scaler.adapters.redis_lease import RedisLease
+from services.scaler.adapters.sql import SqlStore
+from services.scaler.domain.saga import Retry
 from services.scaler.handlers import build_routers
+from services.scaler.ports import Store, UnitOfWork
+from services.scaler.service import Ports, Scaler
 from services.scaler.settings import ScalerSettings
+from services.scaler.steps import StepTimeouts
 from shared.runtime import ServiceRuntime
+from shared.testing.clock import SystemClock
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_scaler"]
+
+T = TypeVar("T")
+
+
+class _LateStore:
+    """The SQL store, bound once the runtime has migrated and opened the engine."""
+
+    def __init__(self) -> None:
+        self.store: SqlStore | None = None
+
+    async def transaction(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` in a transaction of the SQL store."""
+        if self.store is None:
+            raise RuntimeError("the scaler's database is not open yet")
+        return await self.store.transaction(fn)
+
+
+def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Scaler, list[object]]:
+    """The scaler's use cases over real adapters (returns it and the objects to close)."""
+    http = httpx.AsyncClient(trust_env=False)
+    lease = RedisLease.from_url(settings.redis_url, prefix=f"vmscale:{settings.subject_prefix or 'main'}:scaler:")
+    metrics = PrometheusMetrics(http, settings.prometheus_url, settings.prometheus_rate_window)
+    jenkins = None
+    if settings.jenkins_url:
+        jenkins = JenkinsHook(
+            http,
+            settings.jenkins_url,
+            settings.jenkins_user,
+            token=settings.jenkins_token,
+            password=settings.jenkins_password,
+            poll_s=settings.jenkins_poll_s,
+        )
+    allowed = frozenset(h.strip() for h in settings.hook_allowed_hosts.split(",") if h.strip())
+    store: Store = _LateStore()
+    ports = Ports(
+        store=store,
+        lease=lease,
+        metrics=metrics,
+        probe=HttpHealthProbe(http, settings.health_interval_s),
+        hooks=HookRunner(HttpHook(http, allowed), jenkins),
+        checker=BusResourceChecker(runtime.bus, metrics),
+        publisher=BusPublisher(runtime.bus),
+        clock=SystemClock(),
+    )
+    engine = EngineConfig(
+        owner=settings.replica_id or runtime.instance,
+        lease_ttl_s=settings.lease_ttl_s,
+        retry=Retry(
+            max_attempts=settings.step_max_attempts,
+            backoff_s=settings.step_backoff_s,
+            compensation_attempts=settings.compensation_attempts,
+        ),
+        timeouts=StepTimeouts(
+            vm_s=settings.vm_timeout_s,
+            power_on_s=settings.power_on_timeout_s,
+            monitoring_s=settings.monitoring_timeout_s,
+            pool_s=settings.pool_timeout_s,
+            health_s=settings.health_timeout_s,
+            hook_s=settings.hook_timeout_s,
+        ),
+    )
+    scaler = Scaler(
+        ports,
+        owner=engine.owner,
+        webhook_base=settings.webhook_base_url,
+        engine=engine,
+        alert_expiry_s=settings.alert_expiry_s,
+    )
+    return scaler, [http, lease]
 
 
 def create_app(settings: ScalerSettings, runtime: ServiceRuntime | None = None) -> FastStream:
     """The FastStream app of the scaler service."""
     runtime = runtime or ServiceRuntime("scaler", settings)
-    for router in build_routers(runtime.bus):
+    scaler, closables = create_scaler(settings, runtime)
+    for router in build_routers(runtime.bus, scaler):
         runtime.include(router)
+    late = scaler.ports.store
+    http, lease = closables
+
+    async def open_store() -> None:
+        assert isinstance(late, _LateStore)
+        late.store = SqlStore(runtime.require_engine())
+        await scaler.start(settings.tick_interval_s)
+
+    async def close() -> None:
+        await scaler.stop()
+        assert isinstance(http, httpx.AsyncClient) and isinstance(lease, RedisLease)
+        await http.aclose()
+        await lease.close()
+
+    runtime.on_startup(open_store)
+    runtime.on_shutdown(close)
+    assert isinstance(lease, RedisLease)
+    runtime.add_check("redis", lease.ping)
     return runtime.app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,9 +11,40 @@ __all__ = ["ScalerSettings"]
 
 
 class ScalerSettings(ServiceSettings):
-    """Everything the scaler service reads from its environment (``SCALER_*`` too)."""
+    """Everything the scaler service reads from its environment.
+
+    Jenkins (for post-provision / pre-termination hooks) prefers an API token (no CSRF crumb);
+    a password works too (crumb + session cookie). Either may come from ``*_FILE``.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str = "scaler"
     metrics_port: int = 9413
+
+    prometheus_url: str = "http://127.0.0.1:9090"
+    prometheus_rate_window: str = Field(default="5m", pattern=r"^\d+[smh]$")
+    webhook_base_url: str = "http://127.0.0.1:8000"
+    replica_id: str = ""
+
+    lease_ttl_s: float = Field(default=15.0, gt=0)
+    tick_interval_s: float = Field(default=1.0, gt=0)
+    alert_expiry_s: float = Field(default=900.0, gt=0)
+
+    step_max_attempts: int = Field(default=3, ge=1)
+    step_backoff_s: float = Field(default=2.0, ge=0)
+    compensation_attempts: int = Field(default=8, ge=1)
+    vm_timeout_s: float = Field(default=600.0, gt=0)
+    power_on_timeout_s: float = Field(default=600.0, gt=0)
+    monitoring_timeout_s: float = Field(default=180.0, gt=0)
+    pool_timeout_s: float = Field(default=180.0, gt=0)
+    health_timeout_s: float = Field(default=300.0, gt=0)
+    health_interval_s: float = Field(default=1.0, gt=0)
+    hook_timeout_s: float = Field(default=900.0, gt=0)
+
+    jenkins_url: str = ""
+    jenkins_user: str = ""
+    jenkins_token: SecretStr | None = None
+    jenkins_password: SecretStr | None = None
+    jenkins_poll_s: float = Field(default=2.0, gt=0)
+    hook_allowed_hosts: str = "127.0.0.1,localhost"

@@ -1,14 +1,26 @@
-"""The scaler service's routers; the routing table fits on one screen."""
+"""The scaler service's routers; the routing table fits on one screen.
+
+==============================  ===========================================================
+``alert.fired / .resolved``     ``alerts.py``  → ``Decisions.on_alert_fired / _resolved``
+``vm.* monitoring.* pool.*``    ``replies.py`` → ``Activities.on_reply`` (+ alert provisioning
+                                outcomes → ``GroupAdmin.on_monitoring_event``)
+``query.scaler.*``              ``queries.py`` → ``Views`` / ``GroupAdmin`` / ``Decisions.manual``
+==============================  ===========================================================
+"""
 
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
 
+from services.scaler.handlers.alerts import alert_router
+from services.scaler.handlers.queries import query_router
+from services.scaler.handlers.replies import reply_router
+from services.scaler.service import Scaler
 from shared.bus import Bus
 
 __all__ = ["build_routers"]
 
 
-def build_routers(bus: Bus) -> list[NatsRouter]:
+def build_routers(bus: Bus, scaler: Scaler) -> list[NatsRouter]:
     """Every router of the service, bound to ``bus``'s topology."""
-    return []
+    return [alert_router(bus, scaler), reply_router(bus, scaler), query_router(bus, scaler)]

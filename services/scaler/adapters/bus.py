@@ -1,0 +1,63 @@
+"""The scaler's ``CommandPublisher`` and ``ResourceChecker`` over the shared bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.scaler.domain.model import ScalingGroup
+from services.scaler.ports import MetricsQuery
+from shared import subjects
+from shared.bus import Bus
+from shared.errors import RetryableError
+from shared.messages import ListPools, Message, TemplatesQuery
+from shared.subjects import Subject
+
+__all__ = ["BusPublisher", "BusResourceChecker"]
+
+
+class BusPublisher:
+    """``CommandPublisher`` over ``shared.bus.Bus`` (JetStream, ``Nats-Msg-Id`` = message id)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def publish(self, subject: Subject[Any], message: Message) -> None:
+        """Publish and wait for the stream's ack; errors as ``shared.errors``."""
+        await self._bus.publish(subject, message)
+
+
+class BusResourceChecker:
+    """Asks Prometheus for the job, inventory for the template and the load balancer for the pool."""
+
+    def __init__(self, bus: Bus, metrics: MetricsQuery, timeout_s: float = 5.0) -> None:
+        self._bus = bus
+        self._metrics = metrics
+        self._timeout = timeout_s
+
+    async def missing(self, group: ScalingGroup) -> list[str]:
+        """One sentence per missing (or uncheckable) thing; empty when all exist."""
+        out: list[str] = []
+        try:
+            if not await self._metrics.job_exists(group.prometheus_job):
+                out.append(f"Prometheus job {group.prometheus_job!r} does not exist")
+        except RetryableError as exc:
+            out.append(f"cannot check Prometheus job {group.prometheus_job!r}: {exc}")
+        try:
+            reply = await self._bus.request(
+                subjects.QUERY_INVENTORY_TEMPLATES, TemplatesQuery(name_prefix=group.template), timeout=self._timeout
+            )
+            if reply.error:
+                out.append(f"cannot check template {group.template!r}: {reply.error}")
+            elif group.template not in {t.vm.name for t in reply.templates}:
+                out.append(f"template {group.template!r} does not exist")
+        except RetryableError as exc:
+            out.append(f"cannot check template {group.template!r}: inventory did not answer ({exc})")
+        try:
+            pools = await self._bus.request(subjects.QUERY_POOL_POOLS, ListPools(), timeout=self._timeout)
+            if pools.error:
+                out.append(f"cannot check load-balancer pool {group.pool!r}: {pools.error}")
+            elif group.pool not in {p.name for p in pools.pools}:
+                out.append(f"load-balancer pool {group.pool!r} does not exist")
+        except RetryableError as exc:
+            out.append(f"cannot check load-balancer pool {group.pool!r}: load balancer did not answer ({exc})")
+        return out

@@ -1,0 +1,114 @@
+"""``MetricsQuery`` over Prometheus' HTTP API with an injected ``httpx.AsyncClient``.
+
+CPU and memory are the original's alert expressions (SPEC-ORIGINAL §7.1): the busiest
+instance's utilisation, so a re-read confirms (or not) what the alert said. Target tracking uses
+the average over instances (as Kubernetes' HPA does), or the policy's own PromQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from services.scaler.domain.model import MetricReading, ScalingGroup, TargetTrackingPolicy
+from shared.errors import InvalidInput, OperationTimeout, ServiceUnavailable
+
+__all__ = ["PrometheusMetrics", "cpu_query", "memory_query"]
+
+
+def _cpu_per_instance(job: str, window: str) -> str:
+    return f'100 - (avg by (instance) (rate(node_cpu_seconds_total{{mode="idle",job="{job}"}}[{window}])) * 100)'
+
+
+def _memory_per_instance(job: str) -> str:
+    return (
+        f'(1 - (avg by (instance) (node_memory_MemAvailable_bytes{{job="{job}"}})'
+        f' / avg by (instance) (node_memory_MemTotal_bytes{{job="{job}"}}))) * 100'
+    )
+
+
+def cpu_query(job: str, window: str = "5m", aggregate: str = "max") -> str:
+    """The CPU utilisation of the busiest (``max``) or average (``avg``) instance of ``job``."""
+    return f"{aggregate}({_cpu_per_instance(job, window)})"
+
+
+def memory_query(job: str, aggregate: str = "max") -> str:
+    """The memory utilisation of the busiest (``max``) or average (``avg``) instance of ``job``."""
+    return f"{aggregate}({_memory_per_instance(job)})"
+
+
+class PrometheusMetrics:
+    """Reads group metrics from Prometheus."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, rate_window: str = "5m", timeout_s: float = 5.0
+    ) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._window = rate_window
+        self._timeout = timeout_s
+
+    async def _get(self, path: str, params: dict[str, str]) -> Any:
+        try:
+            response = await self._client.get(f"{self._base}{path}", params=params, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise OperationTimeout("Prometheus timed out", path=path) from exc
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"Prometheus unreachable: {type(exc).__name__}", path=path) from exc
+        if response.status_code in (400, 422):
+            raise InvalidInput(f"Prometheus rejected the query: {response.text[:200]}", path=path)
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"Prometheus answered {response.status_code}", path=path)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ServiceUnavailable("Prometheus answered something that is not JSON", path=path) from exc
+        if body.get("status") != "success":
+            raise ServiceUnavailable(f"Prometheus error: {body.get('error', 'unknown')}", path=path)
+        return body["data"]
+
+    async def scalar(self, query: str) -> float | None:
+        """The single value of an instant query, or None when it has no result."""
+        data = await self._get("/api/v1/query", {"query": query})
+        result = data.get("result") or []
+        if data.get("resultType") == "scalar":
+            return float(result[1])
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if value != value else value  # NaN means "no data"
+
+    async def read(self, group: ScalingGroup, policy: TargetTrackingPolicy | None = None) -> MetricReading:
+        """Busiest-instance CPU and memory, and the policy's value; never raises."""
+        job = group.prometheus_job
+        queries = {"cpu": cpu_query(job, self._window), "memory": memory_query(job)}
+        if policy is not None:
+            if policy.metric == "custom" and policy.query:
+                queries["value"] = policy.query
+            elif policy.metric == "memory":
+                queries["value"] = memory_query(job, "avg")
+            else:
+                queries["value"] = cpu_query(job, self._window, "avg")
+        try:
+            values = await asyncio.gather(*(self.scalar(q) for q in queries.values()))
+        except (ServiceUnavailable, OperationTimeout, InvalidInput) as exc:
+            return MetricReading(available=False, queries=queries, error=str(exc))
+        found = dict(zip(queries, values, strict=True))
+        return MetricReading(
+            available=True, cpu=found["cpu"], memory=found["memory"], value=found.get("value"), queries=queries
+        )
+
+    async def target_count(self, job: str) -> int:
+        """Active targets of ``job`` (any health)."""
+        data = await self._get("/api/v1/targets", {"state": "active"})
+        return sum(
+            1
+            for target in data.get("activeTargets", [])
+            if target.get("scrapePool") == job or target.get("labels", {}).get("job") == job
+        )
+
+    async def job_exists(self, job: str) -> bool:
+        """True when Prometheus has active targets for ``job``."""
+        return await self.target_count(job) > 0
