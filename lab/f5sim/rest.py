@@ -219,11 +219,11 @@ def _handle(
             return 200, {}
     elif route in ("member_stats", "members_stats") and method == "GET":
         pool = store.pool(args[0])
-        members = [store.member(pool, args[1])] if route == "member_stats" else list(pool.members.values())
+        chosen = [store.member(pool, args[1])] if route == "member_stats" else list(pool.members.values())
         return 200, {
             "kind": "tm:ltm:pool:members:membersstats",
             "selfLink": _link(f"ltm/pool/{args[0]}/members/stats"),
-            "entries": dict(member_stats(pool, m) for m in members),
+            "entries": dict(member_stats(pool, m) for m in chosen),
         }
     elif route == "nodes":
         if method == "GET":
