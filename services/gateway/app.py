@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsRouter
 
-from services.gateway.api import activities, auth, events, groups, inventory, status, system, webhook
+from services.gateway.api import activities, auth, events, groups, inventory, monitoring, status, system, webhook
 from services.gateway.api.docs import mount_docs
 from services.gateway.errors import install_error_handlers
 from services.gateway.security import SecurityHeadersMiddleware
@@ -72,7 +72,7 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(webhook.router)
-    for module in (auth, groups, activities, inventory, events, status):
+    for module in (auth, groups, activities, inventory, monitoring, events, status):
         app.include_router(module.router)
     mount_docs(app)
     if settings.cors_origins:

@@ -81,6 +81,18 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/networks"): VW,
     ("GET", "/api/f5/pools"): VW,
     ("GET", "/api/f5/vips"): VW,
+    ("POST", "/api/v1/agents"): OP,
+    ("GET", "/api/v1/prometheus/jobs"): VW,
+    ("GET", "/api/v1/prometheus/targets"): VW,
+    ("DELETE", "/api/v1/prometheus/jobs/{job}"): AD,
+    ("GET", "/api/v1/prometheus/rules"): VW,
+    ("GET", "/api/v1/alertmanager/routes"): VW,
+    ("GET", "/api/v1/alertmanager/silences"): VW,
+    ("GET", "/api/v1/alerts"): VW,
+    ("GET", "/api/prometheus/jobs"): VW,
+    ("GET", "/api/prometheus/targets"): VW,
+    ("GET", "/api/alertmanager/routing-rules"): VW,
+    ("GET", "/api/alerts"): VW,
     ("GET", "/api/v1/events"): VW,
     ("GET", "/api/v1/events/stream"): VW,
     ("GET", "/api/v1/system/status"): VW,
@@ -94,6 +106,7 @@ PARAMS = {
     "{activity_id}": "act-x",
     "{vm}": "web-01",
     "{pool}": "web-pool",
+    "{job}": "web",
 }
 STREAM = ("GET", "/api/v1/events/stream")
 
