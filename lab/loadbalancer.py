@@ -171,7 +171,7 @@ def f5sim_part(config: LabConfig) -> Part:
             "--monitor-interval",
             "1",
             "--virtual-port",
-            str(config.haproxy_frontend_port + 1),
+            "80",  # the VIP's port: a configuration value on the simulated device, never bound
         ]
 
     return Part(

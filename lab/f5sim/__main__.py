@@ -2,7 +2,7 @@
 
 python -m lab.f5sim --port 18443 [--standby-port 18444] --user admin --password-file FILE
                     [--pool web ...] [--monitor /Common/http] [--monitor-interval 1]
-                    [--virtual-port 18081] [--token-timeout 1200]
+                    [--virtual-port 80] [--token-timeout 1200]
 """
 
 from __future__ import annotations
