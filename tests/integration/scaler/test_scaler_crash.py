@@ -1,0 +1,175 @@
+"""A real scaler process killed at each step in turn resumes from the database.
+
+The scaler runs as ``python -m services.scaler`` against real NATS, PostgreSQL and Redis; the
+test plays inventory, monitoring and the load balancer (the fake world on the bus) and serves
+the new VM's health path on its loopback address. When the chosen command reaches the fake
+world, the scaler is SIGKILLed before the reply goes out, then started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from scaler_replica import group_spec, lab_pool, make_bus, seed, start_world, wait_until
+
+from services.scaler.adapters.fake_world import FakeWorld
+from services.scaler.adapters.sql import SqlStore
+from services.scaler.domain import InstanceState, LeaseState
+from shared import subjects
+from shared.db import make_engine
+from shared.errors import RetryableError
+from shared.messages import GroupStatusQuery, ManualScale
+from shared.testing.servers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+
+ROOT = Path(__file__).resolve().parents[3]
+ADDRESSES = ("127.0.10.10", "127.0.10.11")
+
+
+class ScalerProcess:
+    """``python -m services.scaler`` with test settings, started and SIGKILLed by PID."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.scaler"], env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+async def _health(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def app_port() -> AsyncIterator[int]:
+    """The application's health path, served on every address the pool hands out."""
+    port = free_port("127.0.10.10")
+    servers = [await asyncio.start_server(_health, address, port) for address in ADDRESSES]
+    yield port
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+KILL_POINTS = [
+    ("before the clone reply", subjects.CMD_VM_CLONE.name, None),
+    ("before the power-on reply", subjects.CMD_VM_POWER_ON.name, None),
+    ("after the health wait, before registering", subjects.CMD_MONITORING_REGISTER.name, None),
+    ("before the pool reply", subjects.CMD_POOL_ADD.name, None),
+    ("during the rollback, before the destroy reply", subjects.CMD_VM_DESTROY.name, "register"),
+]
+
+
+@pytest.mark.parametrize(("kill_at", "failing"), [k[1:] for k in KILL_POINTS], ids=[k[0] for k in KILL_POINTS])
+async def test_a_scaler_killed_at_a_step_resumes_and_ends_with_at_most_one_vm(
+    kill_at: str,
+    failing: str | None,
+    nats_url: str,
+    redis_url: str,
+    clean_db: str,
+    prefix: str,
+    app_port: int,
+    tmp_path: Path,
+) -> None:
+    world = FakeWorld()
+    if failing:
+        world.fail(failing, times=10)
+    store = SqlStore(make_engine(clean_db))
+    await seed(store, [group_spec("web", member_port=app_port)], lab_pool(*ADDRESSES))
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": clean_db,
+        "SUBJECT_PREFIX": prefix,
+        "METRICS_PORT": "0",
+        "LEASE_TTL_S": "1.5",
+        "TICK_INTERVAL_S": "0.2",
+        "HEALTH_INTERVAL_S": "0.2",
+        "HEALTH_TIMEOUT_S": "20",
+        "STEP_BACKOFF_S": "0.2",
+        "PROMETHEUS_URL": "http://127.0.0.1:1",
+        "STATE_DIR": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+    }
+    scaler = ScalerProcess(env, tmp_path / "scaler.log")
+    killed = asyncio.Event()
+
+    async def on_command(name: str) -> None:
+        if name == kill_at and not killed.is_set():
+            scaler.kill()
+            killed.set()
+
+    fake = await start_world(nats_url, prefix, world, on_command)
+    client = make_bus(nats_url, prefix, "gateway")
+    await client.broker.start()
+
+    async def answering() -> bool:
+        try:
+            await client.request(subjects.QUERY_SCALER_GROUP_STATUS, GroupStatusQuery(group="web"), timeout=0.5)
+        except RetryableError:
+            return False
+        return True
+
+    try:
+        scaler.start()
+        await wait_until(answering, timeout=30, what="the scaler answering")
+        reply = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=1))
+        assert reply.decision is not None and reply.decision.allowed, reply
+        await asyncio.wait_for(killed.wait(), timeout=30)
+        scaler.start()
+
+        async def ended() -> bool:
+            found = await store.transaction(lambda uow: uow.activities.recent("web"))
+            return bool(found) and found[0].status.terminal
+
+        await wait_until(ended, timeout=60, what="the activity ending after the restart")
+        (activity,) = await store.transaction(lambda uow: uow.activities.recent("web"))
+        instances = await store.transaction(lambda uow: uow.instances.all("web"))
+        leases = await store.transaction(lambda uow: uow.ip_pools.leases("lab"))
+    finally:
+        scaler.stop()
+        await client.broker.stop()
+        await fake.stop()
+        store.dispose()
+    assert world.clones <= 1
+    if failing is None:
+        assert activity.status == "succeeded", (activity.status, activity.reason)
+        (instance,) = instances
+        assert instance.state is InstanceState.IN_SERVICE
+        assert [lease.state for lease in leases] == [LeaseState.CONFIRMED]
+        assert world.leftovers()["vms"] == [instance.vm_name]
+        assert world.leftovers()["members"] == [instance.vm_name]
+    else:
+        assert activity.status == "rolled_back", (activity.status, activity.reason)
+        assert world.leftovers() == {"vms": [], "targets": [], "members": []}
+        assert all(lease.state is LeaseState.RELEASED for lease in leases)
+        assert [i.state for i in instances] == [InstanceState.TERMINATED]
