@@ -1,19 +1,70 @@
-"""Composition root of the monitoring service: build everything from settings, connect nothing."""
+"""Composition root of the monitoring service: build everything from settings, connect nothing.
+
+The HTTP client, adapters and use cases are built here; the client is closed on shutdown.
+With ``targets_mode = "http_sd"`` an authenticated endpoint serves the target groups to
+Prometheus' ``http_sd_configs``.
+"""
 
 from __future__ import annotations
 
+import httpx
 from faststream import FastStream
 
+from services.monitoring.agents import AgentInstaller
 from services.monitoring.handlers import build_routers
+from services.monitoring.http_sd import HttpSdServer
+from services.monitoring.service import MonitoringService
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.wiring import build_monitoring
+from shared.errors import VmscaleError
 from shared.runtime import ServiceRuntime
 
-__all__ = ["create_app"]
+__all__ = ["build_service", "create_app"]
+
+
+def build_service(settings: MonitoringSettings, client: httpx.AsyncClient) -> MonitoringService:
+    """The use cases of the service over real adapters."""
+    parts = build_monitoring(settings, client)
+
+    async def probe(address: str, port: int) -> bool:
+        try:
+            response = await client.get(f"http://{address}:{port}/metrics", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    return MonitoringService(
+        settings, parts.registry, parts.alerting, parts.dashboards, AgentInstaller(parts.vms, probe)
+    )
 
 
 def create_app(settings: MonitoringSettings, runtime: ServiceRuntime | None = None) -> FastStream:
     """The FastStream app of the monitoring service."""
     runtime = runtime or ServiceRuntime("monitoring", settings)
-    for router in build_routers(runtime.bus):
+    client = httpx.AsyncClient(timeout=settings.http_timeout_s)
+    service = build_service(settings, client)
+    for router in build_routers(runtime.bus, service):
         runtime.include(router)
+    http_sd = HttpSdServer(service.registry, settings) if settings.targets_mode == "http_sd" else None
+
+    async def check_prometheus() -> str | None:
+        try:
+            await service.registry.jobs()
+            await service.alerting.rules()
+        except VmscaleError as exc:
+            return str(exc)
+        return None
+
+    async def start() -> None:
+        if http_sd is not None:
+            await http_sd.start()
+
+    async def stop() -> None:
+        if http_sd is not None:
+            await http_sd.stop()
+        await client.aclose()
+
+    runtime.add_check("prometheus", check_prometheus)
+    runtime.on_startup(start)
+    runtime.on_shutdown(stop)
     return runtime.app()

@@ -81,5 +81,7 @@ class MonitoringSettings(ServiceSettings):
     node_exporter_sha256: str = ""
     node_exporter_port: int = Field(default=9100, ge=1, le=65535)
     install_concurrency: int = Field(default=8, ge=1)
+    loki_url: str = "http://127.0.0.1:3100/loki/api/v1/push"
+    jmx_exporter_port: int = Field(default=9404, ge=1, le=65535)
 
     register_poll_interval_s: float = Field(default=1.0, gt=0)
