@@ -1,0 +1,27 @@
+"""The vCenter adapters keep the inventory contract against vcsim."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from contracts.inventory import InventoryContract, World
+
+from lab.vcsim import Vcsim
+from services.inventory.adapters.vcenter import VcenterProvisioner
+from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
+from services.inventory.adapters.vcenter_watch import VcenterInventory
+
+pytestmark = pytest.mark.integration
+
+
+class TestVcenterAdapters(InventoryContract):
+    @pytest.fixture
+    def world(self, vcsim: Vcsim) -> Iterator[World]:
+        session = VcenterSession(
+            ConnectionParams(vcsim.host, vcsim.port, vcsim.username, vcsim.password, protocol="http", timeout_s=10)
+        )
+        try:
+            yield World(VcenterInventory(session), VcenterProvisioner(session, poll_s=0.05))
+        finally:
+            session.close()

@@ -1,0 +1,121 @@
+"""Commands run against the in-memory vCenter: results, idempotency, failures, resumption."""
+
+from __future__ import annotations
+
+import pytest
+from memory_world import seeded_vcenter
+
+from services.inventory.adapters.memory import MemoryOperationStore, MemoryVcenter
+from services.inventory.cache import InventoryCache
+from services.inventory.lifecycle import Lifecycle, Timeouts
+from shared import subjects
+from shared.errors import QuotaExceeded
+from shared.messages import CloneVm, DestroyVm, NetworkSpec, Placement, VmsQuery
+
+pytestmark = pytest.mark.unit
+
+
+class Published(list):
+    async def __call__(self, subject, event) -> None:
+        self.append((subject.name, event))
+
+
+def make(world: MemoryVcenter | None = None) -> tuple[Lifecycle, MemoryVcenter, Published, MemoryOperationStore]:
+    world = world or seeded_vcenter()
+    cache = InventoryCache()
+    snapshot = world.snapshot()
+    cache.replace(snapshot.vms, snapshot.objects)
+    published, store = Published(), MemoryOperationStore()
+    life = Lifecycle(world, world, store, cache, published, Timeouts(task_s=5, ip_s=1, poll_s=0.01))
+    return life, world, published, store
+
+
+def clone(name: str = "web-11", activity: str = "act-1") -> CloneVm:
+    return CloneVm(
+        activity_id=activity,
+        group="web",
+        vm_name=name,
+        template="tpl-web",
+        network=NetworkSpec(ip="127.0.10.31", prefix_length=24),
+        placement=Placement(folder="prod/web", resource_pool="web"),
+    )
+
+
+async def test_a_clone_is_customized_powered_on_and_answered_once() -> None:
+    life, world, published, _ = make()
+    await life.submit("clone", clone())
+    await life.drain()
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name]
+    event = published[0][1]
+    assert (event.ip, event.power_state, event.correlation_id) == ("127.0.10.31", "poweredOn", "act-1")
+    assert life.cache.named("web-11")[0].ip == "127.0.10.31"
+
+
+async def test_a_redelivered_command_republishes_the_same_event_without_cloning_again() -> None:
+    life, world, published, _ = make()
+    command = clone()
+    await life.submit("clone", command)
+    await life.drain()
+    await life.submit("clone", command)
+    await life.drain()
+    assert world.calls["start_clone"] == 1
+    assert published[0][1].message_id == published[1][1].message_id
+
+
+async def test_a_permanent_failure_after_the_clone_removes_the_clone() -> None:
+    life, world, published, _ = make()
+    world.fail_next("customize", QuotaExceeded("no memory", reason="insufficient_resources"))
+    await life.submit("clone", clone())
+    await life.drain()
+    ((name, event),) = published
+    assert (name, event.reason, event.retryable) == (subjects.VM_OPERATION_FAILED.name, "insufficient_resources", False)
+    assert world.find_vms("web-11") == []
+
+
+async def test_a_retried_command_after_a_retryable_failure_adopts_the_tagged_vm() -> None:
+    life, world, published, _ = make()
+    world.time_out("customize")
+    await life.submit("clone", clone())
+    await life.drain()
+    assert published[-1][1].reason == "timeout" and published[-1][1].retryable
+    await life.submit("clone", clone())  # the scaler retries: same activity, new message id
+    await life.drain()
+    assert published[-1][0] == subjects.VM_CLONED.name
+    assert world.calls["start_clone"] == 1
+    assert len(world.find_vms("web-11")) == 1
+
+
+async def test_an_operation_saved_mid_way_resumes_from_its_task() -> None:
+    life, world, published, store = make()
+    world.fail_next("customize", RuntimeError("process killed"))  # type: ignore[arg-type]
+    await life.submit("clone", clone())
+    await life.drain()  # the task died with the "process"
+    assert published == []
+    (saved,) = store.unfinished()
+    assert saved.step == "cloned" and saved.vm_moref
+    restarted, _, published2, _ = make(world)
+    restarted.store = store
+    assert await restarted.resume() == 1
+    await restarted.drain()
+    assert [name for name, _ in published2] == [subjects.VM_CLONED.name]
+    assert world.calls["start_clone"] == 1
+
+
+async def test_destroying_an_absent_vm_is_reported_as_destroyed() -> None:
+    life, _, published, _ = make()
+    await life.submit("destroy", DestroyVm(activity_id="a", vm_name="ghost-1"))
+    await life.drain()
+    assert [name for name, _ in published] == [subjects.VM_DESTROYED.name]
+
+
+async def test_the_cache_reports_changes_since_a_revision() -> None:
+    life, world, _, _ = make()
+    start = life.cache.revision
+    world.set_power("vm-11", "poweredOff")
+    life.cache.apply(world.changes(0))  # the first batch is full: unchanged VMs keep their revision
+    life.cache.apply(world.changes(0))
+    page, total, removed, complete = life.cache.select(VmsQuery(since_revision=start))
+    assert [vm.name for vm in page] == ["web-1"] and complete and removed == []
+    life.cache.remove("vm-12")
+    _, _, removed, _ = life.cache.select(VmsQuery(since_revision=start))
+    assert removed == ["vm-12"]
