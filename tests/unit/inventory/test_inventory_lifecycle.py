@@ -42,7 +42,7 @@ def clone(name: str = "web-11", activity: str = "act-1") -> CloneVm:
 
 
 async def test_a_clone_is_customized_powered_on_and_answered_once() -> None:
-    life, world, published, _ = make()
+    life, _world, published, _ = make()
     await life.submit("clone", clone())
     await life.drain()
     assert [name for name, _ in published] == [subjects.VM_CLONED.name]
@@ -114,7 +114,7 @@ async def test_the_cache_reports_changes_since_a_revision() -> None:
     world.set_power("vm-11", "poweredOff")
     life.cache.apply(world.changes(0))  # the first batch is full: unchanged VMs keep their revision
     life.cache.apply(world.changes(0))
-    page, total, removed, complete = life.cache.select(VmsQuery(since_revision=start))
+    page, _total, removed, complete = life.cache.select(VmsQuery(since_revision=start))
     assert [vm.name for vm in page] == ["web-1"] and complete and removed == []
     life.cache.remove("vm-12")
     _, _, removed, _ = life.cache.select(VmsQuery(since_revision=start))
