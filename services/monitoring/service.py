@@ -94,7 +94,7 @@ class MonitoringService:
                     if keepalive is not None:
                         await keepalive()
         return TargetRegistered(
-            message_id=deterministic_id("monitoring.registered", cmd.message_id),
+            message_id=deterministic_id("target-registered", cmd.message_id),
             activity_id=cmd.activity_id,
             job=cmd.job,
             vm_name=cmd.vm_name,
@@ -121,7 +121,7 @@ class MonitoringService:
         """Remove the VM's target; a missing one is success."""
         await self.registry.remove(cmd.job, cmd.address, cmd.port)
         return TargetDeregistered(
-            message_id=deterministic_id("monitoring.deregistered", cmd.message_id),
+            message_id=deterministic_id("target-deregistered", cmd.message_id),
             activity_id=cmd.activity_id,
             job=cmd.job,
             vm_name=cmd.vm_name,
