@@ -37,3 +37,7 @@ PART_SOURCES.append(_monitoring.parts)
 from lab import loadbalancer as _loadbalancer  # noqa: E402 - registered after the list exists
 
 PART_SOURCES.append(_loadbalancer.parts)
+
+from lab import jenkins as _jenkins  # noqa: E402 - registered after the list exists
+
+PART_SOURCES.append(_jenkins.parts)
