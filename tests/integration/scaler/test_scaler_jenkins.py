@@ -89,7 +89,7 @@ async def test_parameters_carry_the_activity_and_identical_queued_requests_fold(
         other = await hook.trigger("slow", {"X": "2"})
         assert first == again != other
         await hook.run(HookSpec(kind="jenkins", target="post", timeout_s=10), CONTEXT)
-    builds = httpx.get(f"{url}/_sim/builds").json()
+        builds = (await client.get(f"{url}/_sim/builds")).json()
     assert any(b["parameters"].get("VMSCALE_ACTIVITY_ID") == "act-1" for b in builds)
 
 
