@@ -27,6 +27,7 @@ __all__ = [
     "monitoring_paths",
     "parts",
     "prometheus_part",
+    "service_env",
 ]
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -190,3 +191,38 @@ def parts(config: LabConfig) -> list[Part]:
         sshd_part(config),
         grafana_part(config),
     ]
+
+
+def service_env(config: LabConfig) -> dict[str, str]:
+    """Environment for the monitoring service against this lab (compressed timings, loopback).
+
+    The e2e runner passes it to ``python -m services.monitoring``; every path is the lab's.
+    """
+    from lab.grafana_sim import grafana_paths
+    from lab.sshd import sshd_paths
+
+    paths = monitoring_paths(config)
+    sshd = sshd_paths(config)
+    grafana = grafana_paths(config)
+    host = config.host
+    return {
+        "PROMETHEUS_URL": f"http://{host}:{config.prometheus_port}",
+        "ALERTMANAGER_URL": f"http://{host}:{config.alertmanager_port}",
+        "FILE_SD_DIR": str(paths.file_sd_dir),
+        "RULES_DIR": str(paths.rules_dir),
+        "ALERTMANAGER_CONFIG": str(paths.alertmanager_config),
+        "WEBHOOK_CREDENTIALS_FILE": str(paths.webhook_credentials_file),
+        "RULE_INTERVAL": "1s",
+        "RATE_WINDOW": "10s",
+        "ROUTE_GROUP_WAIT": "1s",
+        "ROUTE_GROUP_INTERVAL": "1s",
+        "GRAFANA_URL": f"http://{host}:{config.grafana_port}",
+        "GRAFANA_TOKEN_FILE": str(grafana.token_file),
+        "SSH_USER": sshd.user,
+        "SSH_KEY_FILE": str(sshd.user_key),
+        "SSH_PORT": str(config.sshd_port),
+        "SSH_KNOWN_HOSTS": str(config.lab_dir.resolve() / "monitoring" / "known_hosts"),
+        "AGENT_PREFIX": str(config.lab_dir.resolve() / "vm-root"),
+        "NODE_EXPORTER_ARTIFACT": "/usr/bin/prometheus-node-exporter",
+        "REGISTER_POLL_INTERVAL_S": "0.5",
+    }
