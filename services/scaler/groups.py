@@ -59,6 +59,11 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'group'}: {e['msg']}" for e in exc.errors())
 
 
+def _in_ranges(pool: IpPool, address: str) -> bool:
+    value = int(IPv4Address(address))
+    return any(int(r.start) <= value <= int(r.end) for r in pool.ranges)
+
+
 def _provision(spec: ScalingGroup, webhook_base: str) -> ProvisionGroupAlerts:
     t = spec.thresholds
     rules = AlertRuleSpec(
@@ -276,7 +281,7 @@ class GroupAdmin:
                 )
                 uow.instances.save(instance)
                 out.append(instance)
-                if pool is not None and address and address not in held and IPv4Address(address) in pool.network:
+                if pool is not None and address and address not in held and _in_ranges(pool, address):
                     uow.ip_pools.save_lease(
                         IpLease(
                             pool=pool.name,

@@ -109,6 +109,18 @@ class PrometheusMetrics:
             if target.get("scrapePool") == job or target.get("labels", {}).get("job") == job
         )
 
+    async def target_addresses(self, job: str) -> list[str]:
+        """The host part of every active target of ``job`` (its ``instance`` label, else address)."""
+        data = await self._get("/api/v1/targets", {"state": "active"})
+        out = []
+        for target in data.get("activeTargets", []):
+            labels = target.get("labels", {})
+            if target.get("scrapePool") != job and labels.get("job") != job:
+                continue
+            raw = labels.get("instance") or target.get("discoveredLabels", {}).get("__address__", "")
+            out.append(str(raw).rsplit(":", 1)[0] if raw.count(":") == 1 else str(raw))
+        return out
+
     async def job_exists(self, job: str) -> bool:
         """True when Prometheus has active targets for ``job``."""
         return await self.target_count(job) > 0
