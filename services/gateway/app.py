@@ -12,6 +12,7 @@ from faststream.nats import NatsRouter
 
 from services.gateway.api import activities, auth, events, groups, inventory, monitoring, status, system, webhook
 from services.gateway.api.docs import mount_docs
+from services.gateway.api.ui import mount_ui
 from services.gateway.errors import install_error_handlers
 from services.gateway.security import SecurityHeadersMiddleware
 from services.gateway.settings import GatewaySettings
@@ -75,6 +76,7 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     for module in (auth, groups, activities, inventory, monitoring, events, status):
         app.include_router(module.router)
     mount_docs(app)
+    mount_ui(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

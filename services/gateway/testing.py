@@ -42,6 +42,16 @@ from shared.messages import (
     ListPools,
     ListVirtualServers,
     ManualScale,
+    MonitoringAlertsQuery,
+    MonitoringAlertsReply,
+    MonitoringJobsQuery,
+    MonitoringJobsReply,
+    MonitoringRoutesQuery,
+    MonitoringRoutesReply,
+    MonitoringSilencesQuery,
+    MonitoringSilencesReply,
+    MonitoringTargetsQuery,
+    MonitoringTargetsReply,
     NetworksQuery,
     NetworksReply,
     OperationReply,
@@ -53,6 +63,7 @@ from shared.messages import (
     SetGroupEnabled,
     SetSuspendedProcesses,
     StepView,
+    TargetHealthInfo,
     TemplateInfo,
     TemplatesQuery,
     TemplatesReply,
@@ -278,6 +289,42 @@ class FakeBackends:
         @bus.responder(router, subjects.QUERY_INVENTORY_NETWORKS, "inventory")
         async def networks(query: NetworksQuery) -> NetworksReply:
             return NetworksReply()
+
+        @bus.responder(router, subjects.QUERY_MONITORING_JOBS, "monitoring")
+        async def jobs(query: MonitoringJobsQuery) -> MonitoringJobsReply:
+            return MonitoringJobsReply(jobs={"web": 2})
+
+        @bus.responder(router, subjects.QUERY_MONITORING_TARGETS, "monitoring")
+        async def targets(query: MonitoringTargetsQuery) -> MonitoringTargetsReply:
+            return MonitoringTargetsReply(
+                targets=tuple(
+                    TargetHealthInfo(job=query.job, target=f"{vm.ip}:9100", instance=vm.ip or "", health="up")
+                    for vm in self.vms
+                )
+            )
+
+        @bus.responder(router, subjects.QUERY_MONITORING_ROUTES, "monitoring")
+        async def routes(query: MonitoringRoutesQuery) -> MonitoringRoutesReply:
+            return MonitoringRoutesReply(
+                routes=({"service": "web", "receiver": "jenkins-webhook-web-out", "matchers": ["service=web"]},)
+            )
+
+        @bus.responder(router, subjects.QUERY_MONITORING_SILENCES, "monitoring")
+        async def silences(query: MonitoringSilencesQuery) -> MonitoringSilencesReply:
+            return MonitoringSilencesReply()
+
+        @bus.responder(router, subjects.QUERY_MONITORING_ALERTS, "monitoring")
+        async def alerts(query: MonitoringAlertsQuery) -> MonitoringAlertsReply:
+            return MonitoringAlertsReply(
+                alerts=(
+                    {
+                        "labels": {"alertname": "web_HighResourceUsage", "service": "web", "severity": "warning"},
+                        "annotations": {"summary": "CPU above 80% on web-01"},
+                        "startsAt": "2026-01-01T10:00:00Z",
+                        "status": {"state": "active"},
+                    },
+                )
+            )
 
         @bus.responder(router, subjects.QUERY_POOL_POOLS, "loadbalancer")
         async def pools(query: ListPools) -> PoolsReply:

@@ -1,0 +1,233 @@
+/* Screens 1–3 and 5–7 of the original's menu, plus users, audit and system status. */
+"use strict";
+
+function field(labelKey, input, help) {
+  return h("div.field", { dataset: { field: input.name || "" } }, h("label", { for: input.id }, t(labelKey)), input,
+    help ? h("div.help", {}, help) : null, h("div.error"));
+}
+function refreshButton() { return h("button.ghost.small", { type: "button", onclick: route }, t("common.refresh")); }
+
+/* 1. Templates */
+App.screens.templates = async () => {
+  const [templates, vms] = await Promise.all([
+    api("GET", "/api/v1/templates").catch((e) => e), api("GET", "/api/v1/vms").catch(() => ({ vms: [] }))]);
+  const source = h("select", { id: "tpl-source", name: "vm_name" }, vms.vms.map((vm) => h("option", { value: vm.name }, vm.name)));
+  const name = h("input", { id: "tpl-name", name: "template_name", required: true });
+  name.addEventListener("input", () => { name.value = name.value.replace(/^\s+/, ""); });
+  name.addEventListener("blur", () => { name.value = name.value.trim(); });
+  const form = h("form.card", {}, h("h2", {}, t("templates.create")), h("div.notice", {}, t("templates.warning")),
+    h("div.cols", {}, field("templates.source", source), field("templates.name", name)),
+    field("templates.description", h("textarea", { id: "tpl-desc", name: "description", rows: 2 })),
+    h("div.row.end", {}, h("button", { type: "submit", disabled: !can("operator") }, t("templates.create"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/templates", { vm_name: source.value, template_name: name.value, description: form.description.value });
+      toast(t("templates.queued")); form.reset();
+    } catch (err) { failed(err); }
+  });
+  const list = templates instanceof Error ? unavailable(templates) : table(
+    [t("common.name"), t("templates.source"), t("templates.description"), t("common.created"), t("common.actions")],
+    templates.map((tpl) => h("tr", {}, h("td", {}, tpl.vm.name), h("td", {}, tpl.source_vm || "—"), h("td", {}, tpl.description),
+      h("td", {}, fmtTime(tpl.created_at)), h("td", {}, h("button.danger.small", { type: "button", disabled: !can("operator"),
+        onclick: async () => { if (await confirmDialog(t("templates.confirmDelete", { name: tpl.vm.name }))) {
+          try { await api("DELETE", `/api/v1/templates/${encodeURIComponent(tpl.vm.name)}`); toast(t("common.deleted")); } catch (err) { failed(err); } } } },
+      t("common.delete"))))));
+  return page("templates.title", "templates.sub", form, h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), list));
+};
+
+/* 2. Node Exporter install: batch with per-host progress; several IPs to choose from */
+App.screens.agents = async (_, onCleanup) => {
+  const { vms } = await api("GET", "/api/v1/vms");
+  const tool = h("select", { id: "agent-tool", name: "tool" }, ["node_exporter", "promtail", "jmx_exporter"].map((x) => h("option", { value: x }, x)));
+  const progress = new Map();
+  const rows = vms.filter((vm) => !vm.name.startsWith("vCLS-")).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((vm) => {
+    const ips = [...new Set([vm.ip, ...vm.nics.flatMap((n) => n.ips || [])].filter(Boolean))];
+    const ip = ips.length > 1 ? h("select", {}, ips.map((x) => h("option", { value: x }, x))) : h("input", { value: ips[0] || "", placeholder: "10.0.0.10" });
+    const bar = h("span", { style: "width:0%" });
+    const state = h("span.muted", {}, "—");
+    progress.set(vm.name, { bar, state });
+    return { vm, ip, check: h("input", { type: "checkbox" }), row: null, bar, state };
+  });
+  const body = rows.map((r) => h("tr", {}, h("td", {}, r.check), h("td", {}, r.vm.name), h("td", {}, r.ip),
+    h("td", {}, r.state), h("td", { style: "width:160px" }, h("div.progress", {}, r.bar))));
+  async function run(action) {
+    const hosts = rows.filter((r) => r.check.checked).map((r) => ({ vm_name: r.vm.name, address: r.ip.value }));
+    if (!hosts.length) { toast(t("agents.select"), true); return; }
+    try {
+      const res = await api("POST", "/api/v1/agents", { tool: tool.value, action, hosts });
+      hosts.forEach((x) => { const p = progress.get(x.vm_name); p.bar.style.width = "10%"; p.state.replaceChildren(badge(action, "info")); });
+      toast(t("agents.queued", { n: res.hosts }));
+    } catch (err) { failed(err); }
+  }
+  onCleanup(onLive((event) => {
+    if (event.subject !== "monitoring.agent_progress") return;
+    const p = progress.get(event.data.vm_name); if (!p) return;
+    p.bar.style.width = "100%";
+    p.state.replaceChildren(badge(event.data.ok ? "ok" : event.data.reason || "failed", event.data.ok ? "ok" : "bad"));
+  }));
+  const all = h("input", { type: "checkbox", onchange: (e) => rows.forEach((r) => { r.check.checked = e.target.checked; }) });
+  return page("agents.title", "agents.sub", h("div.card", {},
+    h("div.row", {}, field("agents.tool", tool), h("span.spacer"),
+      h("button.ghost", { type: "button", onclick: () => run("status") }, t("agents.check")),
+      h("button.ghost", { type: "button", disabled: !can("operator"), onclick: () => run("uninstall") }, t("agents.uninstall")),
+      h("button", { type: "button", disabled: !can("operator"), onclick: () => run("install") }, t("agents.install"))),
+    table([all, t("agents.server"), t("agents.ip"), t("common.status"), t("agents.progress")], body)));
+};
+
+/* 3. Monitoring registration: jobs, targets with health, rules */
+App.screens.monitoring = async () => {
+  const jobs = await api("GET", "/api/v1/prometheus/jobs");
+  const targetsBox = h("div");
+  async function show(job) {
+    try {
+      const { targets } = await api("GET", `/api/v1/prometheus/targets?job=${encodeURIComponent(job)}`);
+      targetsBox.replaceChildren(h("h2", {}, `${t("monitoring.targets")}: ${job}`), table(
+        ["Instance", t("monitoring.health"), t("monitoring.lastError"), t("monitoring.lastScrape")],
+        targets.map((x) => h("tr", {}, h("td.mono", {}, x.instance), h("td", {}, badge(x.health, x.health === "up" ? "ok" : "bad")),
+          h("td", {}, x.last_error || "—"), h("td", {}, fmtTime(x.last_scrape))))));
+    } catch (err) { targetsBox.replaceChildren(unavailable(err)); }
+  }
+  const rows = Object.entries(jobs.jobs).map(([job, count]) => h("tr", {}, h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); show(job); } }, job)), h("td.num", {}, count)));
+  return page("monitoring.title", "monitoring.sub", h("div.grid.two", {},
+    h("div.card", {}, h("div.row", {}, h("h2", {}, t("monitoring.job")), h("span.spacer"), refreshButton()), table([t("monitoring.job"), t("monitoring.targets")], rows)),
+    h("div.card", {}, targetsBox)));
+};
+
+/* 5. Alertmanager routing */
+App.screens.routing = async () => {
+  const [routes, silences] = await Promise.all([api("GET", "/api/v1/alertmanager/routes"), api("GET", "/api/v1/alertmanager/silences").catch(() => ({ silences: [] }))]);
+  const rows = routes.routes.map((r) => h("tr", {}, h("td", {}, r.service || r.group || "—"), h("td.mono", {}, r.receiver || "—"),
+    h("td.mono", {}, JSON.stringify(r.matchers || r.match || {}))));
+  const srows = silences.silences.map((s) => h("tr", {}, h("td.mono", {}, JSON.stringify(s.matchers || [])), h("td", {}, fmtTime(s.endsAt || s.ends_at)), h("td", {}, s.comment || "")));
+  return page("routing.title", "routing.sub", h("div.card", {}, table([t("groups.name"), t("routing.receiver"), t("routing.matchers")], rows)),
+    h("div.card", {}, h("h2", {}, t("routing.silences")), table([t("routing.matchers"), "→", ""], srows)));
+};
+
+/* 6. Monitoring dashboard: current state, thresholds, observed values at decisions, alerts; refreshes */
+function lineChart(points, thresholds) {
+  const w = 600, hgt = 200, pad = 28;
+  const svg = (tag, attrs) => { const el = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  const root = svg("svg", { viewBox: `0 0 ${w} ${hgt}`, class: "chart", role: "img" });
+  const x = (i) => pad + (i * (w - 2 * pad)) / Math.max(1, points.length - 1);
+  const y = (v) => hgt - pad - (Math.min(100, Math.max(0, v)) * (hgt - 2 * pad)) / 100;
+  [0, 50, 100].forEach((v) => { root.append(svg("line", { x1: pad, x2: w - pad, y1: y(v), y2: y(v), stroke: "#2a3643" })); const l = svg("text", { x: 2, y: y(v) + 4 }); l.textContent = `${v}%`; root.append(l); });
+  for (const [value, color] of thresholds) root.append(svg("line", { x1: pad, x2: w - pad, y1: y(value), y2: y(value), stroke: color, "stroke-dasharray": "6 4" }));
+  for (const [key, color] of [["cpu", "#4fa3ff"], ["memory", "#3ccf8e"]]) {
+    const pts = points.map((p, i) => (typeof p[key] === "number" ? `${x(i)},${y(p[key])}` : null)).filter(Boolean);
+    if (pts.length) root.append(svg("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+  }
+  return root;
+}
+App.screens.dashboard = async (args, onCleanup) => {
+  const groups = (await api("GET", "/api/v1/groups")).filter((g) => g.enabled);
+  if (!groups.length) return page("dashboard.title", "dashboard.sub", h("div.card.empty", {}, t("dashboard.noGroups")));
+  const select = h("select", { id: "dash-group" }, groups.map((g) => h("option", { value: g.name }, g.name)));
+  const body = h("div");
+  async function draw() {
+    const g = groups.find((x) => x.name === select.value) || groups[0];
+    const th = g.spec.thresholds || {};
+    const [decisions, alerts] = await Promise.all([
+      api("GET", `/api/v1/decisions?group=${encodeURIComponent(g.name)}&limit=60`).catch(() => []),
+      api("GET", "/api/v1/alerts").catch(() => ({ alerts: [] }))]);
+    const observed = decisions.slice().reverse().map((d) => d.observed || {});
+    const last = observed[observed.length - 1] || {};
+    const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80;
+    const stat = (label, value, bad) => h("div.card", {}, h("div.stat-label", {}, label), h("div.stat" + (bad ? ".bad" : ""), {}, value));
+    const mine = alerts.alerts.filter((a) => ((a.labels || {}).service === g.name) && (!a.status || (a.status.state || "active") === "active"));
+    body.replaceChildren(
+      h("div.grid.four", {}, stat(t("dashboard.size"), `${g.size} / ${g.min_size}–${g.max_size}`),
+        stat("CPU", typeof last.cpu === "number" ? `${last.cpu.toFixed(1)}%` : "—", last.cpu > cpuHigh),
+        stat(t("dashboard.cpuThreshold"), `${cpuHigh}% / ${th.cpu_low ?? 30}%`),
+        stat(t("dashboard.memThreshold"), `${memHigh}% / ${th.memory_low ?? 30}%`)),
+      h("div.card", {}, h("h2", {}, t("dashboard.chart")), lineChart(observed, [[cpuHigh, "#ff6b6b"], [th.cpu_low ?? 30, "#f2b84b"]])),
+      h("div.card", {}, h("h2", {}, t("dashboard.alerts")), table(["alertname", t("common.status"), "severity", "summary", t("common.created")],
+        mine.map((a) => h("tr", {}, h("td", {}, a.labels.alertname), h("td", {}, badge("firing", "bad")), h("td", {}, a.labels.severity || ""),
+          h("td", {}, (a.annotations || {}).summary || ""), h("td", {}, fmtTime(a.startsAt)))))));
+  }
+  select.addEventListener("change", draw);
+  await draw();
+  const timer = setInterval(draw, 10000);
+  onCleanup(() => clearInterval(timer));
+  return page("dashboard.title", "dashboard.sub", h("div.row", {}, field("dashboard.group", select)), body);
+};
+
+/* 7. Scaling events: timeline of activities with per-step status and the decision behind each; live */
+App.screens.events = async (_, onCleanup) => {
+  const group = h("input", { id: "ev-group", placeholder: t("common.all") });
+  const status = h("select", { id: "ev-status" }, ["", "running", "succeeded", "rolled_back", "failed"].map((s) => h("option", { value: s }, s || t("common.all"))));
+  const timeline = h("ul.timeline", { id: "timeline" });
+  const live = h("ul.timeline", { id: "live-events" });
+  async function load() {
+    const q = new URLSearchParams(); if (group.value) q.set("group", group.value.trim()); if (status.value) q.set("status", status.value);
+    const [acts, decs] = await Promise.all([api("GET", `/api/v1/activities?${q}`).catch((e) => e), api("GET", `/api/v1/decisions?${group.value ? "group=" + encodeURIComponent(group.value.trim()) : ""}`).catch(() => [])]);
+    if (acts instanceof Error) { timeline.replaceChildren(unavailable(acts)); return; }
+    const byId = new Map(decs.map((d) => [d.id, d]));
+    timeline.replaceChildren(...(acts.length ? acts.map((a) => {
+      const d = byId.get(a.decision_id);
+      const cls = a.status === "succeeded" ? "ok" : a.status === "running" ? "run" : "bad";
+      return h("li." + cls, {}, h("div.row", {}, h("strong", {}, `${a.group} · ${a.kind}`), badge(a.status, cls === "ok" ? "ok" : cls === "run" ? "info" : "bad"),
+        h("span.muted", {}, fmtTime(a.created_at)), h("span.muted", {}, `${t("events.duration")}: ${fmtDuration(a.created_at, a.finished_at)}`)),
+        h("div.muted", {}, `${t("events.cause")}: ${a.cause}${d ? ` — ${d.reason}: ${d.message}` : ""}${a.reason ? ` — ${a.reason}` : ""}`),
+        h("ul.steps", {}, a.steps.map((s) => h("li", {}, badge(`${s.step} ${s.status}`, s.status === "done" ? "ok" : s.status === "failed" ? "bad" : "info")))));
+    }) : [h("div.empty", {}, t("common.none"))]));
+  }
+  onCleanup(onLive((event) => {
+    if (group.value && event.group !== group.value.trim()) return;
+    live.prepend(h("li." + (event.status === "failed" || event.status === "blocked" ? "bad" : "ok"), { dataset: { subject: event.subject } },
+      h("div.row", {}, h("strong", {}, event.subject), event.group ? badge(event.group, "info") : null, event.status ? badge(event.status) : null, h("span.muted", {}, fmtTime(event.at)))));
+    while (live.children.length > 30) live.lastChild.remove();
+    if (event.type === "activity") load();
+  }));
+  group.addEventListener("change", load); status.addEventListener("change", load);
+  await load();
+  return page("events.title", "events.sub", h("div.row", {}, field("events.filterGroup", group), field("events.filterStatus", status)),
+    h("div.grid.two", {}, h("div.card", {}, h("h2", {}, t("events.activities")), timeline), h("div.card", {}, h("h2", {}, t("events.newLive")), live)));
+};
+
+/* Users and API keys (admin) */
+App.screens.users = async () => {
+  const [users, keys] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/api-keys")]);
+  const roleSelect = (id) => h("select", { id, name: "role" }, ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)));
+  const userForm = h("form.row", {}, h("input", { name: "username", placeholder: t("auth.username"), required: true }),
+    h("input", { name: "password", type: "password", placeholder: t("auth.password"), minlength: 12, required: true, autocomplete: "new-password" }),
+    roleSelect("new-role"), h("button", { type: "submit" }, t("users.add")));
+  userForm.addEventListener("submit", async (e) => { e.preventDefault();
+    try { await api("POST", "/api/v1/users", { username: userForm.username.value, password: userForm.password.value, role: userForm.role.value }); toast(t("common.saved")); route(); } catch (err) { failed(err); } });
+  const once = h("div");
+  const keyForm = h("form.row", {}, h("input", { name: "name", placeholder: t("common.name"), required: true }), roleSelect("key-role"), h("button", { type: "submit" }, t("users.addKey")));
+  keyForm.addEventListener("submit", async (e) => { e.preventDefault();
+    try { const k = await api("POST", "/api/v1/api-keys", { name: keyForm.name.value, role: keyForm.role.value });
+      once.replaceChildren(h("p", {}, t("users.keyOnce")), h("div.key-once.mono", {}, k.key)); } catch (err) { failed(err); } });
+  return page("users.title", "users.sub",
+    h("div.card", {}, h("h2", {}, t("nav.users")), table([t("common.name"), t("users.role"), t("common.status"), t("common.created"), t("common.actions")],
+      users.map((u) => h("tr", {}, h("td", {}, u.username), h("td", {}, u.role), h("td", {}, u.disabled ? badge(t("common.disabled"), "bad") : badge(t("common.enabled"), "ok")),
+        h("td", {}, fmtTime(u.created_at)), h("td", {}, h("button.ghost.small", { type: "button", onclick: async () => {
+          try { await api("PATCH", `/api/v1/users/${u.id}`, { disabled: !u.disabled }); route(); } catch (err) { failed(err); } } }, u.disabled ? t("users.enable") : t("users.disable")))))), userForm),
+    h("div.card", {}, h("h2", {}, t("users.keys")), once, table([t("common.name"), t("users.prefix"), t("users.role"), t("users.lastUsed"), t("common.actions")],
+      keys.map((k) => h("tr", {}, h("td", {}, k.name), h("td.mono", {}, k.prefix), h("td", {}, k.role), h("td", {}, fmtTime(k.last_used_at)),
+        h("td", {}, k.revoked ? badge(t("users.revoked"), "bad") : h("button.danger.small", { type: "button", onclick: async () => {
+          if (await confirmDialog(`${t("users.revoke")} ${k.name}?`)) { try { await api("POST", `/api/v1/api-keys/${k.id}/revoke`); route(); } catch (err) { failed(err); } } } }, t("users.revoke")))))), keyForm));
+};
+
+/* Audit log */
+App.screens.audit = async () => {
+  const entries = await api("GET", "/api/v1/audit?limit=200");
+  return page("audit.title", "audit.sub", h("div.card", {}, table(
+    [t("audit.at"), t("audit.actor"), t("audit.action"), t("audit.target"), t("audit.source"), t("audit.outcome")],
+    entries.map((e) => h("tr", {}, h("td", {}, fmtTime(e.at)), h("td", {}, e.actor), h("td.mono", {}, e.action), h("td", {}, e.target),
+      h("td.mono", {}, e.source), h("td", {}, badge(e.outcome, e.outcome === "ok" ? "ok" : "warn")))))));
+};
+
+/* System status */
+App.screens.status = async () => {
+  const s = await api("GET", "/api/v1/system/status");
+  const vc = s.vcenter;
+  return page("status.title", "status.sub",
+    h("div.card", {}, table([t("status.service"), t("common.status"), t("status.latency"), t("status.heartbeat"), t("status.checks")],
+      s.services.map((x) => h("tr", {}, h("td", {}, x.service), h("td", {}, badge(x.healthy ? "healthy" : "down", x.healthy ? "ok" : "bad")),
+        h("td.num", {}, x.latency_ms == null ? "—" : `${x.latency_ms} ms`), h("td.num", {}, x.heartbeat_age_s == null ? "—" : `${x.heartbeat_age_s} s`),
+        h("td.mono", {}, x.error || Object.entries(x.checks).map(([k, v]) => `${k}: ${v}`).join(" · ")))))),
+    h("div.card", {}, h("h2", {}, t("status.vcenter")), vc ? h("div.row", {}, badge(vc.connected ? "connected" : "disconnected", vc.connected ? "ok" : "bad"),
+      h("span", {}, vc.vcenter || ""), h("span.muted", {}, vc.vcenter_version || ""), h("span.muted", {}, fmtTime(vc.last_success))) : h("div.empty", {}, t("common.unavailable"))));
+};

@@ -1,0 +1,125 @@
+"""A gateway served over real HTTP on loopback with stand-in backends, and headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from services.gateway.testing import FakeBackends, FakeScaler
+from shared.bus import Bus, Topology, build_broker
+from shared.testing.servers import free_port
+
+ADMIN_PASSWORD = "ui test password 42"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class RunningGateway:
+    """The served gateway."""
+
+    url: str
+    scaler: FakeScaler
+    bus: Bus
+    app: object
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go (``UI_SCREENSHOTS`` or the test run's temporary directory)."""
+    target = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path_factory.getbasetemp() / "screenshots")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture
+async def gateway(
+    nats_url: str, redis_url: str, postgres_database: str, prefix: str, tmp_path: Path, js_cleanup: None
+) -> AsyncIterator[RunningGateway]:
+    settings = GatewaySettings(
+        nats_url=nats_url,
+        redis_url=redis_url,
+        database_url=postgres_database,
+        subject_prefix=prefix,
+        state_dir=tmp_path,
+        webhook_token="ui-" + "w" * 40,
+        initial_admin_password=ADMIN_PASSWORD,
+        backend_timeout_s=1.0,
+    )
+    app = create_app(settings)
+    bus = build_broker(nats_url, client_name="ui-backends", topology=Topology(prefix))
+    scaler = FakeScaler(groups={"web": True})
+    scaler.specs["web"] = {
+        "name": "web",
+        "min_size": 2,
+        "max_size": 4,
+        "template": "ubuntu-22-template",
+        "thresholds": {"cpu_high": 80, "memory_high": 80, "cpu_low": 30, "memory_low": 30},
+    }
+    bus.broker.include_router(scaler.router(bus))
+    bus.broker.include_router(FakeBackends().router(bus))
+    port = free_port()
+    async with app.router.lifespan_context(app):
+        await bus.connect()
+        await bus.broker.start()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None))
+        task = asyncio.create_task(server.serve())
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        try:
+            yield RunningGateway(f"http://127.0.0.1:{port}", scaler, bus, app)
+        finally:
+            server.should_exit = True
+            server.force_exit = True
+            await asyncio.wait_for(task, timeout=10)
+            await bus.broker.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, gateway: RunningGateway) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    await context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+async def signed_in(page: Page, gateway: RunningGateway) -> Page:
+    """A page signed in as the first admin, on the groups screen."""
+    await page.goto(f"{gateway.url}/ui/")
+    await page.fill("#username", "admin")
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_selector("#menu:not([hidden])")
+    return page

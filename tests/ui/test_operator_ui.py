@@ -1,0 +1,126 @@
+"""The operator UI in headless Chromium: log in, every screen, a group created (invalid, then
+valid) and enabled, an event arriving live, Korean and back. Screenshots go to the run's output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from shared import subjects
+
+pytestmark = pytest.mark.ui
+
+SCREENS = [
+    ("templates", "Templates"),
+    ("agents", "Node Exporter install"),
+    ("monitoring", "Monitoring registration"),
+    ("groups", "Autoscaling groups"),
+    ("routing", "Alertmanager routing"),
+    ("dashboard", "Monitoring dashboard"),
+    ("events", "Scaling events"),
+    ("users", "Users & API keys"),
+    ("audit", "Audit log"),
+    ("status", "System status"),
+    ("group/web", "web"),
+]
+
+
+async def test_a_wrong_password_is_refused_and_the_right_one_signs_in(page: Page, gateway, screenshots: Path) -> None:
+    await page.goto(f"{gateway.url}/ui/")
+    await page.fill("#username", "admin")
+    await page.fill("#password", "not the password")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#login-error")).to_have_text("Wrong user name or password")
+    await page.screenshot(path=screenshots / "00-login-failed.png")
+    await page.fill("#password", "ui test password 42")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#whoami")).to_have_text("admin · admin")
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert cookies["vmscale_session"]["httpOnly"] and cookies["vmscale_session"]["sameSite"] == "Strict"
+
+
+@pytest.mark.parametrize(("route", "heading"), SCREENS, ids=[r for r, _ in SCREENS])
+async def test_every_screen_renders(signed_in: Page, gateway, screenshots: Path, route: str, heading: str) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/{route}")
+    await expect(page.locator("main h1").first).to_have_text(heading)
+    await page.wait_for_load_state("networkidle")
+    await page.screenshot(path=screenshots / f"screen-{route.replace('/', '-')}.png", full_page=True)
+
+
+async def test_a_group_is_created_with_the_apis_messages_shown_then_enabled(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/groups/new")
+    await page.click("#group-save")
+    await expect(page.locator('.field[data-field="name"] .error')).to_have_text("Required")
+    values = {
+        "name": "shop",
+        "vm_prefix": "shop",
+        "template": "ubuntu-22-template",
+        "prometheus_job": "shop",
+        "min_size": "5",
+        "max_size": "2",
+        "pool": "web-pool",
+        "vip": "127.0.10.100",
+        "ip_pool": "lab",
+    }
+    for name, value in values.items():
+        await page.fill(f'[name="{name}"]', value)
+    await page.click("#group-save")
+    error = page.locator('.field[data-field="min_size"] .error')
+    await expect(error).to_have_text("min_size must not exceed max_size")
+    await expect(page.locator("#form-summary")).to_be_visible()
+    await page.screenshot(path=screenshots / "group-form-invalid.png", full_page=True)
+    assert "shop" not in gateway.scaler.groups
+
+    await page.fill('[name="max_size"]', "6")
+    await page.click("#group-save")
+    await expect(page.locator("main h1")).to_have_text("shop")
+    await expect(page.locator(".toast").first).to_contain_text("Group shop created")
+    assert gateway.scaler.specs["shop"]["thresholds"]["out_for_s"] == 300
+
+    await page.goto(f"{gateway.url}/ui/#/groups")
+    toggle = page.locator('button[data-action="toggle"][data-group="shop"]')
+    await expect(toggle).to_have_text("Enable")
+    await toggle.click()
+    await expect(page.locator('tr[data-group="shop"] .badge')).to_have_text("enabled")
+    assert gateway.scaler.groups["shop"] is True
+    await page.screenshot(path=screenshots / "groups-enabled.png", full_page=True)
+
+
+async def test_an_event_arrives_live_on_the_events_screen(signed_in: Page, gateway, screenshots: Path) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/events")
+    await expect(page.locator("#live.on")).to_be_visible()
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    async with httpx.AsyncClient(base_url=gateway.url, cookies=cookies) as client:
+        response = await client.post(
+            "/api/v1/groups/web/scale", json={"delta": 1}, headers={"X-CSRF-Token": cookies["vmscale_csrf"]}
+        )
+        assert response.status_code == 200
+    started = page.locator(f'#live-events li[data-subject="{subjects.ACTIVITY_STARTED.name}"]')
+    await expect(started).to_have_count(1)
+    await expect(page.locator("#timeline li").first).to_contain_text("web · scale_out")
+    await page.screenshot(path=screenshots / "events-live.png", full_page=True)
+
+
+async def test_korean_is_switched_in_the_header_remembered_and_switched_back(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/groups")
+    await page.click("#lang")
+    await expect(page.locator('.menu a[href="#/templates"]')).to_have_text("템플릿")
+    await expect(page.locator("main h1")).to_have_text("오토스케일링 그룹")
+    await page.reload()
+    await expect(page.locator('.menu a[href="#/groups"]')).to_have_text("오토스케일링 그룹")
+    await page.screenshot(path=screenshots / "groups-korean.png", full_page=True)
+    await page.goto(f"{gateway.url}/ui/#/events")
+    await page.screenshot(path=screenshots / "events-korean.png", full_page=True)
+    await page.click("#lang")
+    await expect(page.locator('.menu a[href="#/templates"]')).to_have_text("Templates")
