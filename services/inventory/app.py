@@ -63,6 +63,7 @@ def create_service(
         timeouts=Timeouts(task_s=settings.task_timeout_s, ip_s=settings.ip_timeout_s, poll_s=settings.ip_poll_s),
         wait_s=settings.watch_wait_s,
         backoff_s=settings.retry_backoff_s,
+        page_size=settings.query_page_size,
     )
     for router in build_routers(runtime.bus, service):
         runtime.include(router)

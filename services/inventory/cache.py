@@ -26,7 +26,6 @@ class InventoryCache:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._raw: dict[str, VmInfo] = {}
         self._vms: dict[str, VmInfo] = {}
         self._by_name: dict[str, set[str]] = {}
         self._removed: OrderedDict[str, int] = OrderedDict()
@@ -45,13 +44,12 @@ class InventoryCache:
         self._heard_at = self._monotonic()
 
     def _put(self, vm: VmInfo) -> bool:
-        current = self._raw.get(vm.moref)
-        if current is not None and current == vm:
+        current = self._vms.get(vm.moref)
+        if current is not None and {**current.__dict__, "revision": vm.revision} == vm.__dict__:
             return False
         if current is not None and current.name != vm.name:
             self._by_name.get(current.name, set()).discard(vm.moref)
         self.revision += 1
-        self._raw[vm.moref] = vm
         self._vms[vm.moref] = vm.model_copy(update={"revision": self.revision})
         self._by_name.setdefault(vm.name, set()).add(vm.moref)
         self._removed.pop(vm.moref, None)
@@ -60,7 +58,6 @@ class InventoryCache:
 
     def _drop(self, moref: str) -> None:
         vm = self._vms.pop(moref, None)
-        self._raw.pop(moref, None)
         if vm is None:
             return
         self._by_name.get(vm.name, set()).discard(moref)
@@ -72,8 +69,8 @@ class InventoryCache:
         self._sorted = None
 
     def upsert(self, vm: VmInfo) -> None:
-        """Record one VM as just read (revision 0 on input; the cache assigns its own)."""
-        self._put(vm.model_copy(update={"revision": 0}) if vm.revision else vm)
+        """Record one VM as just read (the cache assigns its own revision)."""
+        self._put(vm)
 
     def remove(self, moref: str) -> None:
         """Forget a VM that is gone."""
@@ -119,16 +116,16 @@ class InventoryCache:
             self._sorted = sorted(self._vms.values(), key=lambda vm: (natural_key(vm.name), vm.moref))
         return self._sorted
 
-    def select(self, query: VmsQuery) -> tuple[list[VmInfo], int, list[str], bool]:
-        """VMs matching ``query``: (page, total matching, removed since, complete)."""
+    def select(self, query: VmsQuery, max_page: int | None = None) -> tuple[list[VmInfo], int, list[str], bool]:
+        """VMs matching ``query``: (page from ``query.offset``, total matching, removed since, complete)."""
         since = query.since_revision
         complete = since is None or since >= self._oldest_tombstone
         selected = [vm for vm in self.all_sorted() if matches(vm, query) and (since is None or vm.revision > since)]
         removed = [] if since is None else [m for m, rev in self._removed.items() if rev > since]
         total = len(selected)
-        if query.limit is not None:
-            selected = selected[: query.limit]
-        return selected, total, removed, complete
+        limit = min(filter(None, (query.limit, max_page)), default=None)
+        end = query.offset + limit if limit is not None else None
+        return selected[query.offset : end], total, removed, complete
 
     def get(self, moref: str) -> VmInfo | None:
         """The VM with this moref."""

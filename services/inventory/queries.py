@@ -57,21 +57,26 @@ def _version(about: str) -> str | None:
 class InventoryQueries:
     """Builds every reply from the cache, stamped with the cache's age."""
 
-    def __init__(self, cache: InventoryCache, store: OperationStore, status: ConnectionStatus) -> None:
+    def __init__(
+        self, cache: InventoryCache, store: OperationStore, status: ConnectionStatus, page_size: int = 1000
+    ) -> None:
         self.cache = cache
         self.store = store
         self.status = status
+        self.page_size = page_size
 
     def _stamp(self, reply_type: type[R], **fields: Any) -> R:
         return reply_type(age_s=self.cache.age_s(), synced_at=self.cache.synced_at, **fields)
 
     def vms(self, query: VmsQuery) -> VmsReply:
         """VMs matching the filters, natural order."""
-        page, total, removed, complete = self.cache.select(query)
+        page, total, removed, complete = self.cache.select(query, self.page_size)
+        end = query.offset + len(page)
         return self._stamp(
             VmsReply,
             vms=tuple(page),
             total=total,
+            next_offset=end if end < total else None,
             revision=self.cache.revision,
             removed=tuple(removed),
             complete=complete,

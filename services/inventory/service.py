@@ -29,6 +29,7 @@ class InventoryService:
         timeouts: Timeouts | None = None,
         wait_s: int = 5,
         backoff_s: float = 2.0,
+        page_size: int = 1000,
     ) -> None:
         self.cache = InventoryCache()
         self.watcher = Watcher(reader, self.cache, wait_s=wait_s, backoff_s=backoff_s)
@@ -36,6 +37,7 @@ class InventoryService:
         self._provisioner = provisioner
         self._publish = publish
         self._timeouts = timeouts
+        self._page_size = page_size
         self._lifecycle: Lifecycle | None = None
         self._queries: InventoryQueries | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -57,7 +59,7 @@ class InventoryService:
     async def start(self, store: OperationStore, *, sync_timeout_s: float = 30.0) -> None:
         """Wire the store, start following vCenter, resume unfinished operations once synced."""
         self._lifecycle = Lifecycle(self._reader, self._provisioner, store, self.cache, self._publish, self._timeouts)
-        self._queries = InventoryQueries(self.cache, store, self.watcher.status)
+        self._queries = InventoryQueries(self.cache, store, self.watcher.status, self._page_size)
         self._tasks.append(asyncio.create_task(self.watcher.run(), name="inventory-watcher"))
         self._tasks.append(asyncio.create_task(self._resume_when_synced(sync_timeout_s), name="inventory-resume"))
 

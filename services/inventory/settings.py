@@ -43,6 +43,7 @@ class InventorySettings(ServiceSettings):
     watch_wait_s: int = Field(default=5, ge=1, le=60)
     retry_backoff_s: float = Field(default=2.0, gt=0)
     page_size: int = Field(default=1000, ge=1)
+    query_page_size: int = Field(default=1000, ge=1, le=2000)
 
     @model_validator(mode="after")
     def _checks(self) -> InventorySettings:

@@ -128,7 +128,9 @@ class VmsQuery(Query):
 
     ``name_pattern`` is a shell-style glob (``web-*``); ``folder`` matches the folder path or
     any folder below it; ``since_revision`` asks only for what changed after that revision
-    (``VmsReply.removed`` then lists the morefs that left).
+    (``VmsReply.removed`` then lists the morefs that left). Replies are pages (a NATS message
+    is at most 1 MiB by default): the inventory caps ``limit`` at its page size; ask again with
+    ``offset = next_offset`` until it is ``None``.
     """
 
     name_prefix: str | None = None
@@ -142,6 +144,7 @@ class VmsQuery(Query):
     group: str | None = None
     since_revision: int | None = Field(default=None, ge=0)
     limit: int | None = Field(default=None, ge=1)
+    offset: int = Field(default=0, ge=0)
 
 
 class VmsReply(_CachedReply):
@@ -150,6 +153,7 @@ class VmsReply(_CachedReply):
     vms: tuple[VmInfo, ...] = ()
     total: int = 0
     revision: int = 0
+    next_offset: int | None = None
     removed: tuple[str, ...] = ()
     complete: bool = True
 

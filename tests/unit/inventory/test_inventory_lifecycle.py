@@ -119,3 +119,15 @@ async def test_the_cache_reports_changes_since_a_revision() -> None:
     life.cache.remove("vm-12")
     _, _, removed, _ = life.cache.select(VmsQuery(since_revision=start))
     assert removed == ["vm-12"]
+
+
+def test_vm_lists_come_in_pages_that_chain_by_offset() -> None:
+    from services.inventory.queries import InventoryQueries
+    from services.inventory.watcher import ConnectionStatus
+
+    life, _, _, store = make()
+    queries = InventoryQueries(life.cache, store, ConnectionStatus(), page_size=2)
+    first = queries.vms(VmsQuery())
+    second = queries.vms(VmsQuery(offset=first.next_offset))
+    assert [vm.name for vm in first.vms + second.vms] == ["web-1", "web-2", "web-10"]
+    assert (first.total, first.next_offset, second.next_offset) == (3, 2, None)
