@@ -69,8 +69,9 @@ def test_every_variable_set_for_a_service_exists_in_its_settings(service: str) -
 
 @pytest.mark.parametrize("path", sorted((COMPOSE / "env").glob("*.example")), ids=lambda p: p.name)
 def test_example_env_files_hold_no_inline_secret(path: Path) -> None:
+    secret_words = ("PASSWORD", "TOKEN", "SECRET", "PRIVATE_KEY", "API_KEY")
     for key, value in env_file(path).items():
-        if any(word in key for word in ("PASSWORD", "TOKEN", "SECRET", "KEY")) and not key.endswith("_FILE"):
+        if any(word in key for word in secret_words) and not key.endswith("_FILE"):
             pytest.fail(f"{path.name}: {key} must be given as {key}_FILE")
         embeds = "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]
         assert not embeds, f"{path.name}: {key} embeds credentials in a URL"
