@@ -27,6 +27,7 @@ class GatewaySettings(ServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8400, ge=1, le=65535)
     heartbeat_stale_s: float = Field(default=10.0, gt=0)
+    http_workers: int = Field(default=1, ge=1, le=32)
 
     tls_certfile: str = ""
     tls_keyfile: str = ""

@@ -23,7 +23,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.webhook.directory import BusGroupDirectory
 from services.gateway.webhook.ingest import WebhookIngest
 from shared import subjects
-from shared.errors import VmscaleError
+from shared.errors import Conflict, VmscaleError
 from shared.messages import AuditRecorded
 from shared.runtime import VERSION, ServiceRuntime
 from shared.telemetry import get_logger
@@ -42,7 +42,10 @@ def _secret_file(path: Path, make: bool) -> str | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker of this gateway made it first
+        return _secret_file(path, make=False)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(value + "\n")
     return value
@@ -112,7 +115,10 @@ class GatewayState:
         configured = self.settings.initial_admin_password.get_secret_value()
         path = state_dir / "initial-admin-password"
         password = configured or _secret_file(path, make=True) or ""
-        auth.ensure_admin(self.settings.initial_admin_username, password)
+        try:
+            auth.ensure_admin(self.settings.initial_admin_username, password)
+        except Conflict:
+            return  # another worker of this gateway created it first
         where = "from the setting INITIAL_ADMIN_PASSWORD" if configured else f"password in {path}"
         log.info("initial admin created", user=self.settings.initial_admin_username, where=where)
 

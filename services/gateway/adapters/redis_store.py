@@ -49,27 +49,24 @@ class EpisodeLedger:
     def _key(self, episode: str) -> str:
         return f"{self._ns}:episode:{episode}"
 
-    async def seen(self, episodes: Sequence[str]) -> list[bool]:
-        """For each episode, whether it was recorded before."""
+    async def claim(self, episodes: Sequence[str]) -> list[bool]:
+        """Claim each episode (SET NX): True when this call is the first to see it."""
         if not episodes:
             return []
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for episode in episodes:
-                    pipe.exists(self._key(episode))
-                found = await pipe.execute()
+                    pipe.set(self._key(episode), b"1", ex=self._ttl_s, nx=True)
+                claimed = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable("redis unavailable", service="redis") from exc
-        return [bool(value) for value in found]
+        return [bool(value) for value in claimed]
 
-    async def record(self, episodes: Sequence[str]) -> None:
-        """Remember the episodes (after they were published)."""
+    async def release(self, episodes: Sequence[str]) -> None:
+        """Forget claims whose publish failed, so the sender's retry publishes them."""
         if not episodes:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for episode in episodes:
-                    pipe.set(self._key(episode), b"1", ex=self._ttl_s)
-                await pipe.execute()
+            await self._redis.delete(*(self._key(episode) for episode in episodes))
         except (RedisError, OSError) as exc:
             raise ServiceUnavailable("redis unavailable", service="redis") from exc

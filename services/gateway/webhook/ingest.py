@@ -1,10 +1,10 @@
 """Turn an Alertmanager notification into ``alert.fired`` / ``alert.resolved`` events.
 
-Each alert is an episode ``(fingerprint, startsAt, status)``. Episodes already published are
-skipped (Redis ledger); new ones are published with a message id derived from the episode, so
-even two gateways racing on the same notification store it once in JetStream. The ledger is
-written only after the publish succeeded: a failed publish leaves nothing behind and answers
-503, and Alertmanager sends the notification again.
+Each alert is an episode ``(fingerprint, startsAt, status)``. The first request to claim an
+episode in Redis (``SET NX``, one round trip for the whole notification) publishes it, with a
+message id derived from the episode, so even two gateways racing on the same notification store
+it once in JetStream. When a publish fails, its claims are released and the request answers 503:
+Alertmanager re-sends that notification and the retry publishes what was not stored.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Protocol
 from services.gateway.webhook.model import AlertmanagerAlert, AlertmanagerPayload
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import ServiceUnavailable
+from shared.errors import ServiceUnavailable, VmscaleError
 from shared.messages import AlertFired, AlertResolved, ScaleDirection, deterministic_id
 from shared.telemetry import get_logger
 
@@ -31,12 +31,12 @@ _IN = re.compile(r"(^|_)LowResourceUsage$")
 class EpisodeStore(Protocol):
     """The ledger's two calls (``adapters.redis_store.EpisodeLedger`` implements them)."""
 
-    async def seen(self, episodes: list[str]) -> list[bool]:
-        """For each episode, whether it was recorded before; ``ServiceUnavailable`` if unknown."""
+    async def claim(self, episodes: list[str]) -> list[bool]:
+        """Claim each episode; True when it was new. ``ServiceUnavailable`` when unknown."""
         ...
 
-    async def record(self, episodes: list[str]) -> None:
-        """Remember the episodes; ``ServiceUnavailable`` on failure."""
+    async def release(self, episodes: list[str]) -> None:
+        """Undo claims (their publish failed); ``ServiceUnavailable`` on failure."""
         ...
 
 
@@ -97,25 +97,29 @@ class WebhookIngest:
         keys = [episode_key(group, alert) for alert in payload.alerts]
         unique = dict(zip(keys, payload.alerts, strict=True))
         try:
-            seen = await self._ledger.seen(list(unique))
+            claimed = await self._ledger.claim(list(unique))
+            ledger_ok = True
         except ServiceUnavailable:
             # Without Redis every episode is published; its deterministic id still lets
             # JetStream drop repeats inside the duplicate window, and the scaler is idempotent.
             log.warning("episode ledger unavailable; publishing without it", group=group)
-            seen = [False] * len(unique)
-        fresh = [(key, alert) for (key, alert), old in zip(unique.items(), seen, strict=True) if not old]
+            claimed, ledger_ok = [True] * len(unique), False
+        fresh = [(key, alert) for (key, alert), new in zip(unique.items(), claimed, strict=True) if new]
         receiver = payload.receiver_name
-        for _, alert in fresh:
-            event = _event(group, receiver, alert)
-            if isinstance(event, AlertResolved):
-                await self._bus.publish(subjects.ALERT_RESOLVED, event)
-            else:
-                await self._bus.publish(subjects.ALERT_FIRED, event)
-        if fresh:
-            try:
-                await self._ledger.record([key for key, _ in fresh])
-            except ServiceUnavailable:
-                log.warning("episode ledger unavailable; episodes not remembered", group=group)
+        try:
+            for _, alert in fresh:
+                event = _event(group, receiver, alert)
+                if isinstance(event, AlertResolved):
+                    await self._bus.publish(subjects.ALERT_RESOLVED, event)
+                else:
+                    await self._bus.publish(subjects.ALERT_FIRED, event)
+        except VmscaleError:
+            if ledger_ok:
+                try:
+                    await self._ledger.release([key for key, _ in fresh])
+                except ServiceUnavailable:
+                    log.warning("episode claims not released; they expire", group=group)
+            raise
         if payload.truncatedAlerts:
             log.warning("alertmanager truncated the notification", group=group, truncated=payload.truncatedAlerts)
         return IngestResult(group, len(fresh), len(payload.alerts) - len(fresh), payload.truncatedAlerts)
