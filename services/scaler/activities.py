@@ -298,7 +298,7 @@ class Activities:
 
     async def after(self, activity: Activity) -> None:
         """After a commit: publish, launch local steps we own, give the lease up at the end."""
-        self._relay.kick()
+        await self._relay.flush_soon()
         lease = self._owned.get(activity.id)
         if lease is None:
             return

@@ -122,10 +122,11 @@ class Decisions:
         """Remember the alert episode (idempotent by message id) and decide on it."""
         now = self._clock.now()
 
-        def remember(uow: UnitOfWork) -> AlertRecord | None:
+        def remember(uow: UnitOfWork) -> tuple[AlertRecord, GroupRecord] | None:
             if not uow.inbox.claim(str(event.message_id), subjects.ALERT_FIRED.name):
                 return None
-            if uow.groups.get(event.group) is None:
+            group = uow.groups.get(event.group)
+            if group is None:
                 return None
             record = AlertRecord(
                 group=event.group,
@@ -139,12 +140,13 @@ class Decisions:
             if previous is not None and previous.resolved_at is None:
                 record = record.model_copy(update={"last_evaluated_at": previous.last_evaluated_at})
             uow.alerts.save(record)
-            return record
+            return record, group
 
-        alert = await self._store.transaction(remember)
-        if alert is None:
+        found = await self._store.transaction(remember)
+        if found is None:
             return None
-        return await self.evaluate(event.group, StepPolicy(), f"alert:{event.alertname}", alert=alert)
+        alert, group = found
+        return await self.evaluate(event.group, StepPolicy(), f"alert:{event.alertname}", alert=alert, record=group)
 
     async def on_alert_resolved(self, event: AlertResolved) -> None:
         """The episode ended: no more re-checks for it."""
@@ -216,9 +218,14 @@ class Decisions:
         *,
         alert: AlertRecord | None = None,
         quiet: bool = False,
+        record: GroupRecord | None = None,
     ) -> DecisionRecord | None:
-        """Decide for ``group`` now; returns the stored decision (None if nothing was stored)."""
-        record = await self._store.transaction(lambda uow: uow.groups.get(group))
+        """Decide for ``group`` now; returns the stored decision (None if nothing was stored).
+
+        ``record`` (the group as just read) saves a read; the decision re-reads it locked.
+        """
+        if record is None:
+            record = await self._store.transaction(lambda uow: uow.groups.get(group))
         if record is None:
             return None
         metrics: MetricReading | None = None
@@ -255,7 +262,7 @@ class Decisions:
             await self._activities.after(activity)
         else:
             await self._lease.release(lease)
-            self._relay.kick()
+            await self._relay.flush_soon()
         return stored
 
     def _decide(

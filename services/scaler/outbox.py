@@ -36,9 +36,17 @@ class OutboxRelay:
         """Ask the relay loop to flush now."""
         self._wake.set()
 
+    async def flush_soon(self) -> None:
+        """Publish what was just committed now (the caller's latency), else leave it to the loop."""
+        try:
+            await self.flush()
+        except RetryableError as exc:
+            log.warning("outbox publish failed; the relay loop will retry", error=str(exc))
+            self.kick()
+
     async def flush(self) -> int:
-        """Publish every pending entry; returns how many were published. Stops at the first
-        publish failure (the rest waits for the next flush, in order)."""
+        """Publish every pending entry (commands of a batch before its events); returns how
+        many were published. Stops at the first publish failure (the rest waits)."""
         async with self._lock:
             total = 0
             while True:
@@ -46,6 +54,8 @@ class OutboxRelay:
                 if not entries:
                     return total
                 done: list[str] = []
+                # Commands first: they are what the saga waits on; events only inform.
+                entries = sorted(entries, key=lambda e: not e.subject.startswith("cmd."))
                 try:
                     for entry in entries:
                         subject = subjects.by_name(entry.subject)

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
@@ -177,8 +179,10 @@ class _Activities:
             "data": activity.model_dump_json(),
         }
         try:
-            with self._s.begin_nested():
-                _upsert(self._s, t.activities, {"id": activity.id}, values)
+            changed = self._s.execute(update(t.activities).where(t.activities.c.id == activity.id).values(**values))
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                with self._s.begin_nested():
+                    self._s.execute(t.activities.insert().values(id=activity.id, **values))
         except IntegrityError as exc:
             raise ActivityRunning(f"group {activity.group} already runs an activity", group=activity.group) from exc
 
@@ -251,17 +255,20 @@ class _Outbox:
         if not isinstance(message, subject.model):
             raise TypeError(f"{subject.name} carries {subject.model.__name__}")
         entry_id = str(message.message_id)
-        exists = self._s.execute(select(t.outbox.c.id).where(t.outbox.c.id == entry_id)).first()
-        if exists is None:
-            self._s.execute(
-                t.outbox.insert().values(
-                    id=entry_id,
-                    seq=time.time_ns() // 1000 * 1000 + next(_SEQ) % 1000,
-                    subject=subject.name,
-                    payload=message.model_dump_json(),
-                    created_at=self._clock.now(),
-                )
-            )
+        values = {
+            "id": entry_id,
+            "seq": time.time_ns() // 1000 * 1000 + next(_SEQ) % 1000,
+            "subject": subject.name,
+            "payload": message.model_dump_json(),
+            "created_at": self._clock.now(),
+        }
+        dialect = self._s.get_bind().dialect.name
+        if dialect == "postgresql":
+            self._s.execute(pg_insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+        elif dialect == "sqlite":
+            self._s.execute(sqlite_insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+        elif self._s.execute(select(t.outbox.c.id).where(t.outbox.c.id == entry_id)).first() is None:
+            self._s.execute(t.outbox.insert().values(**values))
         return entry_id
 
     def pending(self, limit: int = 100) -> list[OutboxEntry]:
