@@ -298,9 +298,8 @@ async def main(groups: int) -> None:
         f"p99 {percentile(loaded, 0.99) * 1000:.0f} ms (queueing included)"
     )
     print(f"concurrent scale-outs, in memory (baseline): {baseline_rate:.0f} activities/s")
-    print(
-        f"concurrent scale-outs, NATS + PostgreSQL + Redis: {rate:.1f} activities/s ({rate / baseline_rate:.2f} x baseline)"
-    )
+    ratio = rate / baseline_rate
+    print(f"concurrent scale-outs, NATS + PostgreSQL + Redis: {rate:.1f} activities/s ({ratio:.2f} x baseline)")
     print(f"RSS: {psutil.Process().memory_info().rss / 2**20:.0f} MiB")
 
 
