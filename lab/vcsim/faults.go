@@ -12,6 +12,10 @@ package main
 // A rule matches SOAP calls by method name (e.g. "CloneVM_Task"); it may delay the call, end
 // all sessions first, and/or answer with a SOAP fault of any vim25 type instead of forwarding
 // the call. "times" bounds how often it fires (0 = until removed).
+//
+// Fidelity: before forwarding PowerOnVM_Task, the VM's guest NIC report (guest.net[].network)
+// is brought in line with its NICs' backings, as VMware Tools would report after boot (the
+// simulator keeps the network a NIC was created with, even after a ReconfigVM_Task edit).
 
 import (
 	"bytes"
@@ -30,6 +34,7 @@ import (
 
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -69,6 +74,48 @@ func newFaultHook(backend *url.URL, user, pass string) *faultHook {
 }
 
 var soapMethod = regexp.MustCompile(`<(?:[A-Za-z0-9_]+:)?Body[^>]*>\s*<(?:[A-Za-z0-9_]+:)?([A-Za-z0-9_]+)`)
+
+var soapThis = regexp.MustCompile(`<(?:[A-Za-z0-9_]+:)?_this[^>]*>([^<]+)<`)
+
+// syncGuestNetworks reports each guest NIC on the network its device is backed by now.
+func syncGuestNetworks(value string) {
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: value}
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	simulator.Map.WithLock(vm, func() {
+		var cards []*types.VirtualEthernetCard
+		for _, device := range vm.Config.Hardware.Device {
+			if card, ok := device.(types.BaseVirtualEthernetCard); ok {
+				cards = append(cards, card.GetVirtualEthernetCard())
+			}
+		}
+		nets := append([]types.GuestNicInfo(nil), vm.Guest.Net...)
+		changed := false
+		for i := range nets {
+			var card *types.VirtualEthernetCard
+			for _, c := range cards {
+				if c.Key == nets[i].DeviceConfigId {
+					card = c
+				}
+			}
+			if card == nil && i < len(cards) {
+				card = cards[i]
+			}
+			if card == nil {
+				continue
+			}
+			if b, ok := card.Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok && b.DeviceName != nets[i].Network {
+				nets[i].Network = b.DeviceName
+				changed = true
+			}
+		}
+		if changed {
+			simulator.Map.Update(vm, []types.PropertyChange{{Name: "guest.net", Val: nets}})
+		}
+	})
+}
 
 func (h *faultHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
@@ -119,6 +166,11 @@ func (h *faultHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			log.Printf("vcsim hook: %s answered with %s", method, rule.Fault)
 			writeFault(w, rule.Fault, rule.Message)
 			return
+		}
+	}
+	if method == "PowerOnVM_Task" {
+		if m := soapThis.FindSubmatch(body); m != nil {
+			syncGuestNetworks(string(m[1]))
 		}
 	}
 	r.Body = ioutil.NopCloser(bytes.NewReader(body))

@@ -1,8 +1,10 @@
 """The steps of each VM and template operation (called by ``Lifecycle``).
 
 Clone: look the name up (adopt a VM tagged with this activity, refuse any other) → start the
-clone powered off, record the task → wait → customize → power on (when asked) → wait for the
-fixed IP → ``vm.cloned``. Each step is saved, so a resumed operation continues where it stopped.
+clone powered off, record the task → wait → put the first NIC on the requested network
+(``ReconfigVM_Task``; vcsim ignores a CloneSpec's device changes) → customize → power on (when
+asked) → wait for the fixed IP on that network → ``vm.cloned``. Each step is saved, so a
+resumed operation continues where it stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from services.inventory.domain import Tag, annotate, guest_identity, plan_clone, plan_template
+from services.inventory.domain import Tag, annotate, guest_identity, plan_clone, plan_template, resolve_network
 from services.inventory.ports import Operation, SessionLost, TemplateMeta
 from shared import subjects
 from shared.errors import Conflict, NotFound, OperationTimeout, VmscaleError
@@ -112,6 +114,9 @@ class Operations:
             if created.group is None:  # vcsim ignores the annotation of a CloneSpec
                 text = annotate(cmd.annotation, Tag(cmd.group, cmd.activity_id))
                 await life.call(life.provisioner.set_annotation, moref, text, t.task_s)
+            if cmd.network.network:  # the clone's NIC lands on the requested network
+                network = resolve_network(cmd.network.network, created.datacenter, life.cache.objects)
+                await life.call(life.provisioner.set_network, moref, network, t.task_s)
             await life.call(life.provisioner.customize, moref, identity, t.task_s)
             op = await life.advance(op, "customized")
         ip = None

@@ -99,6 +99,14 @@ class VmProvisioner(Protocol):
         """Replace the VM's annotation (notes). Blocks until done. Idempotent."""
         ...
 
+    def set_network(self, vm: str, network: str, timeout_s: float) -> None:
+        """Connect the VM's first NIC to ``network`` (a network moref). Blocks until done.
+
+        Idempotent: a NIC already on that network is left alone. Raises ``NotFound`` (VM or
+        network), ``PermanentError`` (the VM has no NIC), ``Conflict``, ``ServiceUnavailable``.
+        """
+        ...
+
 
 class Operation(BaseModel):
     """One command being carried out, persisted step by step.

@@ -1,10 +1,10 @@
 """The contract every inventory vCenter adapter keeps (STYLE rule 12).
 
-Subclass ``InventoryContract`` and provide the fixture ``world``: a ``World`` whose vCenter holds
-(at least) a template ``tpl-web`` in DC1, a powered-on VM ``web-1`` with guest IP
-``127.0.10.11`` on network ``lab-net``, a hidden ``vCLS-0001`` VM, a VM folder ``prod/web`` and
-a resource pool ``web`` in cluster ``c1``. It runs against the in-memory fake (unit tier) and
-against vcsim (integration tier).
+Subclass ``InventoryContract`` and provide the fixture ``world``: a ``World`` whose vCenter
+holds (at least) a template ``tpl-web`` in DC1, a powered-on VM ``web-1`` with guest IP
+``127.0.10.11`` on network ``lab-net``, a second network ``backend-net`` in DC1, a hidden
+``vCLS-0001`` VM, a VM folder ``prod/web`` and a resource pool ``web`` in cluster ``c1``. It
+runs against the in-memory fake (unit tier) and against vcsim (integration tier).
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class World:
             annotation=tag.render(),
             tag_text="" if template else tag.render(),
         )
+
+    def network(self, name: str) -> str:
+        """The moref of the DC1 network called ``name``."""
+        networks = self.reader.snapshot().objects.networks
+        return next(n.moref for n in networks if n.name == name and n.datacenter == "DC1")
 
     def clone(self, name: str, **kwargs: Any) -> str:
         """Clone and wait; the new VM's moref."""
@@ -122,6 +127,19 @@ class InventoryContract:
     def test_an_unknown_task_is_not_found(self, world: World) -> None:
         with pytest.raises(NotFound):
             world.provisioner.wait_task("task-999999", 1)
+
+    def test_the_first_nic_moves_to_the_requested_network_once(self, world: World) -> None:
+        moref = world.clone("web-53")
+        backend = world.network("backend-net")
+        world.provisioner.set_network(moref, backend, 30)
+        world.provisioner.set_network(moref, backend, 30)  # already there: success
+        world.provisioner.customize(moref, IDENTITY, 30)
+        world.provisioner.power(moref, True, 30)
+        vm = world.reader.read_vm(moref)
+        assert vm is not None and vm.nics[0].network == "backend-net"
+        assert "127.0.10.60" in vm.nics[0].ipv4
+        with pytest.raises(NotFound):
+            world.provisioner.set_network(moref, "network-does-not-exist", 30)
 
     def test_annotation_carries_the_tag(self, world: World) -> None:
         moref = world.clone("web-52")

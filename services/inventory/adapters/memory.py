@@ -23,7 +23,7 @@ from services.inventory.domain import (
     parse_tag,
 )
 from services.inventory.ports import Operation, TemplateMeta
-from shared.errors import Conflict, NotFound, OperationTimeout, VmscaleError
+from shared.errors import Conflict, NotFound, OperationTimeout, PermanentError, VmscaleError
 from shared.messages import FailureReason, NicInfo, VmInfo
 
 __all__ = ["MemoryOperationStore", "MemoryVcenter"]
@@ -238,6 +238,21 @@ class MemoryVcenter:
                     "activity_id": tag.activity_id if tag else None,
                 }
             )
+
+    def set_network(self, vm: str, network: str, timeout_s: float) -> None:
+        """Put the first NIC on ``network`` (by moref); what the guest reports follows."""
+        with self._lock:
+            self._call("set_network")
+            target = self._vm(vm)
+            net = next((n for n in self.objects.networks if n.moref == network), None)
+            if net is None:
+                raise NotFound("no such network", network=network, reason=FailureReason.NOT_FOUND.value)
+            if not target.info.nics:
+                raise PermanentError("the VM has no network adapter", reason=FailureReason.INVALID_INPUT.value)
+            nics = list(target.info.nics)
+            nics[0] = nics[0].model_copy(update={"network": net.name})
+            target.info = target.info.model_copy(update={"nics": tuple(nics)})
+            self._feed.append(("upsert", vm))
 
     def fail_task(self, error: VmscaleError) -> None:
         """Make the next clone task end in ``error`` (the VM is not created)."""

@@ -1,5 +1,5 @@
 # mypy: disable-error-code="no-untyped-call,attr-defined"
-"""Acting on vCenter: clone, customize, power, destroy (``VmProvisioner``), task by task.
+"""Acting on vCenter: clone, network, customize, power, destroy (``VmProvisioner``), task by task.
 
 Every method blocks until vCenter finished (or ``timeout_s`` passed) and runs in a worker
 thread. ``start_clone`` is the one non-idempotent call: it is never re-sent after a lost
@@ -17,7 +17,7 @@ from pyVmomi import vim
 from services.inventory.adapters.vcenter_session import VcenterSession, translate
 from services.inventory.adapters.vcenter_spec import clone_spec, customization_spec
 from services.inventory.domain import ClonePlan, GuestIdentity
-from shared.errors import NotFound, OperationTimeout
+from shared.errors import NotFound, OperationTimeout, PermanentError
 from shared.messages import FailureReason
 
 __all__ = ["VcenterProvisioner"]
@@ -100,7 +100,50 @@ class VcenterProvisioner:
         except NotFound:
             return
 
+    def set_network(self, vm: str, network: str, timeout_s: float) -> None:
+        """Put the VM's first NIC on ``network`` (a moref) with ``ReconfigVM_Task``.
+
+        Reads the NIC first: already there is success (idempotent); a VM without a NIC is
+        ``PermanentError``. A distributed port group gets a DVS port backing.
+        """
+
+        def plan(si: Any) -> Any:
+            config = vim.VirtualMachine(vm, si._stub).config
+            devices = config.hardware.device if config is not None else []
+            nic = next((d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)), None)
+            if nic is None:
+                raise PermanentError("the VM has no network adapter", vm=vm, reason=FailureReason.INVALID_INPUT.value)
+            if _backing_network(nic.backing) == network:
+                return None
+            nic.backing = _backing(si, network)
+            change = vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)
+            return vim.vm.ConfigSpec(deviceChange=[change])
+
+        spec = self._session.call(plan)
+        if spec is not None:
+            self._task(lambda si: vim.VirtualMachine(vm, si._stub).ReconfigVM_Task(spec=spec), timeout_s)
+
     def set_annotation(self, vm: str, text: str, timeout_s: float) -> None:
         """Replace the VM's annotation."""
         spec = vim.vm.ConfigSpec(annotation=text)
         self._task(lambda si: vim.VirtualMachine(vm, si._stub).ReconfigVM_Task(spec=spec), timeout_s)
+
+
+def _backing_network(backing: Any) -> str | None:
+    """The network moref a NIC backing points at (a port group's key for DVS ports)."""
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
+        return str(backing.network._moId) if backing.network is not None else None
+    if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
+        return str(backing.port.portgroupKey) if backing.port is not None else None
+    return None
+
+
+def _backing(si: Any, network: str) -> Any:
+    """A NIC backing for ``network``: a standard network by name, or a DVS port group's port."""
+    if network.startswith("dvportgroup-"):
+        group = vim.dvs.DistributedVirtualPortgroup(network, si._stub)
+        switch: Any = group.config.distributedVirtualSwitch
+        port = vim.dvs.PortConnection(portgroupKey=str(group.key), switchUuid=str(switch.uuid))
+        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
+    net = vim.Network(network, si._stub)
+    return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(network=net, deviceName=str(net.name))

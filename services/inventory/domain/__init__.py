@@ -10,7 +10,7 @@ from services.inventory.domain.names import (
     validate_hostname,
     validate_vm_name,
 )
-from services.inventory.domain.plans import guest_identity, plan_clone, plan_template
+from services.inventory.domain.plans import guest_identity, plan_clone, plan_template, resolve_network
 from services.inventory.domain.tag import EXTRA_CONFIG_KEY, Tag, annotate, parse_tag
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "plan_clone",
     "plan_template",
     "reason_for",
+    "resolve_network",
     "validate_hostname",
     "validate_vm_name",
 ]

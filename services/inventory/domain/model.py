@@ -57,7 +57,7 @@ class ClonePlan(_Value):
     """A clone with every name already resolved to a managed object id.
 
     ``tag_text`` is written as ExtraConfig ``vmscale.tag`` and in ``annotation``, in the same
-    call that creates the VM.
+    call that creates the VM. ``network`` is the network (moref) the first NIC must land on.
     """
 
     vm_name: str
@@ -69,3 +69,4 @@ class ClonePlan(_Value):
     template: bool = False
     annotation: str = ""
     tag_text: str = ""
+    network: str | None = None

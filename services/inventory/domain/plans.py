@@ -14,7 +14,7 @@ from services.inventory.domain.tag import Tag, annotate
 from shared.errors import InvalidInput, NotFound
 from shared.messages import CloneVm, FailureReason, Placement, VmInfo
 
-__all__ = ["guest_identity", "plan_clone", "plan_template"]
+__all__ = ["guest_identity", "plan_clone", "plan_template", "resolve_network"]
 
 
 def _invalid(message: str, **details: object) -> InvalidInput:
@@ -152,8 +152,6 @@ def _resolve(
         host = _one(
             [h for h in in_dc(objects.hosts) if getattr(h, "name", None) == placement.host], "host", placement.host
         )
-    if network:
-        _one([n for n in in_dc(objects.networks) if getattr(n, "name", None) == network], "network", network)
     return ClonePlan(
         vm_name=name,
         source=source.moref,
@@ -164,4 +162,11 @@ def _resolve(
         template=template,
         annotation=annotation,
         tag_text=tag_text,
+        network=resolve_network(network, dc, objects) if network else None,
     )
+
+
+def resolve_network(name: str, datacenter: str | None, objects: InventoryObjects) -> str:
+    """The moref of the network called ``name`` in ``datacenter`` (``NotFound`` if none)."""
+    found = [n for n in objects.networks if n.name == name and n.datacenter == datacenter]
+    return str(_one(found, "network", name).moref)  # type: ignore[attr-defined]

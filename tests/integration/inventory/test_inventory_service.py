@@ -142,6 +142,43 @@ async def test_clone_customize_power_on_gives_the_fixed_ip_and_host_name_then_de
     assert client.seen(subjects.VM_OPERATION_FAILED) == []
 
 
+def nic_networks(vcsim: Vcsim, name: str) -> tuple[list[str], list[str]]:
+    """What vcsim itself says: the VM's ``network`` names and its NICs' backing device names."""
+    si = SmartConnect(
+        host=vcsim.host,
+        port=vcsim.port,
+        user=vcsim.username,
+        pwd=vcsim.password,
+        protocol="http",
+        disableSslCertValidation=True,
+    )
+    try:
+        view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
+        vm = next(v for v in view.view if v.name == name)
+        cards = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        return [n.name for n in vm.network], [c.backing.deviceName for c in cards]
+    finally:
+        Disconnect(si)
+
+
+async def test_a_clone_lands_on_the_requested_network_not_the_templates(
+    inventory: Running, client: Client, vcsim: Vcsim
+) -> None:
+    network = NetworkSpec(ip="127.0.20.31", prefix_length=24, network="backend-net")
+    await client.bus.publish(subjects.CMD_VM_CLONE, clone("web-12", "127.0.20.31", network=network))
+    cloned = await client.expect(subjects.VM_CLONED, vm_name="web-12")
+    assert (cloned.ip, cloned.power_state) == ("127.0.20.31", "poweredOn")
+    assert await asyncio.to_thread(nic_networks, vcsim, "web-12") == (["backend-net"], ["backend-net"])
+    vm = (await client.ask(subjects.QUERY_INVENTORY_VM, VmQuery(name="web-12"))).vm
+    assert [(n.network, n.ipv4) for n in vm.nics] == [("backend-net", ("127.0.20.31",))]
+    assert await asyncio.to_thread(nic_networks, vcsim, "tpl-web") == (["lab-net"], ["lab-net"])
+    bad = NetworkSpec(ip="127.0.20.32", prefix_length=24, network="no-such-net")
+    await client.bus.publish(subjects.CMD_VM_CLONE, clone("web-13", "127.0.20.32", network=bad))
+    failed = await client.expect(subjects.VM_OPERATION_FAILED, vm_name="web-13")
+    assert (failed.reason, failed.retryable) == ("not_found", False)
+    assert (await client.ask(subjects.QUERY_INVENTORY_VM, VmQuery(name="web-13"))).vm is None
+
+
 async def test_power_off_then_power_on_waits_for_the_expected_ip(inventory: Running, client: Client) -> None:
     await client.bus.publish(subjects.CMD_VM_POWER_OFF, PowerOffVm(activity_id="a1", vm_name="web-2"))
     await client.expect(subjects.VM_POWERED_OFF, vm_name="web-2")

@@ -20,7 +20,10 @@ def seeded_vcenter() -> MemoryVcenter:
             InventoryObject(moref="resgroup-1", name="Resources", datacenter="DC1", parent="c1"),
             InventoryObject(moref="resgroup-2", name="web", datacenter="DC1", parent="c1"),
         ),
-        networks=(InventoryObject(moref="network-1", name="lab-net", datacenter="DC1"),),
+        networks=(
+            InventoryObject(moref="network-1", name="lab-net", datacenter="DC1"),
+            InventoryObject(moref="network-2", name="backend-net", datacenter="DC1"),
+        ),
     )
     world = MemoryVcenter(objects=objects)
     world.add_vm(
