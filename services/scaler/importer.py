@@ -26,7 +26,7 @@ from shared.bus import Bus
 from shared.errors import Conflict, RetryableError, VmscaleError
 from shared.messages import VmsQuery
 
-__all__ = ["Discovery", "ImportReport", "bus_discovery", "convert", "import_original"]
+__all__ = ["Discovery", "ImportReport", "bus_discovery", "convert", "import_original", "run_import"]
 
 Discovery = Callable[[ScalingGroup], Awaitable[list[tuple[str, str | None]]]]
 """Finds a group's existing VMs as (name, IPv4) pairs."""
@@ -195,3 +195,45 @@ def _is_ipv4(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def run_import(
+    settings: Any, configs_path: Path, templates_path: Path, *, enable: bool = False, discover_vms: bool = True
+) -> ImportReport:
+    """``vmscale import`` end to end from the scaler's settings (what the CLI calls).
+
+    Migrates and opens the scaler's database, discovers existing VMs through Prometheus and the
+    inventory (over the bus) unless ``discover_vms`` is false, and imports. Commands that follow
+    (alert provisioning of enabled groups) go to the scaler's outbox; the running scaler service
+    publishes them.
+    """
+    import httpx
+
+    from services.scaler.activities import Activities, EngineConfig
+    from services.scaler.adapters.bus import BusPublisher, BusResourceChecker
+    from services.scaler.adapters.memory import MemoryHealthProbe, MemoryHooks, MemoryLease
+    from services.scaler.adapters.prometheus import PrometheusMetrics
+    from services.scaler.adapters.sql import SqlStore
+    from services.scaler.outbox import OutboxRelay
+    from shared.bus import Topology, build_broker
+    from shared.db import make_engine, upgrade
+    from shared.testing.clock import SystemClock
+
+    url = settings.resolved_database_url()
+    upgrade("scaler", url)
+    store = SqlStore(make_engine(url))
+    bus = build_broker(settings.nats_url, client_name="vmscale-import", topology=Topology(settings.subject_prefix))
+    clock = SystemClock()
+    async with httpx.AsyncClient(trust_env=False) as http:
+        metrics = PrometheusMetrics(http, settings.prometheus_url, settings.prometheus_rate_window)
+        relay = OutboxRelay(store, BusPublisher(bus), clock)
+        engine = EngineConfig(owner="vmscale-import")
+        activities = Activities(store, MemoryLease(clock), MemoryHealthProbe(), MemoryHooks(), relay, clock, engine)
+        admin = GroupAdmin(store, BusResourceChecker(bus, metrics), activities, relay, clock, settings.webhook_base_url)
+        await bus.broker.connect()
+        try:
+            discover = bus_discovery(bus, metrics.target_addresses) if discover_vms else None
+            return await import_original(configs_path, templates_path, admin, discover, enable=enable)
+        finally:
+            await bus.broker.stop()
+            store.dispose()
