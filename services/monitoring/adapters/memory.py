@@ -1,6 +1,8 @@
 """In-memory versions of every monitoring port, with real state and the same errors.
 
 They run the same contract suites as the real adapters (``tests/contracts/monitoring_*``).
+The SSH ports' fakes (``FakeVm``, ``MemoryConnector``) live in ``memory_ssh`` and are
+re-exported here.
 Failures can be scripted (``fail_next_reload``, ``reject``) to drive the unhappy paths.
 """
 
@@ -14,11 +16,21 @@ from typing import Any
 import yaml
 
 from services.monitoring.adapters.files import check_file_name
+from services.monitoring.adapters.memory_ssh import FakeVm, MemoryConnector, MemoryHost
 from services.monitoring.domain import parse_job_file
 from shared.errors import ConfigurationError, Conflict, InvalidInput
 from shared.testing.clock import Clock, SystemClock
 
-__all__ = ["MemoryAlertmanager", "MemoryChecker", "MemoryDashboards", "MemoryPrometheus", "MemoryStore"]
+__all__ = [
+    "FakeVm",
+    "MemoryAlertmanager",
+    "MemoryChecker",
+    "MemoryConnector",
+    "MemoryDashboards",
+    "MemoryHost",
+    "MemoryPrometheus",
+    "MemoryStore",
+]
 
 
 class MemoryStore:

@@ -1,9 +1,12 @@
-# ruff: noqa: ASYNC221, ASYNC240 - small local files and key generation in test set-up
-"""Node Exporter over the real sshd: install, idempotent re-run, status, uninstall, errors."""
+# ruff: noqa: ASYNC240 - small local files and key generation in test set-up
+"""Node Exporter over the real sshd: install, idempotent re-run, status, uninstall, checksum.
+
+The connection errors (wrong key, changed or unknown host key, closed port) are in the SSH
+contract suite, run against the lab sshd and the in-memory fake alike.
+"""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path, PurePosixPath
 
 import httpx
@@ -12,7 +15,6 @@ import pytest
 from services.monitoring.adapters.ssh import AsyncsshConnector
 from services.monitoring.agent_specs import node_exporter_spec
 from services.monitoring.agents import AgentInstaller, Artifact
-from services.monitoring.errors import AuthenticationFailed, HostKeyChanged, HostKeyUnknown, HostUnreachable
 from shared.errors import ConfigurationError
 from shared.testing.servers import free_port
 from tests.contracts.monitoring_lab import MonitoringLab
@@ -74,29 +76,3 @@ async def test_a_checksum_mismatch_is_refused_before_anything_is_copied(
     with pytest.raises(ConfigurationError):
         await installer.install("127.0.0.1", spec, Artifact(b"not node exporter", sha256="0" * 64))
     assert not Path(str(spec.binary)).exists()
-
-
-async def test_a_wrong_key_is_an_authentication_error(monitoring_lab: MonitoringLab, tmp_path: Path) -> None:
-    wrong = tmp_path / "wrong_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
-    with pytest.raises(AuthenticationFailed):
-        await connector(monitoring_lab, tmp_path, key=wrong).connect("127.0.0.1")
-
-
-async def test_a_changed_host_key_is_refused(monitoring_lab: MonitoringLab, tmp_path: Path) -> None:
-    other = tmp_path / "other_host_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    algorithm, blob = Path(f"{other}.pub").read_text().split()[:2]
-    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{monitoring_lab.config.sshd_port} {algorithm} {blob}\n")
-    with pytest.raises(HostKeyChanged):
-        await connector(monitoring_lab, tmp_path).connect("127.0.0.1")
-
-
-async def test_strict_mode_refuses_an_unrecorded_host(monitoring_lab: MonitoringLab, tmp_path: Path) -> None:
-    with pytest.raises(HostKeyUnknown):
-        await connector(monitoring_lab, tmp_path, strict=True).connect("127.0.0.1")
-
-
-async def test_a_closed_port_is_unreachable(monitoring_lab: MonitoringLab, tmp_path: Path) -> None:
-    with pytest.raises(HostUnreachable):
-        await connector(monitoring_lab, tmp_path).connect("127.0.0.1", free_port())
