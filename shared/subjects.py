@@ -151,6 +151,8 @@ MONITORING_JOB_DELETED = _evt("monitoring.job_deleted", m.JobDeleted)
 CMD_MONITORING_INSTALL_AGENTS = _cmd("cmd.monitoring.install_agents", m.InstallAgents)
 MONITORING_AGENT_PROGRESS = _evt("monitoring.agent_progress", m.AgentProgress)
 MONITORING_AGENTS_INSTALLED = _evt("monitoring.agents_installed", m.AgentsInstalled)
+CMD_MONITORING_REGISTER_JMX = _cmd("cmd.monitoring.register_jmx", m.RegisterJmxExporter)
+MONITORING_JMX_REGISTERED = _evt("monitoring.jmx_registered", m.JmxExporterRegistered)
 QUERY_MONITORING_JOBS = Subject("query.monitoring.jobs", m.MonitoringJobsQuery, Kind.QUERY, reply=m.MonitoringJobsReply)
 QUERY_MONITORING_TARGETS = Subject(
     "query.monitoring.targets", m.MonitoringTargetsQuery, Kind.QUERY, reply=m.MonitoringTargetsReply

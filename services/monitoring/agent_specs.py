@@ -29,6 +29,8 @@ class AgentSpec:
     user: str = "nobody"
     command: tuple[str, ...] | None = None
     """argv to run instead of the binary itself (the JMX exporter runs under java)."""
+    install_path: str = ""
+    """Where the binary goes when not ``/usr/local/bin/<name>`` (the JMX exporter's jar)."""
 
     def _under(self, path: str) -> PurePosixPath:
         return self.prefix / path.lstrip("/")
@@ -36,7 +38,7 @@ class AgentSpec:
     @property
     def binary(self) -> PurePosixPath:
         """Where the binary (or jar) goes."""
-        return self._under(f"/usr/local/bin/{self.name}")
+        return self._under(self.install_path or f"/usr/local/bin/{self.name}")
 
     @property
     def config_dir(self) -> PurePosixPath:
@@ -58,6 +60,12 @@ class AgentSpec:
         return [*(self.command or (str(self.binary),)), *self.args]
 
 
+def _exec_line(argv: list[str]) -> str:
+    """argv for ``ExecStart=``: quoted once, with systemd's ``%`` specifiers and ``$`` variables
+    escaped so that every argument reaches the program as written."""
+    return shlex.join(argv).replace("%", "%%").replace("$", "$$")
+
+
 def systemd_unit(spec: AgentSpec) -> bytes:
     """The systemd unit (the original's, with the argv quoted once)."""
     return (
@@ -67,7 +75,7 @@ def systemd_unit(spec: AgentSpec) -> bytes:
         "[Service]\n"
         "Type=simple\n"
         f"User={spec.user}\n"
-        f"ExecStart={shlex.join(spec.argv())}\n"
+        f"ExecStart={_exec_line(spec.argv())}\n"
         "Restart=always\n"
         "RestartSec=5\n\n"
         "[Install]\n"
@@ -141,15 +149,32 @@ def promtail_spec(prefix: PurePosixPath, *, hostname: str, loki_url: str, port: 
     )
 
 
-def jmx_exporter_spec(prefix: PurePosixPath, *, port: int = 9404, java: str = "/usr/bin/java") -> AgentSpec:
-    """The JMX exporter's HTTP server jar, on its own (configurable) port."""
-    spec = AgentSpec(name="jmx_exporter", port=port, prefix=prefix)
-    config = yaml.safe_dump({"rules": [{"pattern": ".*"}]}).encode()
+def jmx_exporter_spec(
+    prefix: PurePosixPath,
+    *,
+    port: int = 9404,
+    jmx_port: int = 9999,
+    jmx_host: str = "127.0.0.1",
+    listen_host: str = "",
+    java: str = "/usr/bin/java",
+) -> AgentSpec:
+    """The JMX exporter's standalone HTTP server: serves ``/metrics`` on ``listen_host:port``
+    (its own, configurable port) and reads the Java service's remote JMX at ``jmx_host:jmx_port``.
+
+    Fixes the original, which passed the JMX port as the listen port and named no JMX target:
+    here the listen address is the exporter's and ``hostPort`` in the config is the service's.
+    The jar lives in ``/opt/jmx_exporter`` as the original's did.
+    """
+    jar = "/opt/jmx_exporter/jmx_prometheus_httpserver.jar"
+    config_dir = prefix / "etc/jmx_exporter"
+    config = {"hostPort": f"{jmx_host}:{jmx_port}", "lowercaseOutputName": False, "rules": [{"pattern": ".*"}]}
+    listen = f"{listen_host}:{port}" if listen_host else str(port)
     return AgentSpec(
-        name=spec.name,
+        name="jmx_exporter",
         port=port,
         prefix=prefix,
-        files={"config.yml": config},
-        command=(java, "-jar", str(spec.binary)),
-        args=(str(port), str(spec.config_dir / "config.yml")),
+        files={"config.yml": yaml.safe_dump(config, sort_keys=False).encode()},
+        install_path=jar,
+        command=(java, "-jar", str(prefix / jar.lstrip("/"))),
+        args=(listen, str(config_dir / "config.yml")),
     )

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from services.monitoring.agent_specs import AgentSpec, supervisor_script, systemd_unit
+from services.monitoring.errors import RemoteCommandFailed
 from services.monitoring.ports import HostConnector, RemoteHost
 from shared.errors import ConfigurationError, OperationTimeout, VmscaleError
 
-__all__ = ["AgentInstaller", "Artifact", "HostResult"]
+__all__ = ["AgentInstaller", "Artifact", "HostResult", "SpecBuilder"]
+
+SpecBuilder = Callable[[str], AgentSpec]
+"""Builds a spec from the VM's own host name (``uname -n`` on the VM), e.g. Promtail's."""
+
+_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
 
 @dataclass(frozen=True)
@@ -112,41 +119,51 @@ class AgentInstaller:
             await host.run(["kill", "-TERM", child.decode().strip()], check=False)
         await host.run(["rm", "-f", str(spec.state_dir / "supervisor.pid"), str(spec.state_dir / "agent.pid")])
 
+    async def _hostname(self, host: RemoteHost) -> str:
+        name = (await host.run(["uname", "-n"])).stdout.strip()
+        if not _HOSTNAME.match(name):
+            raise RemoteCommandFailed("the VM reports an unusable host name", command="uname", hostname=name[:64])
+        return name
+
     async def install(
-        self, address: str, spec: AgentSpec, artifact: Artifact, ssh_port: int | None = None
+        self, address: str, spec: AgentSpec | SpecBuilder, artifact: Artifact, ssh_port: int | None = None
     ) -> HostResult:
         """Install (or verify) the agent on ``address``; ``changed`` is false on a re-run.
 
-        Raises the classified SSH errors, ``ConfigurationError`` (checksum) and
-        ``OperationTimeout`` when the agent does not answer on its port afterwards.
+        A ``SpecBuilder`` is given the VM's own host name, so install and update render the
+        same files. The artifact is verified before the connection is opened. Raises the
+        classified SSH errors, ``ConfigurationError`` (checksum) and ``OperationTimeout`` when
+        the agent does not answer on its port afterwards.
         """
+        artifact.verified()
         host = await self._connector.connect(address, ssh_port)
         try:
-            changed = await self._binary(host, spec, artifact)
-            for name, content in spec.files.items():
-                changed |= await self._put_if_changed(host, spec.config_dir / name, content, 0o644)
+            resolved = spec if isinstance(spec, AgentSpec) else spec(await self._hostname(host))
+            changed = await self._binary(host, resolved, artifact)
+            for name, content in resolved.files.items():
+                changed |= await self._put_if_changed(host, resolved.config_dir / name, content, 0o644)
             if await self._systemd(host):
-                unit_changed = await self._put_if_changed(host, spec.unit_path, systemd_unit(spec), 0o644)
+                unit_changed = await self._put_if_changed(host, resolved.unit_path, systemd_unit(resolved), 0o644)
                 if unit_changed:
                     await host.run(["systemctl", "daemon-reload"])
-                    await host.run(["systemctl", "enable", spec.name])
+                    await host.run(["systemctl", "enable", resolved.name])
                 if changed or unit_changed:
-                    await host.run(["systemctl", "restart", spec.name])
+                    await host.run(["systemctl", "restart", resolved.name])
                 else:
-                    await host.run(["systemctl", "start", spec.name])
+                    await host.run(["systemctl", "start", resolved.name])
                 changed |= unit_changed
             else:
-                script = spec.state_dir / "run.sh"
-                script_changed = await self._put_if_changed(host, script, supervisor_script(spec), 0o755)
-                running = await self._supervised_pid(host, spec) is not None
+                script = resolved.state_dir / "run.sh"
+                script_changed = await self._put_if_changed(host, script, supervisor_script(resolved), 0o755)
+                running = await self._supervised_pid(host, resolved) is not None
                 if changed or script_changed or not running:
-                    await self._stop_supervised(host, spec)
+                    await self._stop_supervised(host, resolved)
                     await host.run(["setsid", "-f", str(script)])
                     changed = True
         finally:
             await host.close()
-        await self._wait_ready(address, spec.port)
-        return HostResult(address, ok=True, changed=changed, status=await self.status(address, spec, ssh_port))
+        await self._wait_ready(address, resolved.port)
+        return HostResult(address, ok=True, changed=changed, status=await self.status(address, resolved, ssh_port))
 
     async def _wait_ready(self, address: str, port: int) -> None:
         deadline = asyncio.get_running_loop().time() + self._ready_timeout_s

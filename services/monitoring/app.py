@@ -15,7 +15,7 @@ from services.monitoring.handlers import build_routers
 from services.monitoring.http_sd import HttpSdServer
 from services.monitoring.service import MonitoringService
 from services.monitoring.settings import MonitoringSettings
-from services.monitoring.wiring import build_monitoring
+from services.monitoring.wiring import build_artifacts, build_monitoring
 from shared.errors import VmscaleError
 from shared.runtime import ServiceRuntime
 
@@ -34,7 +34,12 @@ def build_service(settings: MonitoringSettings, client: httpx.AsyncClient) -> Mo
         return response.status_code == 200
 
     return MonitoringService(
-        settings, parts.registry, parts.alerting, parts.dashboards, AgentInstaller(parts.vms, probe)
+        settings,
+        parts.registry,
+        parts.alerting,
+        parts.dashboards,
+        AgentInstaller(parts.vms, probe),
+        build_artifacts(settings, client),
     )
 
 

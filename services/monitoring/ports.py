@@ -16,6 +16,7 @@ __all__ = [
     "ConfigChecker",
     "ConfigStore",
     "Dashboards",
+    "Downloader",
     "HostConnector",
     "PrometheusApi",
     "RemoteHost",
@@ -163,4 +164,18 @@ class HostConnector(Protocol):
         """A connected, authenticated host. The connectivity pre-check: raises
         ``HostUnreachable``, ``SshTimeout``, ``AuthenticationFailed``, ``HostKeyChanged`` or
         ``HostKeyUnknown``; on first use records the host key (unless strict)."""
+        ...
+
+
+class Downloader(Protocol):
+    """Fetches agent artifacts from their configured URL (on vmscale's side, never on a VM)."""
+
+    async def download(self, url: str, sha256: str) -> bytes:
+        """The body of ``url`` (``http``/``https`` only), streamed; blocks until complete.
+
+        Returns only once the body's SHA-256 equals ``sha256``. Raises ``InvalidInput`` for a
+        non-http(s) URL or a body over the size limit (stopped as soon as it grows past it),
+        ``ConfigurationError`` for a missing or mismatching checksum, ``ServiceUnavailable`` /
+        ``OperationTimeout`` when the host fails or is slow. Idempotent (a plain GET).
+        """
         ...

@@ -8,16 +8,17 @@ redelivered command repeats nothing visible.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path, PurePosixPath
+from typing import Any
 
-from services.monitoring.agent_specs import AgentSpec, jmx_exporter_spec, node_exporter_spec, promtail_spec
-from services.monitoring.agents import AgentInstaller, Artifact, HostResult
+from services.monitoring.agent_ops import AgentOperations
+from services.monitoring.agents import AgentInstaller
 from services.monitoring.alerting import Alerting
-from services.monitoring.domain import Target, dashboard_uid, infrastructure_dashboard
+from services.monitoring.artifacts import Artifacts
+from services.monitoring.domain import Target, dashboard_uid, infrastructure_dashboard, jvm_dashboard
 from services.monitoring.ports import Dashboards
 from services.monitoring.registry import TargetRegistry
 from services.monitoring.settings import MonitoringSettings
-from shared.errors import ConfigurationError, InvalidInput, OperationTimeout, VmscaleError
+from shared.errors import OperationTimeout, VmscaleError
 from shared.messages import (
     AgentProgress,
     AgentsInstalled,
@@ -26,8 +27,10 @@ from shared.messages import (
     GroupAlertsProvisioned,
     GroupAlertsRemoved,
     InstallAgents,
+    JmxExporterRegistered,
     JobDeleted,
     ProvisionGroupAlerts,
+    RegisterJmxExporter,
     RegisterTarget,
     RemoveGroupAlerts,
     ScaleInSilenceSet,
@@ -53,12 +56,14 @@ class MonitoringService:
         alerting: Alerting,
         dashboards: Dashboards | None,
         installer: AgentInstaller,
+        artifacts: Artifacts,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.alerting = alerting
         self.dashboards = dashboards
         self.installer = installer
+        self.agents = AgentOperations(settings, installer, artifacts)
 
     # -- targets ------------------------------------------------------------------------------
 
@@ -72,27 +77,11 @@ class MonitoringService:
             labels.setdefault("group", cmd.group)
         target = Target.build(cmd.job, cmd.address, cmd.port, labels, vm_name=cmd.vm_name)
         if cmd.install_exporter:
-            spec = node_exporter_spec(PurePosixPath(str(self.settings.agent_prefix)), port=cmd.port)
-            await self.installer.install(cmd.address, spec, self.artifact("node_exporter"))
+            await self.agents.install("node_exporter", cmd.address, port=cmd.port)
         outcome = await self.registry.add(target)
         if outcome.job_created:
             await self._dashboard(target)
-        up = False
-        if cmd.wait_up:
-            deadline_s, step = cmd.timeout_s, 10.0
-            while True:
-                try:
-                    await self.registry.wait_up(
-                        cmd.job, target.key, min(step, deadline_s), self.settings.register_poll_interval_s
-                    )
-                    up = True
-                    break
-                except OperationTimeout:
-                    deadline_s -= step
-                    if deadline_s <= 0:
-                        raise
-                    if keepalive is not None:
-                        await keepalive()
+        up = await self._wait_up(target, cmd.wait_up, cmd.timeout_s, keepalive) if cmd.wait_up else False
         return TargetRegistered(
             message_id=deterministic_id("target-registered", cmd.message_id),
             activity_id=cmd.activity_id,
@@ -103,19 +92,70 @@ class MonitoringService:
             **cmd.caused_by(cmd),
         )
 
-    async def _dashboard(self, target: Target) -> None:
-        if self.dashboards is None:
-            return
-        model = infrastructure_dashboard(
-            target.job,
-            service=target.labels.get("service", ""),
-            environment=target.labels.get("environment", ""),
-            datasource_uid=self.settings.grafana_datasource_uid,
+    async def _wait_up(
+        self, target: Target, wait: bool, timeout_s: float, keepalive: Callable[[], Awaitable[None]] | None
+    ) -> bool:
+        """Block until Prometheus reports ``target`` up, telling the bus we are alive every 10 s."""
+        deadline_s, step = timeout_s, 10.0
+        while True:
+            try:
+                await self.registry.wait_up(
+                    target.job, target.key, min(step, deadline_s), self.settings.register_poll_interval_s
+                )
+                return True
+            except OperationTimeout:
+                deadline_s -= step
+                if deadline_s <= 0:
+                    raise
+                if keepalive is not None:
+                    await keepalive()
+
+    async def register_jmx(
+        self, cmd: RegisterJmxExporter, keepalive: Callable[[], Awaitable[None]] | None = None
+    ) -> JmxExporterRegistered:
+        """Install the JMX exporter if asked, add its target to its own job, create the job's
+        JVM dashboard, and with ``wait_up`` block until Prometheus scrapes it."""
+        port = cmd.port or self.settings.jmx_exporter_port
+        labels = {"service": "jmx-exporter", **cmd.labels}
+        if cmd.group:
+            labels.setdefault("group", cmd.group)
+        target = Target.build(cmd.job, cmd.address, port, labels, vm_name=cmd.vm_name)
+        if cmd.install_exporter:
+            await self.agents.install("jmx_exporter", cmd.address, port=port, jmx_port=cmd.jmx_port)
+        await self.registry.add(target)
+        uid = await self._upsert(jvm_dashboard(cmd.job, datasource_uid=self.settings.grafana_datasource_uid))
+        up = await self._wait_up(target, cmd.wait_up, cmd.timeout_s, keepalive) if cmd.wait_up else False
+        return JmxExporterRegistered(
+            message_id=deterministic_id("jmx-registered", cmd.message_id),
+            activity_id=cmd.activity_id,
+            job=cmd.job,
+            vm_name=cmd.vm_name,
+            target=target.key,
+            up=up,
+            dashboard_uid=uid,
+            **cmd.caused_by(cmd),
         )
+
+    async def _upsert(self, model: dict[str, Any]) -> str | None:
+        """Create or update a dashboard in its folder; a dashboard never fails a registration."""
+        if self.dashboards is None:
+            return None
         try:
             await self.dashboards.upsert(model, self.settings.grafana_folder_uid or None)
-        except VmscaleError as exc:  # a dashboard never fails a registration (original rule)
-            log.warning("dashboard not created", job=target.job, error=str(exc))
+        except VmscaleError as exc:  # the original's rule: dashboard errors are reported, not fatal
+            log.warning("dashboard not created", uid=model["uid"], error=str(exc))
+            return None
+        return str(model["uid"])
+
+    async def _dashboard(self, target: Target) -> None:
+        await self._upsert(
+            infrastructure_dashboard(
+                target.job,
+                service=target.labels.get("service", ""),
+                environment=target.labels.get("environment", ""),
+                datasource_uid=self.settings.grafana_datasource_uid,
+            )
+        )
 
     async def deregister(self, cmd: DeregisterTarget) -> TargetDeregistered:
         """Remove the VM's target; a missing one is success."""
@@ -158,70 +198,10 @@ class MonitoringService:
 
     # -- agents -------------------------------------------------------------------------------
 
-    def artifact(self, tool: str) -> Artifact:
-        """The binary of ``tool`` from its configured artifact path (checksum verified later)."""
-        if tool != "node_exporter":
-            raise ConfigurationError("no artifact configured for this tool", tool=tool)
-        path = self.settings.node_exporter_artifact
-        if path is None:
-            raise ConfigurationError("node_exporter_artifact is not set")
-        return Artifact(Path(path).read_bytes(), self.settings.node_exporter_sha256)
-
-    def spec(self, tool: str, hostname: str) -> AgentSpec:
-        """The agent spec of ``tool`` for one VM."""
-        prefix = PurePosixPath(str(self.settings.agent_prefix))
-        if tool == "node_exporter":
-            return node_exporter_spec(prefix, port=self.settings.node_exporter_port)
-        if tool == "promtail":
-            return promtail_spec(prefix, hostname=hostname, loki_url=self.settings.loki_url)
-        if tool == "jmx_exporter":
-            return jmx_exporter_spec(prefix, port=self.settings.jmx_exporter_port)
-        raise InvalidInput("unknown agent tool", tool=tool)
-
     async def install_agents(self, cmd: InstallAgents) -> AsyncIterator[AgentProgress | AgentsInstalled]:
         """Run the batch; yield one ``AgentProgress`` per host as it finishes, then the summary."""
-        if not cmd.hosts:
-            raise InvalidInput("an agent batch needs at least one host")
-        names = {host.address: host.vm_name for host in cmd.hosts}
-        artifact = self.artifact(cmd.tool) if cmd.action == "install" else None
-
-        async def operate(address: str, port: int | None) -> HostResult:
-            spec = self.spec(cmd.tool, names[address])
-            if cmd.action == "install" and artifact is not None:
-                return await self.installer.install(address, spec, artifact, port)
-            if cmd.action == "uninstall":
-                return await self.installer.uninstall(address, spec, port)
-            return HostResult(address, ok=True, status=await self.installer.status(address, spec, port))
-
-        batch_id = str(cmd.message_id)
-        succeeded: list[str] = []
-        failed: list[str] = []
-        hosts = [(host.address, host.port) for host in cmd.hosts]
-        async for result in self.installer.batch(hosts, operate, self.settings.install_concurrency):
-            (succeeded if result.ok else failed).append(names[result.host])
-            yield AgentProgress(
-                message_id=deterministic_id("agent", batch_id, result.host),
-                batch_id=batch_id,
-                vm_name=names[result.host],
-                address=result.host,
-                tool=cmd.tool,
-                action=cmd.action,
-                ok=result.ok,
-                changed=result.changed,
-                status=result.status,
-                error_kind=result.error_kind,
-                reason=result.reason,
-                **cmd.caused_by(cmd),
-            )
-        yield AgentsInstalled(
-            message_id=deterministic_id("agents", batch_id),
-            batch_id=batch_id,
-            tool=cmd.tool,
-            action=cmd.action,
-            succeeded=tuple(succeeded),
-            failed=tuple(failed),
-            **cmd.caused_by(cmd),
-        )
+        async for event in self.agents.run_batch(cmd):
+            yield event
 
     async def annotate(self, group: str, text: str, tags: list[str]) -> None:
         """A Grafana annotation for a scale activity (skipped without Grafana)."""

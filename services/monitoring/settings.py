@@ -25,6 +25,10 @@ class MonitoringSettings(ServiceSettings):
     With ``targets_mode = "http_sd"`` the job files are kept in ``file_sd_dir`` on this host and
     served to Prometheus' ``http_sd_configs`` on ``http_sd_host:http_sd_port`` behind
     ``http_sd_token``.
+
+    Agent binaries come from ``<tool>_artifact`` (a local file) or are downloaded by vmscale
+    from ``<tool>_url``; ``<tool>_sha256`` is the checksum the vendor publishes for that file
+    (required for a URL), checked before anything is unpacked or copied to a VM.
     """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -76,12 +80,28 @@ class MonitoringSettings(ServiceSettings):
     ssh_command_timeout_s: float = Field(default=300.0, gt=0)
     ssh_sudo: bool = False
     agent_prefix: Path = Path("/")
+    agent_listen_host: str = ""
+    """Address Node Exporter and the JMX exporter bind to on the VM ("" = all addresses)."""
     node_exporter_artifact: Path | None = None
     node_exporter_url: str = ""
     node_exporter_sha256: str = ""
     node_exporter_port: int = Field(default=9100, ge=1, le=65535)
     install_concurrency: int = Field(default=8, ge=1)
     loki_url: str = "http://127.0.0.1:3100/loki/api/v1/push"
+    promtail_artifact: Path | None = None
+    promtail_url: str = ""
+    promtail_sha256: str = ""
+    promtail_port: int = Field(default=9080, ge=1, le=65535)
     jmx_exporter_port: int = Field(default=9404, ge=1, le=65535)
+    """Where the JMX exporter serves ``/metrics`` (its own Prometheus job scrapes it)."""
+    jmx_exporter_artifact: Path | None = None
+    jmx_exporter_url: str = ""
+    jmx_exporter_sha256: str = ""
+    jmx_target_port: int = Field(default=9999, ge=1, le=65535)
+    """The Java service's remote JMX port the exporter reads (the original's JAVA_APP_JMX_PORT)."""
+    java: str = "/usr/bin/java"
+    artifact_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    """Upper bound on a downloaded artifact and on the binary unpacked from it."""
+    artifact_timeout_s: float = Field(default=300.0, gt=0)
 
     register_poll_interval_s: float = Field(default=1.0, gt=0)

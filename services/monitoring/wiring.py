@@ -9,11 +9,13 @@ import httpx
 
 from services.monitoring.adapters.alertmanager import AlertmanagerHttp
 from services.monitoring.adapters.checkers import ToolChecker
+from services.monitoring.adapters.download import HttpDownloader
 from services.monitoring.adapters.files import LocalDirStore, SftpDirStore
 from services.monitoring.adapters.grafana import GrafanaHttp
 from services.monitoring.adapters.prometheus import PrometheusHttp
 from services.monitoring.adapters.ssh import AsyncsshConnector
 from services.monitoring.alerting import Alerting
+from services.monitoring.artifacts import Artifacts, ArtifactSource
 from services.monitoring.domain import RouteOptions, RuleOptions
 from services.monitoring.ports import ConfigStore, Dashboards
 from services.monitoring.registry import TargetRegistry
@@ -21,7 +23,7 @@ from services.monitoring.settings import MonitoringSettings
 from shared.errors import ConfigurationError
 from shared.testing.clock import Clock, SystemClock
 
-__all__ = ["Monitoring", "build_monitoring", "vm_connector"]
+__all__ = ["Monitoring", "artifact_sources", "build_artifacts", "build_monitoring", "vm_connector"]
 
 
 @dataclass
@@ -49,6 +51,33 @@ def vm_connector(settings: MonitoringSettings) -> AsyncsshConnector:
         connect_timeout=settings.ssh_connect_timeout_s,
         command_timeout=settings.ssh_command_timeout_s,
         sudo=settings.ssh_sudo,
+    )
+
+
+def artifact_sources(settings: MonitoringSettings) -> dict[str, ArtifactSource]:
+    """Each tool's artifact path or URL and checksum, and the binary's name in upstream archives."""
+    s = settings
+    return {
+        "node_exporter": ArtifactSource(
+            "node_exporter", s.node_exporter_artifact, s.node_exporter_url, s.node_exporter_sha256, ("node_exporter",)
+        ),
+        "promtail": ArtifactSource(
+            "promtail", s.promtail_artifact, s.promtail_url, s.promtail_sha256, ("promtail-linux-amd64", "promtail")
+        ),
+        "jmx_exporter": ArtifactSource(
+            "jmx_exporter", s.jmx_exporter_artifact, s.jmx_exporter_url, s.jmx_exporter_sha256
+        ),
+    }
+
+
+def build_artifacts(settings: MonitoringSettings, client: httpx.AsyncClient) -> Artifacts:
+    """Artifacts from the settings; downloads go through ``client`` and are cached in ``state_dir``."""
+    downloader = HttpDownloader(client, max_bytes=settings.artifact_max_bytes, timeout_s=settings.artifact_timeout_s)
+    return Artifacts(
+        artifact_sources(settings),
+        downloader,
+        settings.state_dir / "artifacts",
+        max_bytes=settings.artifact_max_bytes,
     )
 
 

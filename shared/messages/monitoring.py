@@ -18,6 +18,7 @@ __all__ = [
     "GroupAlertsProvisioned",
     "GroupAlertsRemoved",
     "InstallAgents",
+    "JmxExporterRegistered",
     "JobDeleted",
     "MonitoringAlertsQuery",
     "MonitoringAlertsReply",
@@ -33,6 +34,7 @@ __all__ = [
     "MonitoringTargetsQuery",
     "MonitoringTargetsReply",
     "ProvisionGroupAlerts",
+    "RegisterJmxExporter",
     "RegisterTarget",
     "RemoveGroupAlerts",
     "ScaleInSilenceSet",
@@ -291,3 +293,37 @@ class MonitoringAlertsReply(Reply):
     """Alerts as Alertmanager's API v2 returns them."""
 
     alerts: tuple[dict[str, Any], ...] = ()
+
+
+class RegisterJmxExporter(Command):
+    """Register a Java service's JMX exporter as a target of its own Prometheus job ``job``
+    (e.g. ``<service>-jmx``), with the original's JVM dashboard; idempotent by target.
+
+    With ``install_exporter`` the exporter is first installed (or verified) on the VM over SSH,
+    serving on ``port`` and reading the service's remote JMX on ``jmx_port`` (the settings'
+    defaults when left out). Deregister with ``cmd.monitoring.deregister`` and the same port.
+    """
+
+    activity_id: str | None = None
+    group: str | None = None
+    job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
+    vm_name: str
+    address: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    jmx_port: int | None = Field(default=None, ge=1, le=65535)
+    labels: dict[str, str] = Field(default_factory=dict)
+    wait_up: bool = True
+    timeout_s: float = Field(default=120.0, gt=0)
+    install_exporter: bool = False
+
+
+class JmxExporterRegistered(Event):
+    """The JMX exporter target is in its job (and up, when asked to wait); ``dashboard_uid``
+    names the job's JVM dashboard when Grafana is configured."""
+
+    activity_id: str | None = None
+    job: str
+    vm_name: str
+    target: str
+    up: bool
+    dashboard_uid: str | None = None

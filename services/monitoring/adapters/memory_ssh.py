@@ -5,18 +5,19 @@ host name and authorized keys. It answers the argv commands the agent installer 
 coreutils, procps, util-linux's ``setsid`` and ``systemctl`` answer them (exit statuses and
 all), and starts programs the two ways vmscale starts them: a unit's ``ExecStart`` and
 vmscale's supervisor script (its pid-file and argv lines). A process "listens" on a port its
-argv or the config files its argv names mention, and only while its program file exists and
-is executable. The connector raises the same classified errors as the asyncssh adapter and
+argv mentions, or a ``listen`` line of a config file its argv names, and only while its
+program file exists and is executable. The connector raises the same classified errors as the asyncssh adapter and
 records host keys on first use. Both run the contract suite ``tests/contracts/monitoring_ssh.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -59,6 +60,8 @@ class FakeVm:
     sudo: bool = True
     hang: bool = False
     """Scripted: connecting times out."""
+    latency_s: float = 0.0
+    """Each command takes this long (and yields to other tasks), as a network round trip does."""
     files: dict[str, bytes] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=lambda: {"/", "/tmp", "/bin", "/usr", "/usr/bin"})  # noqa: S108
@@ -145,8 +148,9 @@ class FakeVm:
             texts = [" ".join(process.argv[1:])]
             for arg in process.argv[1:]:
                 ref = arg.split("=", 1)[-1]
-                if ref in self.files:
-                    texts.append(self.files[ref].decode(errors="replace"))
+                if ref in self.files:  # a config file: only its listen settings count
+                    lines = self.files[ref].decode(errors="replace").splitlines()
+                    texts.extend(line for line in lines if "listen" in line)
             if any(token.search(text) for text in texts):
                 return True
         return False
@@ -169,16 +173,18 @@ class FakeVm:
 class MemoryHost:
     """``RemoteHost`` on a ``FakeVm``."""
 
-    def __init__(self, vm: FakeVm, sudo: bool) -> None:
+    def __init__(self, vm: FakeVm, sudo: bool, on_close: Callable[[], None] = lambda: None) -> None:
         self.vm = vm
         self._shell = FakeShell(vm)
         self._sudo = sudo
+        self._on_close = on_close
         self.closed = False
 
     async def run(self, argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> CommandResult:
         """See ``RemoteHost.run``."""
         if self.closed:
             raise HostUnreachable("SSH connection lost", host=self.vm.address, error="ConnectionLost")
+        await asyncio.sleep(self.vm.latency_s)
         self.vm.commands.append(list(argv))
         out = self._shell.run(list(argv), stdin or "")
         if check and out.exit_status != 0:
@@ -210,7 +216,9 @@ class MemoryHost:
 
     async def close(self) -> None:
         """Close (idempotent)."""
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            self._on_close()
 
 
 class MemoryConnector:
@@ -226,6 +234,12 @@ class MemoryConnector:
         self.sudo = sudo
         self.known_hosts: dict[str, str] = {}
         self.connections = 0
+        self.open = 0
+        self.peak_open = 0
+        """The most connections open at once (batches must stay within their bound)."""
+
+    def _closed(self) -> None:
+        self.open -= 1
 
     async def connect(self, host: str, port: int | None = None) -> MemoryHost:
         """See ``HostConnector.connect``."""
@@ -245,7 +259,9 @@ class MemoryConnector:
             raise AuthenticationFailed("the host refused the SSH key", host=pattern, user="fake")
         self.known_hosts.setdefault(pattern, vm.host_key)
         self.connections += 1
-        return MemoryHost(vm, self.sudo)
+        self.open += 1
+        self.peak_open = max(self.peak_open, self.open)
+        return MemoryHost(vm, self.sudo, self._closed)
 
     async def probe(self, address: str, port: int) -> bool:
         """Whether an agent answers on ``address:port`` (for ``AgentInstaller``)."""

@@ -4,6 +4,7 @@
 subject                              handler                 use case
 ===================================  ======================  ==================================
 ``cmd.monitoring.register``          ``on_register``         ``MonitoringService.register``
+``cmd.monitoring.register_jmx``      ``on_register_jmx``     ``MonitoringService.register_jmx``
 ``cmd.monitoring.deregister``        ``on_deregister``       ``MonitoringService.deregister``
 ``cmd.monitoring.delete_job``        ``on_delete_job``       ``MonitoringService.delete_job``
 ``cmd.monitoring.provision_alerts``  ``on_provision``        ``MonitoringService.provision``

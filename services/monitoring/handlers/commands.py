@@ -26,6 +26,7 @@ from shared.messages import (
     InstallAgents,
     MonitoringFailed,
     ProvisionGroupAlerts,
+    RegisterJmxExporter,
     RegisterTarget,
     RemoveGroupAlerts,
     SetScaleInSilence,
@@ -72,6 +73,16 @@ def command_router(bus: Bus, service: MonitoringService) -> NatsRouter:
             await bus.publish(subjects.MONITORING_REGISTERED, await service.register(cmd, keepalive))
 
         await _run(bus, "register", cmd, message, work)
+
+    @bus.consumer(router, subjects.CMD_MONITORING_REGISTER_JMX, SERVICE)
+    async def on_register_jmx(cmd: RegisterJmxExporter, message: NatsMessage) -> None:
+        async def keepalive() -> None:
+            await message.raw_message.in_progress()
+
+        async def work() -> None:
+            await bus.publish(subjects.MONITORING_JMX_REGISTERED, await service.register_jmx(cmd, keepalive))
+
+        await _run(bus, "register_jmx", cmd, message, work)
 
     @bus.consumer(router, subjects.CMD_MONITORING_DEREGISTER, SERVICE)
     async def on_deregister(cmd: DeregisterTarget, message: NatsMessage) -> None:

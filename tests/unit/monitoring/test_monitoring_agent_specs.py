@@ -36,16 +36,31 @@ def test_promtail_labels_every_log_with_the_vms_own_hostname() -> None:
     assert {job["job_name"] for job in config["scrape_configs"]} >= {"auth", "system", "shell_history", "system_logs"}
 
 
-def test_the_jmx_exporter_listens_on_its_configured_port() -> None:
-    spec = jmx_exporter_spec(ROOT, port=9999)
+def test_the_jmx_exporter_listens_on_its_own_port_and_reads_the_services_jmx_port() -> None:
+    spec = jmx_exporter_spec(ROOT, port=9405, jmx_port=9999)
     assert spec.argv() == [
         "/usr/bin/java",
         "-jar",
-        "/usr/local/bin/jmx_exporter",
-        "9999",
+        "/opt/jmx_exporter/jmx_prometheus_httpserver.jar",
+        "9405",
         "/etc/jmx_exporter/config.yml",
     ]
-    assert spec.port == 9999
+    assert spec.port == 9405 and str(spec.binary) == "/opt/jmx_exporter/jmx_prometheus_httpserver.jar"
+    config = yaml.safe_load(spec.files["config.yml"])
+    assert config == {"hostPort": "127.0.0.1:9999", "lowercaseOutputName": False, "rules": [{"pattern": ".*"}]}
+
+
+def test_the_jmx_exporter_unit_runs_java_on_the_jar_with_the_listen_port_first() -> None:
+    spec = jmx_exporter_spec(
+        PurePosixPath("/srv/vm"), port=9404, jmx_port=7199, listen_host="10.0.0.5", java="/opt/jdk/bin/java"
+    )
+    unit = systemd_unit(spec).decode()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start == (
+        "ExecStart=/opt/jdk/bin/java -jar /srv/vm/opt/jmx_exporter/jmx_prometheus_httpserver.jar"
+        " 10.0.0.5:9404 /srv/vm/etc/jmx_exporter/config.yml"
+    )
+    assert yaml.safe_load(spec.files["config.yml"])["hostPort"] == "127.0.0.1:7199"
 
 
 def test_a_prefix_moves_every_path_and_arguments_are_quoted_once() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -14,6 +16,7 @@ from services.monitoring.adapters.memory import (
 )
 from services.monitoring.agents import AgentInstaller
 from services.monitoring.alerting import Alerting
+from services.monitoring.artifacts import Artifacts
 from services.monitoring.domain import RouteOptions, RuleOptions
 from services.monitoring.registry import TargetRegistry
 from services.monitoring.service import MonitoringService
@@ -33,13 +36,18 @@ from shared.testing.clock import FakeClock
 pytestmark = pytest.mark.unit
 
 
+class NoDownloads:
+    async def download(self, url: str, sha256: str) -> bytes:
+        raise AssertionError("no downloads in this test")
+
+
 class NoHosts:
     async def connect(self, host: str, port: int | None = None):
         raise AssertionError("no SSH in this test")
 
 
 @pytest.fixture
-def parts(clock: FakeClock) -> dict:
+def parts(clock: FakeClock, tmp_path: Path) -> dict:
     file_sd, rules, am = MemoryStore(), MemoryStore(), MemoryStore()
     am.files["alertmanager.yml"] = yaml.safe_dump(
         {"route": {"receiver": "ops"}, "receivers": [{"name": "ops"}]}
@@ -67,6 +75,7 @@ def parts(clock: FakeClock) -> dict:
         alerting,
         dashboards,
         AgentInstaller(NoHosts(), probe),
+        Artifacts({}, NoDownloads(), tmp_path / "artifacts", max_bytes=1 << 20),
     )
     return {"service": service, "dashboards": dashboards, "file_sd": file_sd, "prometheus": prometheus}
 
