@@ -198,6 +198,10 @@ async def bench(server: Vcsim) -> None:
             f"cached page of 1,000 VMs over NATS: p50 {statistics.median(page_times) * 1000:.0f} ms, "
             f"p99 {_pct(page_times, 0.99) * 1000:.0f} ms   (target p99 <= 100 ms)"
         )
+        slowest = sorted(range(len(page_times)), key=lambda i: -page_times[i])[:3]
+        print(
+            "  slowest page requests (request #: ms):", ", ".join(f"#{i}: {page_times[i] * 1000:.0f}" for i in slowest)
+        )
         print(
             f"cached all {VMS} VMs (every page):  p50 {statistics.median(all_times) * 1000:.0f} ms, "
             f"p99 {_pct(all_times, 0.99) * 1000:.0f} ms"

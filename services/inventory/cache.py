@@ -19,6 +19,19 @@ from shared.messages import VmInfo, VmsQuery, utcnow
 __all__ = ["InventoryCache"]
 
 _TOMBSTONES = 10_000
+_SELECTIONS = 32
+_FILTERS = (
+    "name_prefix",
+    "name_pattern",
+    "folder",
+    "datacenter",
+    "cluster",
+    "power_state",
+    "template",
+    "has_ip",
+    "group",
+    "since_revision",
+)
 
 
 class InventoryCache:
@@ -28,9 +41,11 @@ class InventoryCache:
         self._monotonic = monotonic
         self._vms: dict[str, VmInfo] = {}
         self._by_name: dict[str, set[str]] = {}
+        self._keys: dict[str, tuple[object, ...]] = {}
         self._removed: OrderedDict[str, int] = OrderedDict()
         self._oldest_tombstone = 0
         self._sorted: list[VmInfo] | None = None
+        self._selections: dict[tuple[object, ...], list[VmInfo]] = {}
         self.revision = 0
         self.objects = InventoryObjects()
         self.synced = False
@@ -51,15 +66,19 @@ class InventoryCache:
             self._by_name.get(current.name, set()).discard(vm.moref)
         self.revision += 1
         self._vms[vm.moref] = vm.model_copy(update={"revision": self.revision})
+        if current is None or current.name != vm.name:
+            self._keys[vm.moref] = (natural_key(vm.name), vm.moref)
         self._by_name.setdefault(vm.name, set()).add(vm.moref)
         self._removed.pop(vm.moref, None)
         self._sorted = None
+        self._selections.clear()
         return True
 
     def _drop(self, moref: str) -> None:
         vm = self._vms.pop(moref, None)
         if vm is None:
             return
+        self._keys.pop(moref, None)
         self._by_name.get(vm.name, set()).discard(moref)
         self.revision += 1
         self._removed[moref] = self.revision
@@ -67,6 +86,7 @@ class InventoryCache:
             _, revision = self._removed.popitem(last=False)
             self._oldest_tombstone = revision
         self._sorted = None
+        self._selections.clear()
 
     def upsert(self, vm: VmInfo) -> None:
         """Record one VM as just read (the cache assigns its own revision)."""
@@ -113,19 +133,36 @@ class InventoryCache:
     def all_sorted(self) -> list[VmInfo]:
         """Every VM and template in natural name order (memoized until the next change)."""
         if self._sorted is None:
-            self._sorted = sorted(self._vms.values(), key=lambda vm: (natural_key(vm.name), vm.moref))
+            keys = self._keys  # computed once per name: a re-sort after a change is cheap
+            self._sorted = sorted(self._vms.values(), key=lambda vm: keys[vm.moref])
         return self._sorted
 
     def select(self, query: VmsQuery, max_page: int | None = None) -> tuple[list[VmInfo], int, list[str], bool]:
         """VMs matching ``query``: (page from ``query.offset``, total matching, removed since, complete)."""
         since = query.since_revision
         complete = since is None or since >= self._oldest_tombstone
-        selected = [vm for vm in self.all_sorted() if matches(vm, query) and (since is None or vm.revision > since)]
+        selected = self._selected(query)
         removed = [] if since is None else [m for m, rev in self._removed.items() if rev > since]
         total = len(selected)
         limit = min(filter(None, (query.limit, max_page)), default=None)
         end = query.offset + limit if limit is not None else None
         return selected[query.offset : end], total, removed, complete
+
+    def _selected(self, query: VmsQuery) -> list[VmInfo]:
+        """The VMs passing ``query``'s filters, memoized until the next change.
+
+        A caller paging through a list asks the same filters once per page; each page then
+        costs a slice, not a scan of every VM.
+        """
+        key = tuple(getattr(query, name) for name in _FILTERS)
+        selected = self._selections.get(key)
+        if selected is None:
+            since = query.since_revision
+            selected = [vm for vm in self.all_sorted() if matches(vm, query) and (since is None or vm.revision > since)]
+            if len(self._selections) >= _SELECTIONS:
+                self._selections.pop(next(iter(self._selections)))
+            self._selections[key] = selected
+        return selected
 
     def get(self, moref: str) -> VmInfo | None:
         """The VM with this moref."""

@@ -32,16 +32,18 @@ class InventoryReader(Protocol):
     def snapshot(self) -> Snapshot:
         """Every VM (``vCLS-*`` excluded) and every other object, read now.
 
-        Blocks for one bulk read. Idempotent. Raises ``ServiceUnavailable``, ``OperationTimeout``,
-        ``Unauthorized``.
+        Blocks for one bulk read, which also (re)starts the change feed at this picture: the
+        next ``changes`` carries only what changed since. Raises ``ServiceUnavailable``,
+        ``OperationTimeout``, ``Unauthorized``.
         """
         ...
 
     def changes(self, max_wait_s: int) -> ChangeBatch:
         """Block up to ``max_wait_s`` for the next changes.
 
-        The first call (and the first after the session was replaced) returns a ``full`` batch:
-        everything, to replace what the caller knows. An empty batch means nothing changed.
+        After ``snapshot`` the feed continues from it. Without one, and after the session was
+        replaced, the batch is ``full``: everything, to replace what the caller knows. An empty
+        batch means nothing changed.
         Raises like ``snapshot``.
         """
         ...

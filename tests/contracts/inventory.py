@@ -87,6 +87,19 @@ class InventoryContract:
                 return
         raise AssertionError("the power change never came through the feed")
 
+    def test_after_a_snapshot_the_feed_carries_only_changes(self, world: World) -> None:
+        snapshot = world.reader.snapshot()
+        web = next(vm for vm in snapshot.vms if vm.name == "web-1")
+        world.provisioner.power(web.moref, False, 30)
+        for _ in range(20):
+            batch = world.reader.changes(1)
+            assert not batch.full
+            assert all(vm.moref == web.moref for vm in batch.upserts)
+            if batch.upserts:
+                assert batch.upserts[0].power_state == "poweredOff"
+                return
+        raise AssertionError("the power change never came through the feed")
+
     def test_find_vms_matches_the_exact_name_only(self, world: World) -> None:
         assert [vm.name for vm in world.reader.find_vms("web-1")] == ["web-1"]
         assert world.reader.find_vms("web-") == []

@@ -94,9 +94,11 @@ class MemoryVcenter:
     # -- InventoryReader ----------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """Everything now."""
+        """Everything now; the feed continues from here."""
         with self._lock:
             self._call("snapshot")
+            self._fed_full = True
+            self._feed.clear()
             return Snapshot(vms=self._visible(), objects=self.objects)
 
     def changes(self, max_wait_s: int) -> ChangeBatch:

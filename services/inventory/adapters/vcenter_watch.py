@@ -1,9 +1,11 @@
 # mypy: disable-error-code="no-untyped-call,attr-defined"
 """Reading vCenter: bulk snapshot, change feed and single-VM reads (``InventoryReader``).
 
-Snapshot: ``RetrievePropertiesEx`` over two ContainerViews (VMs; everything else), paged with
-``ContinueRetrievePropertiesEx`` while the server returns a token. Change feed: our own
-PropertyCollector with one filter over both views, followed with ``WaitForUpdatesEx``. Views,
+Snapshot and change feed are one: our own PropertyCollector with one filter over two
+ContainerViews (VMs; everything else), followed with ``WaitForUpdatesEx``. The snapshot is the
+feed's initial version (everything, paged by ``maxObjectUpdates`` / ``truncated``), so the
+feed then continues from it and the inventory is read once, not twice. Name look-ups use
+``RetrievePropertiesEx``, paged with ``ContinueRetrievePropertiesEx``. Views,
 collectors, filters and tokens belong to a session: when the session is replaced (re-login)
 they are rebuilt and the feed restarts at version ``""``, whose answer is the full picture
 (returned as a ``full`` batch so the cache resynchronises).
@@ -28,11 +30,14 @@ from services.inventory.adapters.vcenter_convert import (
 from services.inventory.adapters.vcenter_session import VENDOR_ERRORS, SessionLost, VcenterSession, translate
 from services.inventory.adapters.vcenter_soap import Moref, PropertySet, RawSoap, SoapFault
 from services.inventory.domain import EXTRA_CONFIG_KEY, ChangeBatch, Snapshot, parse_tag
+from shared.errors import VmscaleError
 from shared.messages import VmInfo
+from shared.telemetry import get_logger
 
 __all__ = ["VcenterInventory"]
 
 _PC = vmodl.query.PropertyCollector
+log = get_logger(__name__)
 
 
 class VcenterInventory:
@@ -146,22 +151,28 @@ class VcenterInventory:
         return objects
 
     def snapshot(self) -> Snapshot:
-        """Every VM and object now (blocks; about 1-2 s for 10,000 VMs)."""
+        """Every VM and object now (blocks; about 1-2 s for 10,000 VMs).
+
+        This is the change feed's first answer: a new collector and filter are made and their
+        initial version (everything) is read, so the next ``changes`` continues from it
+        instead of reading the whole inventory a second time.
+        """
         with self._lock:
-            self._ensure_views()
+            self._restart_feed()
+            self._pull(0)
+            return Snapshot(vms=self._all_vms(), objects=self._tables.snapshot())
 
-            def read(raw: RawSoap) -> tuple[list[Any], list[Any]]:
-                objects = self._retrieve_all(raw, self._obj_view._moId, OBJECT_PROPERTIES)
-                vms = self._retrieve_all(raw, self._vm_view._moId, {"VirtualMachine": VM_PROPERTIES})
-                return objects, vms
-
-            objects, vms = self._raw(read)
-            tables = ObjectTables()
-            for obj, props in objects:
-                tables.put(obj, props)
-            self._tables = tables
-            self._vms = {obj.value: props for obj, props in vms}
-            return Snapshot(vms=self._all_vms(), objects=tables.snapshot())
+    def _restart_feed(self) -> None:
+        """Drop our collector (vCenter forgets its filters with it) so the feed starts over."""
+        old = self._collector
+        self._collector = None
+        self._version = ""
+        if old is not None and self._generation == self._session.generation:
+            try:
+                self._session.call(lambda _si: old.DestroyPropertyCollector())
+            except VmscaleError as exc:  # the collector may be gone with its session
+                log.info("could not destroy the old property collector", error=str(exc))
+        self._ensure_collector()
 
     def _all_vms(self) -> tuple[VmInfo, ...]:
         out = []
@@ -171,49 +182,61 @@ class VcenterInventory:
                 out.append(vm)
         return tuple(out)
 
+    def _pull(self, max_wait_s: int) -> tuple[bool, set[str], set[str], bool]:
+        """Read the feed from our version until it is not truncated; merge into our copy.
+
+        Returns (full, changed VMs, removed VMs, non-VM objects changed). At version ``""`` (a
+        new feed) the answer is everything: our copy is rebuilt from it and ``full`` is set.
+        """
+        full = self._version == ""
+        changed: set[str] = set()
+        removed: set[str] = set()
+        objects_changed = False
+        if full:
+            self._vms, self._tables = {}, ObjectTables()
+        while True:
+            version, collector = self._version, self._collector._moId
+            try:
+                batch = self._raw(
+                    lambda raw, v=version, c=collector, w=(0 if full else max_wait_s): raw.wait_for_updates(
+                        c, v, w, self._max_updates
+                    ),
+                    retry=False,
+                )
+            except SessionLost:  # the session was replaced: rebuild, restart the feed
+                self._ensure_collector()
+                full, changed, removed = True, set(), set()
+                self._vms, self._tables = {}, ObjectTables()
+                continue
+            if batch.version is None:
+                break
+            for update in batch.objects:
+                is_vm = update.obj.type == "VirtualMachine"
+                if update.kind == "leave":
+                    if is_vm:
+                        self._vms.pop(update.obj.value, None)
+                        removed.add(update.obj.value)
+                    else:
+                        self._tables.remove(update.obj)
+                        objects_changed = True
+                    continue
+                props = {name: value for name, _op, value in update.changes}
+                if is_vm:
+                    self._vms[update.obj.value] = {**self._vms.get(update.obj.value, {}), **props}
+                    changed.add(update.obj.value)
+                else:
+                    self._tables.put(update.obj, props)
+                    objects_changed = True
+            self._version = batch.version
+            if not batch.truncated:
+                break
+        return full, changed, removed, objects_changed
+
     def changes(self, max_wait_s: int) -> ChangeBatch:
-        """Block up to ``max_wait_s`` for changes; a ``full`` batch after (re)starting the feed."""
+        """Block up to ``max_wait_s`` for changes; a ``full`` batch when the feed (re)started."""
         with self._lock:
             self._ensure_collector()
-            full = self._version == ""
-            changed: set[str] = set()
-            removed: set[str] = set()
-            objects_changed = False
-            while True:
-                version, collector = self._version, self._collector._moId
-                try:
-                    batch = self._raw(
-                        lambda raw, v=version, c=collector, w=(0 if full else max_wait_s): raw.wait_for_updates(
-                            c, v, w, self._max_updates
-                        ),
-                        retry=False,
-                    )
-                except SessionLost:  # the session was replaced: rebuild, restart the feed
-                    self._ensure_collector()
-                    full, changed, removed = True, set(), set()
-                    continue
-                if batch.version is None:
-                    break
-                for update in batch.objects:
-                    is_vm = update.obj.type == "VirtualMachine"
-                    if update.kind == "leave":
-                        if is_vm:
-                            self._vms.pop(update.obj.value, None)
-                            removed.add(update.obj.value)
-                        else:
-                            self._tables.remove(update.obj)
-                            objects_changed = True
-                        continue
-                    props = {name: value for name, _op, value in update.changes}
-                    if is_vm:
-                        self._vms[update.obj.value] = {**self._vms.get(update.obj.value, {}), **props}
-                        changed.add(update.obj.value)
-                    else:
-                        self._tables.put(update.obj, props)
-                        objects_changed = True
-                self._version = batch.version
-                if not batch.truncated:
-                    break
+            full, changed, removed, objects_changed = self._pull(max_wait_s)
             if full or objects_changed:
                 return ChangeBatch(full=True, upserts=self._all_vms(), objects=self._tables.snapshot())
             upserts = []

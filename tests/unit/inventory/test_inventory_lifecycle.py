@@ -131,3 +131,16 @@ def test_vm_lists_come_in_pages_that_chain_by_offset() -> None:
     second = queries.vms(VmsQuery(offset=first.next_offset))
     assert [vm.name for vm in first.vms + second.vms] == ["web-1", "web-2", "web-10"]
     assert (first.total, first.next_offset, second.next_offset) == (3, 2, None)
+
+
+def test_a_list_asked_again_after_a_change_shows_the_change_in_natural_order() -> None:
+    life, world, _, _ = make()
+    life.cache.apply(world.changes(0))
+    assert [vm.name for vm in life.cache.select(VmsQuery(power_state="poweredOn"))[0]] == ["web-1", "web-2", "web-10"]
+    renamed = life.cache.get("vm-11")
+    assert renamed is not None
+    life.cache.upsert(renamed.model_copy(update={"name": "web-11", "power_state": "poweredOff"}))
+    assert [vm.name for vm in life.cache.select(VmsQuery(power_state="poweredOn"))[0]] == ["web-2", "web-10"]
+    assert [vm.name for vm in life.cache.select(VmsQuery())[0]] == ["web-2", "web-10", "web-11"]
+    life.cache.remove("vm-12")
+    assert [vm.name for vm in life.cache.select(VmsQuery())[0]] == ["web-10", "web-11"]
