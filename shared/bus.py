@@ -304,6 +304,14 @@ class Bus:
         return router.subscriber(self.topology.subject(subject))
 
 
+def _bus_logger() -> logging.Logger:
+    # Our own logger, so FastStream's lines go through the process's JSON handler; its INFO
+    # chatter (a line per consumer task callback) is below what operators need.
+    logger = logging.getLogger("vmscale.bus")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def build_broker(
     nats_url: str,
     *,
@@ -322,7 +330,7 @@ def build_broker(
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=2,
-        logger=logging.getLogger("faststream"),
+        logger=_bus_logger(),
         log_level=logging.DEBUG,  # per-message access lines; errors are still logged as errors
     )
     bus = Bus(broker, topology, policy)

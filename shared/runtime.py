@@ -206,7 +206,7 @@ class ServiceRuntime:
 
     def app(self) -> FastStream:
         """The FastStream application of this service."""
-        application = FastStream(self.bus.broker, logger=logging.getLogger("faststream.app"))
+        application = FastStream(self.bus.broker, logger=logging.getLogger("vmscale.app"))
         application.on_startup(self.start)
         application.on_shutdown(self.stop)
         return application

@@ -38,10 +38,10 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
-def url_reachable(url: str) -> bool:
-    """True when the host and port of ``url`` accept connections."""
+def url_reachable(url: str, timeout: float = 2.0) -> bool:
+    """True when the host and port of ``url`` accept connections (a loaded machine may be slow)."""
     parsed = urlparse(url)
-    return bool(parsed.hostname and parsed.port) and port_open(parsed.hostname or "", parsed.port or 0)
+    return bool(parsed.hostname and parsed.port) and port_open(parsed.hostname or "", parsed.port or 0, timeout)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from services.gateway.backend import ask, send
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address
 from shared import subjects
+from shared.errors import InvalidInput
 from shared.messages import (
     AgentHost,
     DeleteJob,
+    DeregisterTarget,
     InstallAgents,
     MonitoringAlertsQuery,
     MonitoringAlertsReply,
@@ -28,6 +30,7 @@ from shared.messages import (
     MonitoringSilencesReply,
     MonitoringTargetsQuery,
     MonitoringTargetsReply,
+    RegisterTarget,
 )
 
 __all__ = ["router"]
@@ -80,6 +83,63 @@ async def targets(state: State, _: Viewer, job: Annotated[str, Query(min_length=
     return await ask(
         state.runtime.bus, subjects.QUERY_MONITORING_TARGETS, MonitoringTargetsQuery(job=job), _timeout(state)
     )
+
+
+class TargetRegistration(BaseModel):
+    """A VM to scrape in a job (registers the job when it is new)."""
+
+    vm_name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    address: str = Field(min_length=1, max_length=64)
+    port: int = Field(default=9100, ge=1, le=65535)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class TargetsAccepted(BaseModel):
+    """The registrations were queued; ``monitoring.registered`` events follow per target."""
+
+    job: str
+    queued: int
+
+
+JobName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")]
+
+
+@router.post(
+    "/api/v1/prometheus/jobs/{job}/targets",
+    response_model=TargetsAccepted,
+    status_code=202,
+    summary="Register VMs as targets of a job (grouped mode)",
+)
+async def register_targets(
+    job: JobName, body: list[TargetRegistration], request: Request, state: State, me: Operator
+) -> TargetsAccepted:
+    """Queue one registration per VM; each target gets ``instance`` = its address."""
+    if not 1 <= len(body) <= 500:
+        raise InvalidInput("send between 1 and 500 targets", field="body")
+    for target in body:
+        command = RegisterTarget(
+            job=job, vm_name=target.vm_name, address=target.address, port=target.port, labels=target.labels
+        )
+        await send(state.runtime.bus, subjects.CMD_MONITORING_REGISTER, command)
+    await state.audit(me, "prometheus.register_targets", job, client_address(request), targets=len(body))
+    return TargetsAccepted(job=job, queued=len(body))
+
+
+@router.delete("/api/v1/prometheus/jobs/{job}/targets/{vm_name}", status_code=202, summary="Deregister a VM")
+async def deregister_target(
+    job: JobName,
+    vm_name: str,
+    request: Request,
+    state: State,
+    me: Operator,
+    address: Annotated[str, Query(min_length=1, max_length=64)],
+    port: Annotated[int, Query(ge=1, le=65535)] = 9100,
+) -> dict[str, str]:
+    """Queue the removal of one VM's target."""
+    command = DeregisterTarget(job=job, vm_name=vm_name, address=address, port=port)
+    await send(state.runtime.bus, subjects.CMD_MONITORING_DEREGISTER, command)
+    await state.audit(me, "prometheus.deregister_target", f"{job}/{vm_name}", client_address(request))
+    return {"job": job, "vm_name": vm_name, "status": "queued"}
 
 
 @router.delete("/api/v1/prometheus/jobs/{job}", status_code=202, summary="Delete a Prometheus job")

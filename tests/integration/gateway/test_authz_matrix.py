@@ -85,6 +85,8 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/prometheus/jobs"): VW,
     ("GET", "/api/v1/prometheus/targets"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}"): AD,
+    ("POST", "/api/v1/prometheus/jobs/{job}/targets"): OP,
+    ("DELETE", "/api/v1/prometheus/jobs/{job}/targets/{vm_name}"): OP,
     ("GET", "/api/v1/prometheus/rules"): VW,
     ("GET", "/api/v1/alertmanager/routes"): VW,
     ("GET", "/api/v1/alertmanager/silences"): VW,

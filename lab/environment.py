@@ -1,0 +1,85 @@
+"""The environment that points each vmscale service at the lab (loopback, compressed timings).
+
+``make run`` and the end-to-end tests start the services with ``service_env(config, ...)`` on top
+of their own NATS/Redis/database settings. Secrets stay in the lab's generated files and are
+handed over as ``*_FILE`` paths.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from lab import monitoring
+from lab.config import LabConfig
+from lab.loadbalancer import LAB_CHECK, F5Paths, HAProxyPaths
+from lab.vcsim import USERNAME as VCSIM_USER
+from lab.vcsim import lab_password
+
+__all__ = ["admin_password_file", "service_env"]
+
+
+def admin_password_file(config: LabConfig) -> Path:
+    """The lab's initial gateway admin password, generated once (mode 0600)."""
+    path = config.lab_dir.resolve() / "gateway" / "admin-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(12))
+    return path
+
+
+def service_env(
+    config: LabConfig,
+    *,
+    gateway_url: str,
+    load_balancer: Literal["haproxy", "f5"] = "haproxy",
+    drain_timeout_s: float = 10.0,
+) -> dict[str, str]:
+    """Environment variables for all five services against ``config``'s lab."""
+    lab_dir = config.lab_dir.resolve()
+    lab_password(lab_dir / "vcsim")  # make sure the vCenter password file exists
+    env = dict(monitoring.service_env(config))
+    env.update(
+        {
+            # inventory → vcsim
+            "VCENTER_HOST": config.host,
+            "VCENTER_PORT": str(config.vcsim_port),
+            "VCENTER_PROTOCOL": "http",
+            "VCENTER_USERNAME": VCSIM_USER,
+            "VCENTER_PASSWORD_FILE": str(lab_dir / "vcsim" / "password"),
+            "LAB_PASSWORD_FILE": str(lab_dir / "vcsim" / "password"),
+            # scaler
+            "WEBHOOK_BASE_URL": gateway_url,
+            "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
+            # gateway
+            "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],
+            "INITIAL_ADMIN_PASSWORD_FILE": str(admin_password_file(config)),
+            # load balancer
+            "LB_DRIVER": load_balancer,
+            "DRAIN_TIMEOUT_S": str(drain_timeout_s),
+            "DRAIN_POLL_S": "0.5",
+            "HEALTH_POLL_S": "0.5",
+        }
+    )
+    if load_balancer == "haproxy":
+        haproxy = HAProxyPaths(lab_dir / "haproxy")
+        env.update(
+            {
+                "HAPROXY_RUNTIME": str(haproxy.socket),
+                "HAPROXY_CONFIG": str(haproxy.config),
+                "HAPROXY_CHECK": LAB_CHECK,
+            }
+        )
+    else:
+        env.update(
+            {
+                "F5_DEVICES": json.dumps(
+                    [f"http://{config.host}:{config.f5_port}", f"http://{config.host}:{config.f5_port + 1}"]
+                ),
+                "F5_PASSWORD_FILE": str(F5Paths(lab_dir / "f5sim").password_file),
+            }
+        )
+    return env
