@@ -170,10 +170,11 @@ class MonitoringService:
         )
 
     async def delete_job(self, cmd: DeleteJob) -> JobDeleted:
-        """Delete the job's file and its dashboard."""
+        """Delete the job's file and its dashboards."""
         existed = await self.registry.delete_job(cmd.job)
-        if self.dashboards is not None:
+        if self.dashboards is not None:  # the infrastructure and, for JMX jobs, the JVM dashboard
             await self.dashboards.delete(dashboard_uid(cmd.job))
+            await self.dashboards.delete(str(jvm_dashboard(cmd.job)["uid"]))
         return JobDeleted(job=cmd.job, existed=existed, **cmd.caused_by(cmd))
 
     # -- alerting -----------------------------------------------------------------------------

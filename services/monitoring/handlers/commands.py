@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import nats.errors
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
 
@@ -38,7 +39,12 @@ SERVICE = "monitoring"
 
 
 def _deliveries(message: Any) -> int:
-    metadata = getattr(message.raw_message, "metadata", None)
+    """How often JetStream delivered this message (1 for a message without JetStream metadata,
+    as under FastStream's ``TestNatsBroker``)."""
+    try:
+        metadata = message.raw_message.metadata
+    except (AttributeError, nats.errors.NotJSMessageError):
+        return 1
     return int(getattr(metadata, "num_delivered", 1) or 1)
 
 
@@ -67,7 +73,7 @@ def command_router(bus: Bus, service: MonitoringService) -> NatsRouter:
     @bus.consumer(router, subjects.CMD_MONITORING_REGISTER, SERVICE)
     async def on_register(cmd: RegisterTarget, message: NatsMessage) -> None:
         async def keepalive() -> None:
-            await message.raw_message.in_progress()
+            await message.in_progress()
 
         async def work() -> None:
             await bus.publish(subjects.MONITORING_REGISTERED, await service.register(cmd, keepalive))
@@ -77,7 +83,7 @@ def command_router(bus: Bus, service: MonitoringService) -> NatsRouter:
     @bus.consumer(router, subjects.CMD_MONITORING_REGISTER_JMX, SERVICE)
     async def on_register_jmx(cmd: RegisterJmxExporter, message: NatsMessage) -> None:
         async def keepalive() -> None:
-            await message.raw_message.in_progress()
+            await message.in_progress()
 
         async def work() -> None:
             await bus.publish(subjects.MONITORING_JMX_REGISTERED, await service.register_jmx(cmd, keepalive))
@@ -123,7 +129,7 @@ def command_router(bus: Bus, service: MonitoringService) -> NatsRouter:
     async def on_install_agents(cmd: InstallAgents, message: NatsMessage) -> None:
         async def work() -> None:
             async for event in service.install_agents(cmd):
-                await message.raw_message.in_progress()
+                await message.in_progress()
                 if isinstance(event, AgentProgress):
                     await bus.publish(subjects.MONITORING_AGENT_PROGRESS, event)
                 else:
