@@ -72,6 +72,7 @@ class ServiceRuntime:
         )
         self.bus.broker.add_middleware(NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}"))
         self._checks: dict[str, HealthCheck] = {}
+        self._external: set[str] = set()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,9 +87,18 @@ class ServiceRuntime:
         """Add a router of the service's handlers."""
         self.bus.broker.include_router(router)
 
-    def add_check(self, name: str, check: HealthCheck) -> None:
-        """Add a dependency check reported by the health query."""
+    def add_check(self, name: str, check: HealthCheck, *, critical: bool = True) -> None:
+        """Add a check reported by the health query.
+
+        ``critical`` checks (the bus, our database, Redis) decide whether the service is healthy.
+        Non-critical ones are the external systems the service drives (Prometheus, a load
+        balancer): their outage is reported as a problem — the service degrades and says so —
+        but does not make the service unready, so one vendor outage cannot cascade into restarts
+        or a failed readiness of the whole system.
+        """
         self._checks[name] = check
+        if not critical:
+            self._external.add(name)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run ``hook`` after the bus is connected, before consumers start."""
@@ -127,7 +137,7 @@ class ServiceRuntime:
             results[name] = problem or "ok"
         return HealthReply(
             service=self.service,
-            healthy=all(value == "ok" for value in results.values()),
+            healthy=all(value == "ok" for name, value in results.items() if name not in self._external),
             checks=results,
             started_at=self.started_at,
         )

@@ -193,6 +193,7 @@ class GatewayState:
                 "instances": item.instances,
                 "pid": item.pid,
                 "problems": item.problems,
+                "degraded": item.healthy and bool(item.problems),
             }
             for item in self.board.liveness()
         }

@@ -99,6 +99,6 @@ def create_app(settings: LoadbalancerSettings, runtime: ServiceRuntime | None = 
     runtime.on_startup(start)
     if settings.reconcile_interval_s > 0:
         runtime.background(reconcile_loop)
-    runtime.add_check(settings.lb_driver, check_driver)
+    runtime.add_check(settings.lb_driver, check_driver, critical=False)
     runtime.on_shutdown(stop)
     return runtime.app()

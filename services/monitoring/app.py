@@ -69,7 +69,7 @@ def create_app(settings: MonitoringSettings, runtime: ServiceRuntime | None = No
             await http_sd.stop()
         await client.aclose()
 
-    runtime.add_check("prometheus", check_prometheus)
+    runtime.add_check("prometheus", check_prometheus, critical=False)
     runtime.on_startup(start)
     runtime.on_shutdown(stop)
     return runtime.app()
