@@ -130,6 +130,48 @@ def lab_load(
     console.print(f"{vm} ({address}): {state}")
 
 
+admin_app = typer.Typer(help="Users of the web UI and API.")
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Argument(help="The new user's name.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "admin",
+) -> None:
+    """Create a user; the password is read from stdin or prompted (never an argument)."""
+    from services.gateway.admin import main as admin_main
+
+    raise typer.Exit(admin_main(["create", username, "--role", role]))
+
+
+@app.command("import")
+def import_original(
+    configs: Annotated[Path, typer.Option(help="The original's autoscaling-configs.json.", exists=True)],
+    templates: Annotated[Path, typer.Option(help="The original's templates.json.", exists=True)],
+    enable: Annotated[bool, typer.Option(help="Enable the imported groups (provision alerts).")] = False,
+    discover_vms: Annotated[
+        bool, typer.Option(help="Register the jobs' existing VMs as protected base instances.")
+    ] = True,
+) -> None:
+    """Import the original system's configuration as scaling groups (disabled unless --enable)."""
+    import asyncio
+
+    from services.scaler.importer import run_import
+    from services.scaler.settings import ScalerSettings
+
+    report = asyncio.run(run_import(ScalerSettings(), configs, templates, enable=enable, discover_vms=discover_vms))
+    table = Table("group", "result", "base VMs")
+    for name in report.imported:
+        table.add_row(name, "[green]imported[/]", ", ".join(report.base_vms.get(name, [])) or "-")
+    for name, why in report.skipped.items():
+        table.add_row(name, f"[yellow]skipped[/]: {why}", "-")
+    console.print(table)
+    for problem in report.problems:
+        err.print(f"[yellow]![/] {problem}")
+    raise typer.Exit(1 if report.skipped else 0)
+
+
 @app.command()
 def asyncapi(out: Annotated[Path, typer.Option(help="Directory to write asyncapi.json to.")] = Path("docs")) -> None:
     """Write the AsyncAPI document of every subject and message schema."""
