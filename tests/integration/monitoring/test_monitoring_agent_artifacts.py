@@ -5,6 +5,9 @@ Grafana simulator.
 * Node Exporter downloaded by vmscale from a loopback HTTP server serving Debian's
   ``/usr/bin/prometheus-node-exporter`` packed as the upstream tarball
   (``node_exporter-<ver>.linux-amd64/node_exporter``); a wrong checksum installs nothing.
+* Promtail downloaded as its upstream zip (``promtail-linux-amd64``; a Python stand-in, as
+  Debian has no promtail) rendered with the VM's own host name, then updated by a re-run
+  through the same renderer after the Loki URL changed.
 * The JMX exporter from an artifact path: a small Java stand-in for the jar (built here with
   javac; the real jar is not available) run by the rendered command line, registered as its own
   job with the original's JVM dashboard, scraped by Prometheus.
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import subprocess
 import tarfile
 import threading
 import uuid
+import zipfile
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -189,3 +194,49 @@ async def test_a_jmx_exporter_is_installed_registered_as_its_own_job_and_gets_th
         in exprs
     )
     assert "hostPort: 127.0.0.1:7199" in unit_config
+
+
+PROMTAIL_STANDIN = """#!/usr/bin/python3
+# Stand-in for promtail: reads -config.file, serves /metrics on server.http_listen_port.
+import http.server, re, sys
+config = open(next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-config.file="))).read()
+port = int(re.search(r"http_listen_port: (\\d+)", config).group(1))
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"promtail_build_info 1\\n")
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+async def test_promtail_from_its_zip_carries_the_vms_hostname_and_an_update_rerenders_it(
+    monitoring_lab: MonitoringLab, tmp_path: Path, artifact_server: ArtifactServer, upstream_tarball: Path
+) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("promtail-linux-amd64", PROMTAIL_STANDIN)
+    (upstream_tarball.parent / "promtail-linux-amd64.zip").write_bytes(out.getvalue())
+    common = {
+        "promtail_url": f"{artifact_server.url}/promtail-linux-amd64.zip",
+        "promtail_sha256": hashlib.sha256(out.getvalue()).hexdigest(),
+        "promtail_port": free_port(),
+    }
+    config_file = tmp_path / "vm-root" / "etc/promtail/config.yml"
+    async with httpx.AsyncClient(timeout=10) as client:
+        first = build_service(
+            lab_settings(monitoring_lab, tmp_path, loki_url="http://127.0.0.1:3100/a", **common), client
+        )
+        update = build_service(
+            lab_settings(monitoring_lab, tmp_path, loki_url="http://127.0.0.1:3100/b", **common), client
+        )
+        try:
+            installed = await first.agents.install("promtail", "127.0.0.1")
+            before = config_file.read_text()
+            updated = await update.agents.install("promtail", "127.0.0.1")
+            after = config_file.read_text()
+        finally:
+            await first.installer.uninstall("127.0.0.1", first.agents.spec("promtail"))
+    hostname = os.uname().nodename
+    assert installed.changed and installed.status["responding"] and updated.changed
+    assert f"hostname: {hostname}" in before and f"hostname: {hostname}" in after
+    assert "url: http://127.0.0.1:3100/a" in before and "url: http://127.0.0.1:3100/b" in after
