@@ -1,6 +1,9 @@
 """Benchmarks of the scaler: decision latency and concurrent scale-outs.
 
-python -m bench.scaler [--groups 100]
+python -m bench.scaler [--groups 100] [--profile]
+
+``--profile`` also prints a pyinstrument profile of the scaler on the real servers (where the
+decision time goes: the decision transaction, publishing, the bus).
 
 1. Decision latency: ``alert.fired`` published → the first command (``cmd.vm.clone``) seen on
    NATS, for one alert per group, with the scaler on real NATS, PostgreSQL and Redis (Prometheus
@@ -279,10 +282,19 @@ async def real_run(groups: int) -> tuple[list[float], list[float], float]:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-async def main(groups: int) -> None:
+async def main(groups: int, profile: bool = False) -> None:
     hop = await nats_hop(200)
     baseline_rate = await memory_run(groups)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005, async_mode="enabled")
+        profiler.start()
     latencies, loaded, rate = await real_run(groups)
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False))
     hop50, hop99 = percentile(hop, 0.5), percentile(hop, 0.99)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(f"groups: {groups}")
@@ -306,4 +318,6 @@ async def main(groups: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.scaler")
     parser.add_argument("--groups", type=int, default=100)
-    asyncio.run(main(parser.parse_args().groups))
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the real run")
+    args = parser.parse_args()
+    asyncio.run(main(args.groups, args.profile))

@@ -31,7 +31,16 @@ from services.scaler.domain.saga import (
     StepStatus,
 )
 from services.scaler.outbox import OutboxRelay
-from services.scaler.ports import GroupLease, GroupRecord, HealthProbe, Lease, LifecycleHook, Store, UnitOfWork
+from services.scaler.ports import (
+    GroupLease,
+    GroupRecord,
+    HealthProbe,
+    Lease,
+    LifecycleHook,
+    OutboxEntry,
+    Store,
+    UnitOfWork,
+)
 from services.scaler.steps import StepTimeouts, command_for, match_reply
 from shared import subjects
 from shared.errors import OperationTimeout, PermanentError, RetryableError
@@ -261,30 +270,40 @@ class Activities:
         def txn(uow: UnitOfWork) -> Activity | None:
             if not uow.inbox.claim(str(event.message_id), subject.name):
                 return None
-            activity = uow.activities.get(activity_id, for_update=True)
-            if activity is None or activity.status.terminal:
-                return None
-            outcome = match_reply(activity, event)
-            if outcome is None:
-                return None
-            if outcome.ok:
-                if isinstance(event, VmCloned):
-                    instance = uow.instances.get(activity.group, event.vm_name)
-                    if instance is not None:
-                        uow.instances.save(
-                            instance.model_copy(update={"moref": event.moref, "instance_uuid": event.instance_uuid})
-                        )
-                changed = saga.complete(activity, outcome.vm_name, outcome.step, outcome.phase, now)
-            else:
-                changed = saga.fail(
-                    activity, outcome.vm_name, outcome.step, outcome.phase, outcome.error, outcome.retryable, now, retry
-                )
-            return self.advance(uow, activity, changed, now)
+            return self._apply_reply(uow, activity_id, event, now, retry)
 
-        result = await self._store.transaction(txn)
+        result = await self._store.transaction(lambda uow: self._with_entries(uow, txn(uow)))
         if result is not None:
-            await self.after(result)
-        return result
+            await self.after(*result)
+            return result[0]
+        return None
+
+    @staticmethod
+    def _with_entries(uow: UnitOfWork, activity: Activity | None) -> tuple[Activity, list[OutboxEntry]] | None:
+        return None if activity is None else (activity, uow.outbox.recorded())
+
+    def _apply_reply(
+        self, uow: UnitOfWork, activity_id: str, event: Message, now: datetime, retry: Retry
+    ) -> Activity | None:
+        activity = uow.activities.get(activity_id, for_update=True)
+        if activity is None or activity.status.terminal:
+            return None
+        outcome = match_reply(activity, event)
+        if outcome is None:
+            return None
+        if outcome.ok:
+            if isinstance(event, VmCloned):
+                instance = uow.instances.get(activity.group, event.vm_name)
+                if instance is not None:
+                    uow.instances.save(
+                        instance.model_copy(update={"moref": event.moref, "instance_uuid": event.instance_uuid})
+                    )
+            changed = saga.complete(activity, outcome.vm_name, outcome.step, outcome.phase, now)
+        else:
+            changed = saga.fail(
+                activity, outcome.vm_name, outcome.step, outcome.phase, outcome.error, outcome.retryable, now, retry
+            )
+        return self.advance(uow, activity, changed, now)
 
     # -- ownership, local steps, ticks ----------------------------------------------------------
 
@@ -296,9 +315,13 @@ class Activities:
         """True when this replica runs the activity's local steps."""
         return activity_id in self._owned
 
-    async def after(self, activity: Activity) -> None:
-        """After a commit: publish, launch local steps we own, give the lease up at the end."""
-        await self._relay.flush_soon()
+    async def after(self, activity: Activity, entries: list[OutboxEntry] | None = None) -> None:
+        """After a commit: publish (``entries``, what the transaction recorded, else whatever is
+        pending), launch local steps we own, give the lease up at the end."""
+        if entries is None:
+            await self._relay.flush_soon()
+        else:
+            await self._relay.publish_committed(entries)
         lease = self._owned.get(activity.id)
         if lease is None:
             return
@@ -358,9 +381,9 @@ class Activities:
                 return None
             return self.advance(uow, current, changed, now)
 
-        result = await self._store.transaction(txn)
+        result = await self._store.transaction(lambda uow: self._with_entries(uow, txn(uow)))
         if result is not None:
-            await self.after(result)
+            await self.after(*result)
 
     async def tick(self) -> None:
         """Renew our leases, take over orphaned activities, time out and retry steps."""
@@ -378,15 +401,18 @@ class Activities:
                 token: int = lease.token,
                 now: datetime = now,
                 retry: Retry = retry,
-            ) -> Activity | None:
+            ) -> tuple[Activity, list[OutboxEntry]] | None:
                 current = uow.activities.get(activity_id, for_update=True)
                 if current is None or current.lease_token != token or current.status.terminal:
                     return None
-                return self.advance(uow, current, saga.expire(current, now, retry), now)
+                expired = saga.expire(current, now, retry)
+                if expired == current and not saga.runnable(current, now):
+                    return current, []  # nothing timed out or became due: no write
+                return self._with_entries(uow, self.advance(uow, current, expired, now))
 
             result = await self._store.transaction(txn)
             if result is not None:
-                await self.after(result)
+                await self.after(*result)
             else:
                 self._owned.pop(activity.id, None)
 

@@ -51,6 +51,7 @@ from services.scaler.ports import (
     GroupLease,
     GroupRecord,
     MetricsQuery,
+    OutboxEntry,
     Store,
     UnitOfWork,
 )
@@ -119,34 +120,31 @@ class Decisions:
     # -- triggers -------------------------------------------------------------------------------
 
     async def on_alert_fired(self, event: AlertFired) -> DecisionRecord | None:
-        """Remember the alert episode (idempotent by message id) and decide on it."""
-        now = self._clock.now()
-
-        def remember(uow: UnitOfWork) -> tuple[AlertRecord, GroupRecord] | None:
-            if not uow.inbox.claim(str(event.message_id), subjects.ALERT_FIRED.name):
-                return None
-            group = uow.groups.get(event.group)
-            if group is None:
-                return None
-            record = AlertRecord(
-                group=event.group,
-                fingerprint=event.fingerprint,
-                alertname=event.alertname,
-                starts_at=event.starts_at,
-                received_at=now,
-                labels=event.labels,
-            )
-            previous = uow.alerts.get(event.group, event.fingerprint)
-            if previous is not None and previous.resolved_at is None:
-                record = record.model_copy(update={"last_evaluated_at": previous.last_evaluated_at})
-            uow.alerts.save(record)
-            return record, group
-
-        found = await self._store.transaction(remember)
-        if found is None:
+        """Decide on the alert; the episode is remembered (idempotent by message id) in the same
+        transaction as the decision, so a failed decision leaves the message to be redelivered."""
+        record = await self._store.transaction(lambda uow: uow.groups.get(event.group))
+        if record is None:
             return None
-        alert, group = found
-        return await self.evaluate(event.group, StepPolicy(), f"alert:{event.alertname}", alert=alert, record=group)
+        return await self.evaluate(event.group, StepPolicy(), f"alert:{event.alertname}", fired=event, record=record)
+
+    @staticmethod
+    def _remember(uow: UnitOfWork, event: AlertFired, now: datetime) -> AlertRecord | None:
+        """Claim the message and store its episode; None when the message was handled before."""
+        if not uow.inbox.claim(str(event.message_id), subjects.ALERT_FIRED.name):
+            return None
+        record = AlertRecord(
+            group=event.group,
+            fingerprint=event.fingerprint,
+            alertname=event.alertname,
+            starts_at=event.starts_at,
+            received_at=now,
+            labels=event.labels,
+        )
+        previous = uow.alerts.get(event.group, event.fingerprint)
+        if previous is not None and previous.resolved_at is None:
+            record = record.model_copy(update={"last_evaluated_at": previous.last_evaluated_at})
+        uow.alerts.save(record)
+        return record
 
     async def on_alert_resolved(self, event: AlertResolved) -> None:
         """The episode ended: no more re-checks for it."""
@@ -217,12 +215,16 @@ class Decisions:
         trigger: str,
         *,
         alert: AlertRecord | None = None,
+        fired: AlertFired | None = None,
         quiet: bool = False,
         record: GroupRecord | None = None,
     ) -> DecisionRecord | None:
         """Decide for ``group`` now; returns the stored decision (None if nothing was stored).
 
         ``record`` (the group as just read) saves a read; the decision re-reads it locked.
+        ``fired`` is an alert message to remember in the decision's transaction (then ``alert``
+        is derived from it). What the transaction recorded in the outbox is published right
+        after the commit, without reading it back.
         """
         if record is None:
             record = await self._store.transaction(lambda uow: uow.groups.get(group))
@@ -241,28 +243,46 @@ class Decisions:
                 message="another scaler replica holds the group's lease",
                 rule=rule_of(record.spec, policy),
             )
-            return await self._store.transaction(
-                lambda uow: self._record(uow, group, block, trigger, {"lease": "held elsewhere"}, None, now, quiet)
-            )
+            return await self._record_block(group, block, trigger, {"lease": "held elsewhere"}, fired, now, quiet)
         try:
-            stored, activity = await self._store.transaction(
-                lambda uow: self._decide(uow, group, policy, trigger, alert, metrics, lease.token, now, quiet)
+            stored, activity, entries = await self._store.transaction(
+                lambda uow: self._decide(uow, group, policy, trigger, alert, fired, metrics, lease.token, now, quiet)
             )
         except PoolExhausted as exc:
             await self._lease.release(lease)
             block = Block(reason=BlockReason.IP_POOL_EXHAUSTED, message=str(exc), rule=rule_of(record.spec, policy))
-            return await self._store.transaction(
-                lambda uow: self._record(uow, group, block, trigger, {}, None, now, False)
-            )
+            return await self._record_block(group, block, trigger, {}, fired, now, False)
         except BaseException:
             await self._lease.release(lease)
             raise
         if activity is not None:
             self._activities.adopt(activity, lease)
-            await self._activities.after(activity)
+            await self._activities.after(activity, entries)
         else:
             await self._lease.release(lease)
-            await self._relay.flush_soon()
+            await self._relay.publish_committed(entries)
+        return stored
+
+    async def _record_block(
+        self,
+        group: str,
+        block: Block,
+        trigger: str,
+        observed: dict[str, Any],
+        fired: AlertFired | None,
+        now: datetime,
+        quiet: bool,
+    ) -> DecisionRecord | None:
+        """Record a block decided outside the decision transaction (and remember its alert)."""
+
+        def txn(uow: UnitOfWork) -> tuple[DecisionRecord | None, list[OutboxEntry]]:
+            if fired is not None and self._remember(uow, fired, now) is None:
+                return None, []
+            stored = self._record(uow, group, block, trigger, observed, None, now, quiet)
+            return stored, uow.outbox.recorded()
+
+        stored, entries = await self._store.transaction(txn)
+        await self._relay.publish_committed(entries)
         return stored
 
     def _decide(
@@ -272,14 +292,19 @@ class Decisions:
         policy: Policy,
         trigger: str,
         alert: AlertRecord | None,
+        fired: AlertFired | None,
         metrics: MetricReading | None,
         token: int,
         now: datetime,
         quiet: bool,
-    ) -> tuple[DecisionRecord | None, saga.Activity | None]:
+    ) -> tuple[DecisionRecord | None, saga.Activity | None, list[OutboxEntry]]:
+        if fired is not None:
+            alert = self._remember(uow, fired, now)
+            if alert is None:  # a redelivered message: decided before
+                return None, None, []
         record = uow.groups.get(name, for_update=True)
         if record is None:
-            return None, None
+            return None, None, []
         if record.state.lease_fence > token:
             raise StaleLease("a newer lease holder exists", group=name)
         spec = record.spec
@@ -352,7 +377,7 @@ class Decisions:
             )
             activity = self._activities.advance(uow, None, activity, now)
         sync_silence(uow, uow.groups.get(name) or updated, now)
-        return stored, activity
+        return stored, activity, uow.outbox.recorded()
 
     def _plan_out(
         self,

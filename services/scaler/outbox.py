@@ -30,6 +30,7 @@ class OutboxRelay:
         self._batch = batch
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._inflight: set[str] = set()
         self.published = 0
 
     def kick(self) -> None:
@@ -44,6 +45,34 @@ class OutboxRelay:
             log.warning("outbox publish failed; the relay loop will retry", error=str(exc))
             self.kick()
 
+    async def publish_committed(self, entries: list[OutboxEntry]) -> None:
+        """Publish what a transaction just committed (``Outbox.recorded``), commands first,
+        without reading it back, then mark it published. A publish failure leaves the rest to
+        the relay loop (kicked). The loop skips entries in flight here; should both publish one,
+        the message id makes the second a duplicate that JetStream and inboxes drop."""
+        if not entries:
+            return
+        ordered = sorted(entries, key=lambda e: not e.subject.startswith("cmd."))
+        ids = {e.id for e in ordered}
+        self._inflight |= ids
+        done: list[str] = []
+        try:
+            for entry in ordered:
+                subject = subjects.by_name(entry.subject)
+                await self._publisher.publish(subject, subject.model.model_validate_json(entry.payload))
+                done.append(entry.id)
+        except RetryableError as exc:
+            log.warning("publishing after commit failed; the relay loop will retry", error=str(exc))
+            self.kick()
+        finally:
+            self._inflight -= ids
+        if done:
+            self.published += len(done)
+            try:
+                await self._mark(done)
+            except RetryableError as exc:  # published but not marked: the loop re-publishes (deduped)
+                log.warning("marking published entries failed", error=str(exc))
+
     async def flush(self) -> int:
         """Publish every pending entry (commands of a batch before its events); returns how
         many were published. Stops at the first publish failure (the rest waits)."""
@@ -51,6 +80,7 @@ class OutboxRelay:
             total = 0
             while True:
                 entries: list[OutboxEntry] = await self._store.transaction(lambda uow: uow.outbox.pending(self._batch))
+                entries = [e for e in entries if e.id not in self._inflight]
                 if not entries:
                     return total
                 done: list[str] = []

@@ -242,6 +242,12 @@ class Outbox(Protocol):
         """Mark entries published (unknown ids are ignored)."""
         ...
 
+    def recorded(self) -> list[OutboxEntry]:
+        """The entries this transaction added that were not recorded before, in order: what its
+        caller may publish right after the commit (``OutboxRelay.publish_committed``) instead of
+        reading them back. Entries added after this call are left to the relay loop."""
+        ...
+
 
 class Inbox(Protocol):
     """Ids of messages already handled."""

@@ -156,3 +156,55 @@ class StoreContract:
         await store.transaction(lambda uow: uow.alerts.save(alert.model_copy(update={"resolved_at": NOW})))
         assert await store.transaction(lambda uow: uow.alerts.firing()) == []
         assert (await store.transaction(lambda uow: uow.alerts.get("web", "f"))).resolved_at == NOW
+
+    async def test_a_transaction_reads_its_own_writes(self, store: Store) -> None:
+        pool = IpPool.model_validate(
+            {"name": "lab", "network": "127.0.10.0/24", "ranges": [{"start": "127.0.10.9", "end": "127.0.10.20"}]}
+        )
+        await store.transaction(lambda uow: [uow.groups.save(group()), uow.ip_pools.save(pool)])
+
+        def txn(uow: Any) -> tuple[Any, ...]:
+            locked = uow.groups.get("web", for_update=True)
+            assert uow.instances.all("web") == []
+            uow.groups.save(locked.model_copy(update={"state": locked.state.model_copy(update={"lease_fence": 7})}))
+            first = Instance(group="web", vm_name="v1", created_at=NOW)
+            uow.instances.save(first)
+            uow.instances.save(first.model_copy(update={"state": InstanceState.PROVISIONING}))
+            uow.instances.save(Instance(group="web", vm_name="v0", created_at=NOW - timedelta(seconds=1)))
+            uow.instances.delete("web", "v0")
+            lease = IpLease(pool="lab", address=IPv4Address("127.0.10.9"), group="web", vm_name="v1", updated_at=NOW)
+            uow.ip_pools.save_lease(lease)
+            alert = AlertRecord(group="web", fingerprint="f", alertname="x", starts_at=NOW, received_at=NOW)
+            uow.alerts.save(alert)
+            uow.alerts.save(alert.model_copy(update={"last_evaluated_at": NOW}))
+            uow.outbox.add(subjects.CMD_MONITORING_REMOVE_ALERTS, RemoveGroupAlerts(group="web"))
+            return (
+                uow.groups.get("web").state.lease_fence,
+                uow.groups.get("web", for_update=True).state.lease_fence,
+                [(i.vm_name, i.state) for i in uow.instances.all("web")],
+                uow.instances.get("web", "v0"),
+                [x.vm_name for x in uow.ip_pools.leases("lab", for_update=True)],
+                uow.alerts.get("web", "f").last_evaluated_at,
+                len(uow.alerts.firing("web")),
+                len(uow.outbox.pending()),
+            )
+
+        assert await store.transaction(txn) == (7, 7, [("v1", InstanceState.PROVISIONING)], None, ["v1"], NOW, 1, 1)
+        after = await store.transaction(
+            lambda uow: (uow.groups.get("web").state.lease_fence, uow.instances.get("web", "v1").state)
+        )
+        assert after == (7, InstanceState.PROVISIONING)
+
+    async def test_recorded_lists_only_new_outbox_entries_in_order(self, store: Store) -> None:
+        old, first, second = (RemoveGroupAlerts(group=g) for g in ("old", "a", "b"))
+        subject = subjects.CMD_MONITORING_REMOVE_ALERTS
+        await store.transaction(lambda uow: uow.outbox.add(subject, old))
+
+        def txn(uow: Any) -> list[str]:
+            for message in (first, old, second, first):
+                uow.outbox.add(subject, message)
+            return [e.id for e in uow.outbox.recorded()]
+
+        assert await store.transaction(txn) == [str(first.message_id), str(second.message_id)]
+        pending = await store.transaction(lambda uow: uow.outbox.pending())
+        assert [p.id for p in pending] == [str(m.message_id) for m in (old, first, second)]

@@ -203,16 +203,22 @@ class _Outbox:
     def __init__(self, state: _State, clock: Clock) -> None:
         self._s = state
         self._clock = clock
+        self._recorded: list[OutboxEntry] = []
 
     def add(self, subject: Subject[Any], message: Message) -> str:
         if not isinstance(message, subject.model):
             raise TypeError(f"{subject.name} carries {subject.model.__name__}")
         entry_id = str(message.message_id)
         if entry_id not in self._s.outbox:
-            self._s.outbox[entry_id] = OutboxEntry(
+            entry = OutboxEntry(
                 id=entry_id, subject=subject.name, payload=message.model_dump_json(), created_at=self._clock.now()
             )
+            self._s.outbox[entry_id] = entry
+            self._recorded.append(entry)
         return entry_id
+
+    def recorded(self) -> list[OutboxEntry]:
+        return list(self._recorded)
 
     def pending(self, limit: int = 100) -> list[OutboxEntry]:
         waiting = [e for e in self._s.outbox.values() if e.published_at is None]

@@ -2,7 +2,11 @@
 
 ``SqlStore.transaction`` runs the function in a worker thread inside one database transaction.
 ``for_update`` reads lock rows (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises
-writers anyway). Database errors leave as ``shared.errors``: connection problems as
+writers anyway). A unit of work keeps what it read and saved (an identity map): reading a row it
+already holds costs no statement, and rows saved several times are written once, by one upsert
+per table, when the transaction flushes — before it commits, or before a query that must see
+them (``sql_write.RowBuffer``). Activities and decisions are written at once (the one-active
+index must fail where the activity is saved). Database errors leave as ``shared.errors``: connection problems as
 ``ServiceUnavailable``, lock waits as ``Contention``, a second active activity of a group as
 ``ActivityRunning``.
 """
@@ -10,27 +14,25 @@ writers anyway). Database errors leave as ``shared.errors``: connection problems
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from services.scaler.adapters import tables as t
+from services.scaler.adapters.sql_messages import SqlInbox, SqlOutbox
+from services.scaler.adapters.sql_write import RowBuffer, upsert_rows
 from services.scaler.domain.errors import ActivityRunning
 from services.scaler.domain.model import GroupState, Instance, IpLease, IpPool, ScalingGroup
 from services.scaler.domain.saga import Activity
-from services.scaler.ports import AlertRecord, DecisionRecord, GroupRecord, OutboxEntry, UnitOfWork
+from services.scaler.ports import AlertRecord, DecisionRecord, GroupRecord, UnitOfWork
 from shared.errors import Contention, ServiceUnavailable
-from shared.messages import Message
-from shared.subjects import Subject
 from shared.testing.clock import Clock, SystemClock
 
 __all__ = ["SqlStore"]
@@ -39,127 +41,194 @@ T = TypeVar("T")
 _SEQ = itertools.count()
 
 
-def _upsert(session: Session, table: Any, keys: dict[str, Any], values: dict[str, Any]) -> None:
-    condition = and_(*(table.c[k] == v for k, v in keys.items()))
-    result = session.execute(update(table).where(condition).values(**values))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(table.insert().values(**keys, **values))
+def _group_row(record: GroupRecord) -> dict[str, Any]:
+    return {
+        "name": record.spec.name,
+        "enabled": record.spec.enabled,
+        "spec": record.spec.model_dump_json(),
+        "state": record.state.model_dump_json(),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
 
 
 class _Groups:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._rows = RowBuffer(session, t.groups, ("name",))
+        self._seen: dict[str, GroupRecord | None] = {}
+        self._locked: set[str] = set()
 
     def get(self, name: str, *, for_update: bool = False) -> GroupRecord | None:
-        query = select(t.groups).where(t.groups.c.name == name)
-        row = self._s.execute(query.with_for_update() if for_update else query).mappings().first()
-        return _group(row) if row else None
+        if for_update and name not in self._locked:
+            self._rows.flush()  # our pending write takes the row lock and is what we read back
+            row = self._s.execute(select(t.groups).where(t.groups.c.name == name).with_for_update())
+            found = row.mappings().first()
+            self._locked.add(name)
+            self._seen[name] = _group(found) if found else None
+        elif name not in self._seen:
+            found = self._s.execute(select(t.groups).where(t.groups.c.name == name)).mappings().first()
+            self._seen[name] = _group(found) if found else None
+        return self._seen[name]
 
     def all(self) -> list[GroupRecord]:
+        self._rows.flush()
         rows = self._s.execute(select(t.groups).order_by(t.groups.c.name)).mappings()
         return [_group(r) for r in rows]
 
     def save(self, record: GroupRecord) -> None:
-        _upsert(
-            self._s,
-            t.groups,
-            {"name": record.spec.name},
-            {
-                "enabled": record.spec.enabled,
-                "spec": record.spec.model_dump_json(),
-                "state": record.state.model_dump_json(),
-                "created_at": record.created_at,
-                "updated_at": record.updated_at,
-            },
-        )
+        self._seen[record.spec.name] = record
+        self._rows.put(_group_row(record))
 
     def delete(self, name: str) -> None:
+        self._rows.discard(name)
+        self._seen[name] = None
         self._s.execute(delete(t.groups).where(t.groups.c.name == name))
+
+    def flush(self) -> None:
+        self._rows.flush()
 
 
 def _group(row: Any) -> GroupRecord:
+    return _parsed_group(row["spec"], row["state"], row["created_at"], row["updated_at"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_group(spec: str, state: str, created_at: datetime, updated_at: datetime) -> GroupRecord:
+    """Parsing every group's JSON on every tick costs more than the query: rows that did not
+    change map to the same (frozen) record."""
     return GroupRecord(
-        spec=ScalingGroup.model_validate_json(row["spec"]),
-        state=GroupState.model_validate_json(row["state"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        spec=ScalingGroup.model_validate_json(spec),
+        state=GroupState.model_validate_json(state),
+        created_at=created_at,
+        updated_at=updated_at,
     )
+
+
+def _oldest_first(found: list[Instance]) -> list[Instance]:
+    return sorted(found, key=lambda i: (i.created_at, i.vm_name))
 
 
 class _Instances:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._rows = RowBuffer(session, t.instances, ("group_name", "vm_name"))
+        self._seen: dict[tuple[str, str], Instance | None] = {}
+        self._loaded: set[str] = set()
 
     def all(self, group: str | None = None) -> list[Instance]:
-        query = select(t.instances.c.data).order_by(t.instances.c.created_at, t.instances.c.vm_name)
-        if group is not None:
-            query = query.where(t.instances.c.group_name == group)
-        return [Instance.model_validate_json(d) for d in self._s.execute(query).scalars()]
+        if group is None:
+            self._rows.flush()
+            rows = self._s.execute(select(t.instances.c.data)).scalars()
+            return _oldest_first([Instance.model_validate_json(d) for d in rows])
+        if group not in self._loaded:
+            query = select(t.instances.c.data).where(t.instances.c.group_name == group)
+            for data in self._s.execute(query).scalars():
+                instance = Instance.model_validate_json(data)
+                self._seen.setdefault((group, instance.vm_name), instance)  # our own save is newer
+            self._loaded.add(group)
+        return _oldest_first([i for (g, _), i in self._seen.items() if g == group and i is not None])
 
     def get(self, group: str, vm_name: str) -> Instance | None:
-        query = select(t.instances.c.data).where(t.instances.c.group_name == group, t.instances.c.vm_name == vm_name)
-        data = self._s.execute(query).scalar()
-        return Instance.model_validate_json(data) if data else None
+        key = (group, vm_name)
+        if key not in self._seen:
+            if group in self._loaded:
+                return None
+            query = select(t.instances.c.data).where(
+                t.instances.c.group_name == group, t.instances.c.vm_name == vm_name
+            )
+            data = self._s.execute(query).scalar()
+            self._seen[key] = Instance.model_validate_json(data) if data else None
+        return self._seen[key]
 
     def save(self, instance: Instance) -> None:
-        _upsert(
-            self._s,
-            t.instances,
-            {"group_name": instance.group, "vm_name": instance.vm_name},
-            {"state": instance.state, "created_at": instance.created_at, "data": instance.model_dump_json()},
+        self._seen[(instance.group, instance.vm_name)] = instance
+        self._rows.put(
+            {
+                "group_name": instance.group,
+                "vm_name": instance.vm_name,
+                "state": instance.state,
+                "created_at": instance.created_at,
+                "data": instance.model_dump_json(),
+            }
         )
 
     def delete(self, group: str, vm_name: str) -> None:
+        self._rows.discard(group, vm_name)
+        self._seen[(group, vm_name)] = None
         self._s.execute(delete(t.instances).where(t.instances.c.group_name == group, t.instances.c.vm_name == vm_name))
+
+    def flush(self) -> None:
+        self._rows.flush()
 
 
 class _Pools:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._leases = RowBuffer(session, t.ip_leases, ("pool", "address"))
+        self._seen: dict[str, IpPool | None] = {}
 
     def get(self, name: str) -> IpPool | None:
-        data = self._s.execute(select(t.ip_pools.c.spec).where(t.ip_pools.c.name == name)).scalar()
-        return IpPool.model_validate_json(data) if data else None
+        if name not in self._seen:
+            data = self._s.execute(select(t.ip_pools.c.spec).where(t.ip_pools.c.name == name)).scalar()
+            self._seen[name] = IpPool.model_validate_json(data) if data else None
+        return self._seen[name]
 
     def all(self) -> list[IpPool]:
         rows = self._s.execute(select(t.ip_pools.c.spec).order_by(t.ip_pools.c.name)).scalars()
         return [IpPool.model_validate_json(d) for d in rows]
 
     def save(self, pool: IpPool) -> None:
-        _upsert(self._s, t.ip_pools, {"name": pool.name}, {"spec": pool.model_dump_json()})
+        self._seen[pool.name] = pool
+        upsert_rows(self._s, t.ip_pools, ("name",), [{"name": pool.name, "spec": pool.model_dump_json()}])
 
     def delete(self, name: str) -> None:
+        self._leases.flush()
+        self._seen[name] = None
         self._s.execute(delete(t.ip_pools).where(t.ip_pools.c.name == name))
         self._s.execute(delete(t.ip_leases).where(t.ip_leases.c.pool == name, t.ip_leases.c.state == "released"))
 
     def leases(self, pool: str, *, for_update: bool = False) -> list[IpLease]:
+        self._leases.flush()
         query = select(t.ip_leases.c.data).where(t.ip_leases.c.pool == pool).order_by(t.ip_leases.c.address_int)
         rows = self._s.execute(query.with_for_update() if for_update else query).scalars()
         return [IpLease.model_validate_json(d) for d in rows]
 
     def save_lease(self, lease: IpLease) -> None:
-        _upsert(
-            self._s,
-            t.ip_leases,
-            {"pool": lease.pool, "address": str(lease.address)},
-            {"address_int": int(lease.address), "state": lease.state, "data": lease.model_dump_json()},
+        self._leases.put(
+            {
+                "pool": lease.pool,
+                "address": str(lease.address),
+                "address_int": int(lease.address),
+                "state": lease.state,
+                "data": lease.model_dump_json(),
+            }
         )
+
+    def flush(self) -> None:
+        self._leases.flush()
 
 
 class _Activities:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._known: set[str] = set()
+
+    def _load(self, data: str) -> Activity:
+        activity = Activity.model_validate_json(data)
+        self._known.add(activity.id)
+        return activity
 
     def get(self, activity_id: str, *, for_update: bool = False) -> Activity | None:
         query = select(t.activities.c.data).where(t.activities.c.id == activity_id)
         data = self._s.execute(query.with_for_update() if for_update else query).scalar()
-        return Activity.model_validate_json(data) if data else None
+        return self._load(data) if data else None
 
     def active(self, group: str | None = None) -> list[Activity]:
         query = select(t.activities.c.data).where(t.activities.c.active.is_(True)).order_by(t.activities.c.created_at)
         if group is not None:
             query = query.where(t.activities.c.group_name == group)
-        return [Activity.model_validate_json(d) for d in self._s.execute(query).scalars()]
+        return [self._load(d) for d in self._s.execute(query).scalars()]
 
     def recent(self, group: str | None = None, status: str | None = None, limit: int = 50) -> list[Activity]:
         query = select(t.activities.c.data).order_by(t.activities.c.created_at.desc(), t.activities.c.id.desc())
@@ -179,12 +248,14 @@ class _Activities:
             "data": activity.model_dump_json(),
         }
         try:
-            changed = self._s.execute(update(t.activities).where(t.activities.c.id == activity.id).values(**values))
-            if changed.rowcount == 0:  # type: ignore[attr-defined]
-                with self._s.begin_nested():
-                    self._s.execute(t.activities.insert().values(id=activity.id, **values))
+            if activity.id in self._known:
+                self._s.execute(update(t.activities).where(t.activities.c.id == activity.id).values(**values))
+            else:
+                # No savepoint: a second active activity fails the whole transaction, as it must.
+                upsert_rows(self._s, t.activities, ("id",), [{"id": activity.id, **values}])
         except IntegrityError as exc:
             raise ActivityRunning(f"group {activity.group} already runs an activity", group=activity.group) from exc
+        self._known.add(activity.id)
 
 
 class _Decisions:
@@ -225,78 +296,37 @@ class _Decisions:
 class _Alerts:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._rows = RowBuffer(session, t.alerts, ("group_name", "fingerprint"))
+        self._seen: dict[tuple[str, str], AlertRecord | None] = {}
 
     def get(self, group: str, fingerprint: str) -> AlertRecord | None:
-        query = select(t.alerts.c.data).where(t.alerts.c.group_name == group, t.alerts.c.fingerprint == fingerprint)
-        data = self._s.execute(query).scalar()
-        return AlertRecord.model_validate_json(data) if data else None
+        key = (group, fingerprint)
+        if key not in self._seen:
+            query = select(t.alerts.c.data).where(t.alerts.c.group_name == group, t.alerts.c.fingerprint == fingerprint)
+            data = self._s.execute(query).scalar()
+            self._seen[key] = AlertRecord.model_validate_json(data) if data else None
+        return self._seen[key]
 
     def save(self, record: AlertRecord) -> None:
-        _upsert(
-            self._s,
-            t.alerts,
-            {"group_name": record.group, "fingerprint": record.fingerprint},
-            {"resolved": record.resolved_at is not None, "data": record.model_dump_json()},
+        self._seen[(record.group, record.fingerprint)] = record
+        self._rows.put(
+            {
+                "group_name": record.group,
+                "fingerprint": record.fingerprint,
+                "resolved": record.resolved_at is not None,
+                "data": record.model_dump_json(),
+            }
         )
 
     def firing(self, group: str | None = None) -> list[AlertRecord]:
+        self._rows.flush()
         query = select(t.alerts.c.data).where(t.alerts.c.resolved.is_(False))
         if group is not None:
             query = query.where(t.alerts.c.group_name == group)
         return [AlertRecord.model_validate_json(d) for d in self._s.execute(query).scalars()]
 
-
-class _Outbox:
-    def __init__(self, session: Session, clock: Clock) -> None:
-        self._s = session
-        self._clock = clock
-
-    def add(self, subject: Subject[Any], message: Message) -> str:
-        if not isinstance(message, subject.model):
-            raise TypeError(f"{subject.name} carries {subject.model.__name__}")
-        entry_id = str(message.message_id)
-        values = {
-            "id": entry_id,
-            "seq": time.time_ns() // 1000 * 1000 + next(_SEQ) % 1000,
-            "subject": subject.name,
-            "payload": message.model_dump_json(),
-            "created_at": self._clock.now(),
-        }
-        dialect = self._s.get_bind().dialect.name
-        if dialect == "postgresql":
-            self._s.execute(pg_insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["id"]))
-        elif dialect == "sqlite":
-            self._s.execute(sqlite_insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["id"]))
-        elif self._s.execute(select(t.outbox.c.id).where(t.outbox.c.id == entry_id)).first() is None:
-            self._s.execute(t.outbox.insert().values(**values))
-        return entry_id
-
-    def pending(self, limit: int = 100) -> list[OutboxEntry]:
-        query = select(t.outbox).where(t.outbox.c.published_at.is_(None)).order_by(t.outbox.c.seq).limit(limit)
-        return [
-            OutboxEntry(
-                id=r["id"],
-                subject=r["subject"],
-                payload=r["payload"],
-                created_at=r["created_at"],
-                published_at=r["published_at"],
-            )
-            for r in self._s.execute(query).mappings()
-        ]
-
-    def mark_published(self, ids: list[str], at: datetime) -> None:
-        if ids:
-            self._s.execute(update(t.outbox).where(t.outbox.c.id.in_(ids)).values(published_at=at))
-
-
-class _Inbox:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def claim(self, message_id: str, subject: str) -> bool:
-        from shared.db import claim_message
-
-        return claim_message(self._s, t.inbox, message_id, subject)
+    def flush(self) -> None:
+        self._rows.flush()
 
 
 class _SqlUnitOfWork:
@@ -307,8 +337,16 @@ class _SqlUnitOfWork:
         self.activities = _Activities(session)
         self.decisions = _Decisions(session)
         self.alerts = _Alerts(session)
-        self.outbox = _Outbox(session, clock)
-        self.inbox = _Inbox(session)
+        self.outbox = SqlOutbox(session, clock)
+        self.inbox = SqlInbox(session)
+
+    def flush(self) -> None:
+        """Write every buffered row (before commit)."""
+        self.groups.flush()
+        self.instances.flush()
+        self.ip_pools.flush()
+        self.alerts.flush()
+        self.outbox.flush()
 
 
 class SqlStore:
@@ -322,7 +360,10 @@ class SqlStore:
         session = Session(self._engine, expire_on_commit=False)
         try:
             with session.begin():
-                return fn(_SqlUnitOfWork(session, self._clock))
+                uow = _SqlUnitOfWork(session, self._clock)
+                result = fn(uow)
+                uow.flush()
+                return result
         except OperationalError as exc:
             if "lock" in str(exc.orig).lower() or "deadlock" in str(exc.orig).lower():
                 raise Contention("database lock contention") from exc
