@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import subprocess
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from pathlib import Path
 
 from lab.config import LabConfig
@@ -62,6 +63,12 @@ def _keygen(path: Path, comment: str) -> None:
         )
 
 
+def base_vm_addresses(config: LabConfig) -> list[str]:
+    """The guest IPs of the lab's two base VMs (``lab.vcsim.lab_topology`` seeds them there)."""
+    hosts = list(IPv4Network(config.vm_network).hosts())
+    return [str(hosts[9]), str(hosts[10])]
+
+
 def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None) -> Part:
     """sshd on ``config.host:port`` with generated keys under the part directory."""
     host = config.host
@@ -82,6 +89,9 @@ def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None)
                 [
                     f"Port {port}",
                     f"ListenAddress {host}",
+                    # The lab's base VMs' own addresses too, so "SSH to the VM" reaches this
+                    # sshd at the VM's IP, as on a real network.
+                    *(f"ListenAddress {address}" for address in base_vm_addresses(config)),
                     f"HostKey {paths.host_key}",
                     f"PidFile {directory / 'sshd.pid'}",
                     f"AuthorizedKeysFile {paths.authorized_keys}",
