@@ -15,6 +15,7 @@ from faststream import FastStream
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPublisher, BusResourceChecker
 from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
+from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.prometheus import PrometheusMetrics
 from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
@@ -71,6 +72,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         checker=BusResourceChecker(runtime.bus, metrics),
         publisher=BusPublisher(runtime.bus),
         clock=SystemClock(),
+        addresses=TcpAddressProbe(settings.ping_check_port, settings.ping_check_timeout_s),
     )
     engine = EngineConfig(
         owner=settings.replica_id or runtime.instance,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.scaler.activities import Activities, sync_silence
-from services.scaler.domain import ipam, saga
+from services.scaler.domain import saga
 from services.scaler.domain.decide import (
     Allow,
     Block,
@@ -30,8 +30,6 @@ from services.scaler.domain.decide import (
 from services.scaler.domain.errors import PoolExhausted, StaleLease
 from services.scaler.domain.model import (
     AlertSignal,
-    Instance,
-    InstanceState,
     ManualChange,
     MetricReading,
     Observed,
@@ -43,9 +41,11 @@ from services.scaler.domain.model import (
     TargetTrackingPolicy,
 )
 from services.scaler.domain.schedule import due
-from services.scaler.domain.victims import pick_victims
 from services.scaler.outbox import OutboxRelay
+from services.scaler.pingcheck import PingCheck, free_ips, ping_check
+from services.scaler.plans import plan_in, plan_out
 from services.scaler.ports import (
+    AddressProbe,
     AlertRecord,
     DecisionRecord,
     GroupLease,
@@ -57,7 +57,6 @@ from services.scaler.ports import (
 )
 from shared import subjects
 from shared.messages import (
-    ActivityKind,
     ActivityStarted,
     AlertFired,
     AlertResolved,
@@ -82,20 +81,6 @@ class DecisionConfig:
     alert_expiry_s: float = 900.0
 
 
-def _vm_names(group: ScalingGroup, existing: set[str], count: int, now: datetime) -> list[str]:
-    """``<prefix>-<yyyymmddHHMMSS>``, with a counter when that name exists (lesson 28)."""
-    stamp = f"{group.vm_prefix}-{now:%Y%m%d%H%M%S}"
-    names: list[str] = []
-    index = 0
-    while len(names) < count:
-        name = stamp if index == 0 else f"{stamp}-{index}"
-        index += 1
-        if name not in existing:
-            names.append(name)
-            existing.add(name)
-    return names
-
-
 class Decisions:
     """Turns triggers into recorded decisions and started activities."""
 
@@ -108,7 +93,9 @@ class Decisions:
         relay: OutboxRelay,
         clock: Clock,
         config: DecisionConfig,
+        addresses: AddressProbe | None = None,
     ) -> None:
+        self._addresses = addresses
         self._store = store
         self._lease = lease
         self._metrics = metrics
@@ -235,6 +222,7 @@ class Decisions:
             metrics = await self._metrics.read(record.spec)
         elif isinstance(policy, TargetTrackingPolicy):
             metrics = await self._metrics.read(record.spec, policy)
+        ping = await self._ping_check(record.spec, policy, fired or alert)
         lease = await self._lease.acquire(group, self.config.owner, self.config.lease_ttl_s)
         now = self._clock.now()
         if lease is None:
@@ -246,7 +234,9 @@ class Decisions:
             return await self._record_block(group, block, trigger, {"lease": "held elsewhere"}, fired, now, quiet)
         try:
             stored, activity, entries = await self._store.transaction(
-                lambda uow: self._decide(uow, group, policy, trigger, alert, fired, metrics, lease.token, now, quiet)
+                lambda uow: self._decide(
+                    uow, group, policy, trigger, alert, fired, metrics, ping, lease.token, now, quiet
+                )
             )
         except PoolExhausted as exc:
             await self._lease.release(lease)
@@ -262,6 +252,18 @@ class Decisions:
             await self._lease.release(lease)
             await self._relay.publish_committed(entries)
         return stored
+
+    async def _ping_check(
+        self, spec: ScalingGroup, policy: Policy, signal: AlertFired | AlertRecord | None
+    ) -> PingCheck | None:
+        """Probe the addresses a scale-out would take next (pool with ``ping_check`` only)."""
+        if self._addresses is None:
+            return None
+        if isinstance(policy, StepPolicy) and (
+            signal is None or classify_alert(spec, signal.alertname, signal.labels) is not ScaleDirection.OUT
+        ):
+            return None
+        return await ping_check(self._store, self._addresses, spec)
 
     async def _record_block(
         self,
@@ -294,6 +296,7 @@ class Decisions:
         alert: AlertRecord | None,
         fired: AlertFired | None,
         metrics: MetricReading | None,
+        ping: PingCheck | None,
         token: int,
         now: datetime,
         quiet: bool,
@@ -326,7 +329,7 @@ class Decisions:
             in_progress=active[0].id if active else None,
             last_scale_out_at=record.state.last_scale_out_at,
             last_scale_in_at=record.state.last_scale_in_at,
-            free_ips=ipam.free_count(pool, leases) if pool is not None else 0,
+            free_ips=free_ips(pool, leases, ping),
             alert=signal,
             metrics=metrics,
             recommendations=record.state.recommendations,
@@ -345,20 +348,23 @@ class Decisions:
         activity: saga.Activity | None = None
         decision_id = str(uuid.uuid4())
         if isinstance(decision, Allow):
-            activity_id = f"act-{uuid.uuid4().hex[:16]}"
+            activity_id, owner = f"act-{uuid.uuid4().hex[:16]}", self.config.owner
             if decision.delta > 0:
                 state_update["last_scale_out_at"] = now
-                activity = self._plan_out(
-                    uow, spec, instances, pool, leases, decision, activity_id, trigger, now, token
+                activity = plan_out(
+                    uow, spec, instances, pool, leases, ping, decision, activity_id, trigger, now, token, owner
                 )
             else:
                 state_update["last_scale_in_at"] = now
-                activity = self._plan_in(uow, spec, instances, decision, activity_id, trigger, now, token)
+                activity = plan_in(uow, spec, instances, decision, activity_id, trigger, now, token, owner)
             activity = activity.model_copy(update={"decision_id": decision_id})
         updated = record.model_copy(update={"state": record.state.model_copy(update=state_update), "updated_at": now})
         uow.groups.save(updated)
+        summary = observed.summary()
+        if ping is not None and ping.answered:
+            summary["ip_in_use"] = sorted(str(a) for a in ping.answered)
         stored = self._record(
-            uow, name, decision, trigger, observed.summary(), activity.id if activity else None, now, quiet, decision_id
+            uow, name, decision, trigger, summary, activity.id if activity else None, now, quiet, decision_id
         )
         if alert is not None:
             uow.alerts.save(alert.model_copy(update={"last_evaluated_at": now}))
@@ -378,75 +384,6 @@ class Decisions:
             activity = self._activities.advance(uow, None, activity, now)
         sync_silence(uow, uow.groups.get(name) or updated, now)
         return stored, activity, uow.outbox.recorded()
-
-    def _plan_out(
-        self,
-        uow: UnitOfWork,
-        spec: ScalingGroup,
-        instances: list[Instance],
-        pool: Any,
-        leases: list[Any],
-        decision: Allow,
-        activity_id: str,
-        trigger: str,
-        now: datetime,
-        token: int,
-    ) -> saga.Activity:
-        names = _vm_names(spec, {i.vm_name for i in instances}, decision.delta, now)
-        reserved = ipam.reserve(pool, leases, spec.name, names, activity_id, now)
-        for lease in reserved:
-            uow.ip_pools.save_lease(lease)
-            uow.instances.save(
-                Instance(
-                    group=spec.name,
-                    vm_name=lease.vm_name,
-                    address=lease.address,
-                    state=InstanceState.PENDING,
-                    activity_id=activity_id,
-                    created_at=now,
-                )
-            )
-        vms: list[tuple[str, str | None]] = [(lease.vm_name, str(lease.address)) for lease in reserved]
-        return saga.plan(
-            activity_id,
-            spec.name,
-            ActivityKind.SCALE_OUT,
-            vms,
-            cause=f"{trigger}: {decision.reason}",
-            now=now,
-            with_hook=spec.post_provision_hook is not None,
-            owner=self.config.owner,
-            lease_token=token,
-        )
-
-    def _plan_in(
-        self,
-        uow: UnitOfWork,
-        spec: ScalingGroup,
-        instances: list[Instance],
-        decision: Allow,
-        activity_id: str,
-        trigger: str,
-        now: datetime,
-        token: int,
-    ) -> saga.Activity:
-        victims = pick_victims(instances, -decision.delta, spec.victim_order)
-        for victim in victims:
-            uow.instances.save(victim.model_copy(update={"state": InstanceState.DRAINING}))
-        vms: list[tuple[str, str | None]] = [
-            (v.vm_name, str(v.address) if v.address is not None else None) for v in victims
-        ]
-        return saga.plan(
-            activity_id,
-            spec.name,
-            ActivityKind.SCALE_IN,
-            vms,
-            cause=f"{trigger}: {decision.reason}",
-            now=now,
-            with_hook=spec.pre_termination_hook is not None,
-            owner=self.config.owner,
-            lease_token=token,
-        )
 
     def _record(
         self,

@@ -8,8 +8,9 @@ committed, or none of it. IO to other systems never happens inside a transaction
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from ipaddress import IPv4Address
 from typing import Any, Protocol, TypeVar
 
 from pydantic import Field
@@ -31,6 +32,7 @@ from shared.subjects import Subject
 
 __all__ = [
     "ActivityRepository",
+    "AddressProbe",
     "AlertRecord",
     "AlertRepository",
     "CommandPublisher",
@@ -319,6 +321,17 @@ class CommandPublisher(Protocol):
     async def publish(self, subject: Subject[Any], message: Message) -> None:
         """Publish and wait for the stream's ack. Idempotent by message id inside the
         de-duplication window. Raises ``ServiceUnavailable`` / ``OperationTimeout``."""
+        ...
+
+
+class AddressProbe(Protocol):
+    """Finds addresses already answering on the network before they are handed out
+    (``IpPool.ping_check``; the original's lesson: a static IP that someone else uses)."""
+
+    async def in_use(self, addresses: Sequence[IPv4Address]) -> set[IPv4Address]:
+        """The addresses among ``addresses`` that answer. Probes them all at once and returns
+        within the adapter's timeout (an address that does not answer in time counts as free);
+        idempotent, read-only, raises nothing for an unreachable address."""
         ...
 
 

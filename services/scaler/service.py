@@ -12,6 +12,7 @@ from services.scaler.decisions import DecisionConfig, Decisions
 from services.scaler.groups import GroupAdmin
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import (
+    AddressProbe,
     CommandPublisher,
     GroupLease,
     HealthProbe,
@@ -42,6 +43,7 @@ class Ports:
     checker: ResourceChecker
     publisher: CommandPublisher
     clock: Clock
+    addresses: AddressProbe | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +73,7 @@ class Scaler:
             self.relay,
             ports.clock,
             DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, alert_expiry_s=alert_expiry_s),
+            ports.addresses,
         )
         self.admin = GroupAdmin(ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base)
         self.views = Views(ports.store, ports.metrics)

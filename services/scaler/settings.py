@@ -48,3 +48,7 @@ class ScalerSettings(ServiceSettings):
     jenkins_password: SecretStr | None = None
     jenkins_poll_s: float = Field(default=2.0, gt=0)
     hook_allowed_hosts: str = "127.0.0.1,localhost"
+
+    ping_check_port: int = Field(default=22, ge=1, le=65535)
+    """IP pools with ``ping_check``: an address that accepts a TCP connection here is in use."""
+    ping_check_timeout_s: float = Field(default=1.0, gt=0)

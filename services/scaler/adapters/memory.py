@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from shared.subjects import Subject
 from shared.testing.clock import Clock, SystemClock
 
 __all__ = [
+    "MemoryAddressProbe",
     "MemoryHealthProbe",
     "MemoryHooks",
     "MemoryLease",
@@ -362,6 +363,18 @@ class MemoryMetrics:
         if self.down:
             raise ServiceUnavailable("Prometheus unreachable")
         return self.jobs.get(job, 0)
+
+
+class MemoryAddressProbe:
+    """``AddressProbe``: the addresses in ``answering`` are in use; every probe is recorded."""
+
+    def __init__(self, answering: set[IPv4Address] | None = None) -> None:
+        self.answering = answering if answering is not None else set()
+        self.probed: list[IPv4Address] = []
+
+    async def in_use(self, addresses: Sequence[IPv4Address]) -> set[IPv4Address]:
+        self.probed.extend(addresses)
+        return {a for a in addresses if a in self.answering}
 
 
 class MemoryHealthProbe:

@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 from services.scaler.domain.errors import PoolExhausted
 from services.scaler.domain.model import IpLease, IpPool, LeaseState
 
-__all__ = ["capacity", "confirm", "free_count", "held", "release", "reserve", "usable"]
+__all__ = ["candidates", "capacity", "confirm", "free_count", "held", "release", "reserve", "usable"]
 
 
 def _never(pool: IpPool) -> set[IPv4Address]:
@@ -57,6 +57,21 @@ def free_count(pool: IpPool, leases: Iterable[IpLease]) -> int:
     return max(capacity(pool) - len(taken - _never(pool)), 0)
 
 
+def candidates(
+    pool: IpPool, leases: Iterable[IpLease], count: int, skip: Collection[IPv4Address] = ()
+) -> tuple[IPv4Address, ...]:
+    """The first ``count`` free addresses (not held, not in ``skip``): what ``reserve`` would
+    pick next, so these are the ones a ping check probes."""
+    taken = held(leases) | set(skip)
+    picked: list[IPv4Address] = []
+    for address in usable(pool):
+        if len(picked) == count:
+            break
+        if address not in taken:
+            picked.append(address)
+    return tuple(picked)
+
+
 def reserve(
     pool: IpPool,
     leases: Iterable[IpLease],
@@ -71,13 +86,7 @@ def reserve(
     ``unavailable`` are addresses found in use by another means (a ping answered). Raises
     ``PoolExhausted`` when there are fewer free addresses than VMs; nothing is reserved then.
     """
-    taken = held(leases) | set(unavailable)
-    picked: list[IPv4Address] = []
-    for address in usable(pool):
-        if len(picked) == len(vm_names):
-            break
-        if address not in taken:
-            picked.append(address)
+    picked = candidates(pool, leases, len(vm_names), unavailable)
     if len(picked) < len(vm_names):
         raise PoolExhausted(f"IP pool {pool.name} has {len(picked)} free of {len(vm_names)} needed", pool=pool.name)
     return tuple(

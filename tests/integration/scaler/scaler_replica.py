@@ -16,7 +16,7 @@ from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import IpPool, Retry, ScalingGroup
 from services.scaler.handlers import build_routers
-from services.scaler.ports import GroupRecord
+from services.scaler.ports import AddressProbe, GroupRecord
 from services.scaler.service import Ports, Scaler
 from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
 from shared.db import make_engine
@@ -50,7 +50,14 @@ class Replica:
 
 
 async def start_replica(
-    nats_url: str, prefix: str, db_url: str, redis_url: str, redis_prefix: str, world: FakeWorld, name: str
+    nats_url: str,
+    prefix: str,
+    db_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    world: FakeWorld,
+    name: str,
+    addresses: AddressProbe | None = None,
 ) -> Replica:
     bus = make_bus(nats_url, prefix, name)
     store = SqlStore(make_engine(db_url, pool_size=10))
@@ -65,6 +72,7 @@ async def start_replica(
         checker=MemoryResourceChecker(),
         publisher=BusPublisher(bus),
         clock=SystemClock(),
+        addresses=addresses,
     )
     engine = EngineConfig(owner=name, lease_ttl_s=5, retry=Retry(max_attempts=3, backoff_s=0.2))
     scaler = Scaler(ports, owner=name, engine=engine)

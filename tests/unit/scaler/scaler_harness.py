@@ -47,6 +47,7 @@ class Harness:
         owner: str = "r1",
         publisher: RecordingPublisher | None = None,
         probe: Any = None,
+        addresses: Any = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.store = store or MemoryStore(self.clock)
@@ -68,6 +69,7 @@ class Harness:
             checker=self.checker,
             publisher=self.publisher,
             clock=self.clock,
+            addresses=addresses,
         )
         config = EngineConfig(
             owner=owner, lease_ttl_s=15, retry=Retry(max_attempts=2, backoff_s=1, compensation_attempts=4)
