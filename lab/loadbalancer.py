@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lab.config import LabConfig
 from lab.runner import Part
+from lab.sshd import base_vm_addresses
 
 __all__ = [
     "DYNAMIC_BEGIN",
@@ -72,6 +73,13 @@ class F5Paths:
         return self.directory / "password"
 
 
+def _seed_members(config: LabConfig) -> tuple[tuple[str, str, int], ...]:
+    """The lab's base VMs, already in the pool before vmscale manages it."""
+    return tuple(
+        (f"web-{index}", address, config.app_port) for index, address in enumerate(base_vm_addresses(config), 1)
+    )
+
+
 def haproxy_config(
     socket: Path,
     *,
@@ -79,8 +87,13 @@ def haproxy_config(
     stats_port: int | None = None,
     pools: tuple[str, ...] = (LAB_POOL,),
     host: str = "127.0.0.1",
+    seed_servers: tuple[tuple[str, str, int], ...] = (),
 ) -> str:
-    """A HAProxy configuration: one frontend routing to the first pool, one backend per pool."""
+    """A HAProxy configuration: one frontend routing to the first pool, one backend per pool.
+
+    ``seed_servers`` (name, address, port) are static servers of the first pool: the VMs the
+    pool already served before vmscale (the lab's base VMs).
+    """
     if not host.startswith("127."):
         raise ValueError("the lab HAProxy binds loopback only")
     lines = [
@@ -111,13 +124,19 @@ def haproxy_config(
             "    balance roundrobin",
             "    option httpchk GET /",
             "    http-check expect status 200",
+            *(
+                f"    server {name} {address}:{port} check inter 500 rise 1 fall 2"
+                for name, address, port in (seed_servers if pool == pools[0] else ())
+            ),
             f"    {DYNAMIC_BEGIN}",
             f"    {DYNAMIC_END}",
         ]
     return "\n".join(lines) + "\n"
 
 
-def haproxy_part(config: LabConfig, pools: tuple[str, ...] = (LAB_POOL,)) -> Part:
+def haproxy_part(
+    config: LabConfig, pools: tuple[str, ...] = (LAB_POOL,), seed: tuple[tuple[str, str, int], ...] = ()
+) -> Part:
     """Debian's HAProxy in master-worker mode (``SIGUSR2`` to the master reloads)."""
 
     def prepare(directory: Path) -> None:
@@ -130,6 +149,7 @@ def haproxy_part(config: LabConfig, pools: tuple[str, ...] = (LAB_POOL,)) -> Par
                     stats_port=config.haproxy_stats_port,
                     pools=pools,
                     host=config.host,
+                    seed_servers=seed,
                 )
             )
 
@@ -142,7 +162,7 @@ def haproxy_part(config: LabConfig, pools: tuple[str, ...] = (LAB_POOL,)) -> Par
     )
 
 
-def f5sim_part(config: LabConfig) -> Part:
+def f5sim_part(config: LabConfig, seed: tuple[tuple[str, str, int], ...] = ()) -> Part:
     """The F5 BIG-IP iControl REST simulator: an active unit and its standby peer."""
 
     def prepare(directory: Path) -> None:
@@ -172,6 +192,7 @@ def f5sim_part(config: LabConfig) -> Part:
             "1",
             "--virtual-port",
             "80",  # the VIP's port: a configuration value on the simulated device, never bound
+            *(arg for name, address, port in seed for arg in ("--member", f"{LAB_POOL}={name}:{address}:{port}")),
         ]
 
     return Part(
@@ -185,5 +206,6 @@ def f5sim_part(config: LabConfig) -> Part:
 
 
 def parts(config: LabConfig) -> list[Part]:
-    """The load balancer parts of the lab."""
-    return [haproxy_part(config), f5sim_part(config)]
+    """The load balancer parts of the lab, their pool already serving the base VMs."""
+    seed = _seed_members(config)
+    return [haproxy_part(config, seed=seed), f5sim_part(config, seed=seed)]

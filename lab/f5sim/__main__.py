@@ -3,6 +3,7 @@
 python -m lab.f5sim --port 18443 [--standby-port 18444] --user admin --password-file FILE
                     [--pool web ...] [--monitor /Common/http] [--monitor-interval 1]
                     [--virtual-port 80] [--token-timeout 1200]
+                    [--member web=web-1:127.0.10.10:8080 ...]
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def build(args: argparse.Namespace) -> Simulator:
             store.create_virtual(
                 {"name": f"{pool}_vs", "destination": f"/Common/{args.host}:{args.virtual_port}", "pool": pool}
             )
+    for seed in args.member:
+        pool_name, _, member = seed.partition("=")
+        node, address, port = member.split(":")
+        store.add_member(store.pool(pool_name), {"name": f"{node}:{port}", "address": address})
     return Simulator(devices, store, monitor_interval=args.monitor_interval)
 
 
@@ -50,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--monitor-interval", type=float, default=5.0)
     parser.add_argument("--virtual-port", type=int, default=0)
     parser.add_argument("--token-timeout", type=int, default=1200)
+    parser.add_argument(
+        "--member", action="append", default=[], help="seed member POOL=NODE:ADDRESS:PORT (the pool's existing VMs)"
+    )
     args = parser.parse_args(argv)
     if not args.host.startswith("127."):
         parser.error("the simulator binds loopback only")
