@@ -13,7 +13,7 @@ import httpx
 from faststream import FastStream
 
 from services.scaler.activities import EngineConfig
-from services.scaler.adapters.bus import BusPublisher, BusResourceChecker
+from services.scaler.adapters.bus import BusPoolReader, BusPublisher, BusResourceChecker
 from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
 from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.prometheus import PrometheusMetrics
@@ -21,6 +21,7 @@ from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain.saga import Retry
 from services.scaler.handlers import build_routers
+from services.scaler.importer import bus_discovery
 from services.scaler.ports import Store, UnitOfWork
 from services.scaler.service import Ports, Scaler
 from services.scaler.settings import ScalerSettings
@@ -73,6 +74,8 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         publisher=BusPublisher(runtime.bus),
         clock=SystemClock(),
         addresses=TcpAddressProbe(settings.ping_check_port, settings.ping_check_timeout_s),
+        pools=BusPoolReader(runtime.bus),
+        existing_vms=bus_discovery(runtime.bus, metrics.target_addresses),
     )
     engine = EngineConfig(
         owner=settings.replica_id or runtime.instance,

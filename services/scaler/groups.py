@@ -9,6 +9,7 @@ kept on the group (``alerts_status``), so partial failures are visible.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from ipaddress import IPv4Address
 from typing import Any
@@ -22,7 +23,7 @@ from services.scaler.domain.model import Instance, InstanceState, IpLease, IpPoo
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import GroupRecord, ResourceChecker, Store, UnitOfWork
 from shared import subjects
-from shared.errors import ConfigurationError, Conflict, NotFound
+from shared.errors import ConfigurationError, Conflict, NotFound, VmscaleError
 from shared.messages import (
     AlertRuleSpec,
     GroupAlertsProvisioned,
@@ -79,6 +80,10 @@ def _provision(spec: ScalingGroup, webhook_base: str) -> ProvisionGroupAlerts:
     return ProvisionGroupAlerts(group=spec.name, rules=rules, webhook_url=url, correlation_id=f"group:{spec.name}")
 
 
+ExistingVms = Callable[[ScalingGroup], Awaitable[list[tuple[str, str | None]]]]
+"""The VMs a group's Prometheus job already scrapes, as (name, address) (``importer.bus_discovery``)."""
+
+
 class GroupAdmin:
     """Group, pool and instance administration."""
 
@@ -90,6 +95,7 @@ class GroupAdmin:
         relay: OutboxRelay,
         clock: Clock,
         webhook_base: str,
+        existing_vms: ExistingVms | None = None,
     ) -> None:
         self._store = store
         self._checker = checker
@@ -97,10 +103,14 @@ class GroupAdmin:
         self._relay = relay
         self._clock = clock
         self._webhook_base = webhook_base
+        self._existing_vms = existing_vms
 
     async def save_group(self, spec: ScalingGroup, *, create: bool) -> tuple[GroupRecord, list[str]]:
         """Create or replace a group (enabled ones are checked and provisioned)."""
         wants_enabled = spec.enabled
+        was_enabled = bool(
+            (current := await self._store.transaction(lambda uow: uow.groups.get(spec.name))) and current.spec.enabled
+        )
         if wants_enabled:
             await self._require_resources(spec)
         now = self._clock.now()
@@ -142,9 +152,28 @@ class GroupAdmin:
             uow.groups.save(record)
             return sync_silence(uow, record, now)
 
+        turned_on = wants_enabled and not was_enabled
         record = await self._store.transaction(txn)
         self._relay.kick()
+        if turned_on:
+            problems += await self._adopt_existing(spec)
         return record, list(problems)
+
+    async def _adopt_existing(self, spec: ScalingGroup) -> list[str]:
+        """On enabling: the job's VMs that are not instances yet become protected base instances.
+
+        They are the VMs the service ran on before vmscale; they count toward min/max and are
+        never scaled in. A discovery failure is reported, not fatal (enable again to retry).
+        """
+        if self._existing_vms is None:
+            return []
+        try:
+            found = await self._existing_vms(spec)
+        except VmscaleError as exc:
+            return [f"existing VMs of job {spec.prometheus_job} not discovered: {exc}"]
+        if found:
+            await self.register_base(spec.name, found)
+        return []
 
     async def _require_resources(self, spec: ScalingGroup) -> None:
         missing = await self._checker.missing(spec)

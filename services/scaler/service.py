@@ -9,7 +9,8 @@ from typing import Any
 
 from services.scaler.activities import Activities, EngineConfig
 from services.scaler.decisions import DecisionConfig, Decisions
-from services.scaler.groups import GroupAdmin
+from services.scaler.drift import DriftWatch
+from services.scaler.groups import ExistingVms, GroupAdmin
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import (
     AddressProbe,
@@ -18,6 +19,7 @@ from services.scaler.ports import (
     HealthProbe,
     LifecycleHook,
     MetricsQuery,
+    PoolReader,
     ResourceChecker,
     Store,
 )
@@ -44,6 +46,8 @@ class Ports:
     publisher: CommandPublisher
     clock: Clock
     addresses: AddressProbe | None = None
+    pools: PoolReader | None = None
+    existing_vms: ExistingVms | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,8 +79,11 @@ class Scaler:
             DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, alert_expiry_s=alert_expiry_s),
             ports.addresses,
         )
-        self.admin = GroupAdmin(ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base)
-        self.views = Views(ports.store, ports.metrics)
+        self.admin = GroupAdmin(
+            ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base, ports.existing_vms
+        )
+        self.views = Views(ports.store, ports.metrics, ports.pools)
+        self.drift = DriftWatch(ports.store, self.relay, ports.clock)
         self._loops: list[asyncio.Task[None]] = []
 
     async def tick(self) -> None:
