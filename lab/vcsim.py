@@ -3,7 +3,8 @@
 ``parts(config)`` contributes the long-running lab part; ``start_vcsim`` starts a private one
 with its own topology for a test or a benchmark. Both listen on loopback only. The fault hook
 of the Go program (delays, SOAP faults, ending sessions, call counters) is driven through
-``Vcsim.faults``.
+``Vcsim.faults``. ``start_vcsim(..., tls=True)`` serves HTTPS with a certificate from a fresh
+lab CA (``lab.lab_ca``), so clients are tested with verification on.
 
 Credentials are lab-only: a random password is generated once into ``<lab_dir>/vcsim/password``
 and handed to vcsim through its environment (never its argv) and to the inventory service
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import LabConfig
+from lab.lab_ca import LabCa, make_lab_ca
 from lab.runner import Part
-from shared.testing.servers import free_port
 
 __all__ = [
     "USERNAME",
@@ -104,8 +107,8 @@ def lab_topology(config: LabConfig) -> dict[str, Any]:
     }
 
 
-def _argv(directory: Path, host: str, port: int) -> list[str]:
-    return [
+def _argv(directory: Path, host: str, port: int, tls: LabCa | None = None) -> list[str]:
+    argv = [
         str(binary()),
         "-listen",
         f"{host}:{port}",
@@ -116,6 +119,9 @@ def _argv(directory: Path, host: str, port: int) -> list[str]:
         "-ready-file",
         str(directory / "url"),
     ]
+    if tls is not None:
+        argv += ["-tls-cert", str(tls.cert_file), "-tls-key", str(tls.key_file)]
+    return argv
 
 
 def parts(config: LabConfig) -> list[Part]:
@@ -145,11 +151,13 @@ class FaultHook:
     """Client of the simulator's fault hook (see lab/vcsim/faults.go)."""
 
     base: str
+    ca_file: Path | None = None
 
     def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - loopback only
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310 - loopback only
             raw = response.read()
         return json.loads(raw) if raw else None
 
@@ -208,11 +216,17 @@ class Vcsim:
     password: str
     process: subprocess.Popen[bytes]
     directory: Path
+    tls: LabCa | None = None
+
+    @property
+    def protocol(self) -> str:
+        """``https`` when started with a lab CA, else ``http``."""
+        return "https" if self.tls else "http"
 
     @property
     def faults(self) -> FaultHook:
         """The fault hook."""
-        return FaultHook(f"http://{self.host}:{self.port}")
+        return FaultHook(f"{self.protocol}://{self.host}:{self.port}", self.tls.ca_file if self.tls else None)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL; always reaps."""
@@ -232,25 +246,29 @@ def start_vcsim(
     host: str = "127.0.0.1",
     port: int | None = None,
     timeout: float = 60.0,
+    tls: bool = False,
 ) -> Vcsim:
-    """Start a simulator serving ``topology`` under ``directory``; wait until it serves."""
+    """Start a simulator serving ``topology`` under ``directory``; wait until it serves.
+
+    With ``tls`` it serves HTTPS with a certificate from a new lab CA (``Vcsim.tls.ca_file``).
+    """
     if not host.startswith("127."):
         raise ValueError("vcsim binds loopback only")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "topology.json").write_text(json.dumps(topology))
     (directory / "url").unlink(missing_ok=True)
-    port = port or free_port(host)
     password = secrets.token_urlsafe(12)
+    ca = make_lab_ca(directory / "tls", host) if tls else None
     log = (directory / "log").open("ab")
     process = subprocess.Popen(
-        _argv(directory, host, port),
+        _argv(directory, host, port or 0, ca),  # 0: vcsim picks a free port (no race with others)
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={"VCSIM_USERNAME": USERNAME, "VCSIM_PASSWORD": password, "PATH": "/usr/bin:/bin"},
     )
     log.close()
-    server = Vcsim(host, port, USERNAME, password, process, directory)
+    server = Vcsim(host, port or 0, USERNAME, password, process, directory, ca)
     deadline = time.monotonic() + timeout
     while not (directory / "url").exists():
         if process.poll() is not None:
@@ -260,6 +278,7 @@ def start_vcsim(
             server.stop()
             raise TimeoutError(f"vcsim not ready within {timeout} s")
         time.sleep(0.05)
+    server.port = urllib.parse.urlsplit((directory / "url").read_text().strip()).port or server.port
     return server
 
 
