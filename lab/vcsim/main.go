@@ -3,8 +3,8 @@
 // It builds an inventory from a JSON topology (datacenters, clusters, hosts, resource pools,
 // nested VM folders, networks, datastores, VMs with guest IPs, templates), serves it on a
 // loopback address, and puts a small fault-injection hook in front of the SOAP endpoint (see
-// faults.go). Credentials come from the environment (VCSIM_USERNAME / VCSIM_PASSWORD), never
-// from the command line.
+// faults.go), over plain HTTP or, with -tls-cert/-tls-key, HTTPS. Credentials come from the
+// environment (VCSIM_USERNAME / VCSIM_PASSWORD), never from the command line.
 //
 // Built offline from Debian's golang-go and golang-github-vmware-govmomi-dev in GOPATH mode
 // (scripts/setup.d/20-vcsim.sh).
@@ -35,6 +35,8 @@ func main() {
 	topologyPath := flag.String("topology", "", "topology JSON file (empty = a small default)")
 	dataDir := flag.String("data", "", "directory for the datastores' files (default: a temp dir)")
 	readyFile := flag.String("ready-file", "", "write the served URL (without credentials) here once ready")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file")
+	tlsKey := flag.String("tls-key", "", "the PEM private key of -tls-cert")
 	flag.Parse()
 
 	host, _, err := net.SplitHostPort(*listen)
@@ -105,13 +107,23 @@ func main() {
 		log.Fatalf("vcsim: listen: %v", err)
 	}
 	front := &http.Server{Handler: hook}
+	scheme := "http"
+	if *tlsCert != "" || *tlsKey != "" {
+		scheme = "https"
+	}
 	go func() {
-		if err := front.Serve(listener); err != nil && err != http.ErrServerClosed {
+		var err error
+		if scheme == "https" {
+			err = front.ServeTLS(listener, *tlsCert, *tlsKey)
+		} else {
+			err = front.Serve(listener)
+		}
+		if err != nil && err != http.ErrServerClosed {
 			log.Fatalf("vcsim: serve: %v", err)
 		}
 	}()
 
-	public := fmt.Sprintf("http://%s/sdk", listener.Addr().String())
+	public := fmt.Sprintf("%s://%s/sdk", scheme, listener.Addr().String())
 	log.Printf("vcsim: serving %s", public)
 	if *readyFile != "" {
 		tmp := *readyFile + ".tmp"
