@@ -194,6 +194,7 @@ ACTIVITY_STEP_COMPLETED = _evt("activity.step_completed", m.ActivityStepComplete
 ACTIVITY_SUCCEEDED = _evt("activity.succeeded", m.ActivitySucceeded)
 ACTIVITY_ROLLED_BACK = _evt("activity.rolled_back", m.ActivityRolledBack)
 DECISION_RECORDED = _evt("decision.recorded", m.DecisionRecorded)
+GROUP_DRIFT_DETECTED = _evt("decision.drift_detected", m.GroupDriftDetected)
 AUDIT_RECORDED = _evt("audit.recorded", m.AuditRecorded)
 
 # Service health

@@ -13,7 +13,7 @@ import httpx
 from faststream import FastStream
 
 from services.scaler.activities import EngineConfig
-from services.scaler.adapters.bus import BusPublisher, BusResourceChecker
+from services.scaler.adapters.bus import BusPoolReader, BusPublisher, BusResourceChecker
 from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
 from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.prometheus import PrometheusMetrics
@@ -74,6 +74,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         publisher=BusPublisher(runtime.bus),
         clock=SystemClock(),
         addresses=TcpAddressProbe(settings.ping_check_port, settings.ping_check_timeout_s),
+        pools=BusPoolReader(runtime.bus),
         existing_vms=bus_discovery(runtime.bus, metrics.target_addresses),
     )
     engine = EngineConfig(

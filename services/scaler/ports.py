@@ -50,6 +50,7 @@ __all__ = [
     "MetricsQuery",
     "Outbox",
     "OutboxEntry",
+    "PoolReader",
     "ResourceChecker",
     "Store",
     "UnitOfWork",
@@ -332,6 +333,16 @@ class AddressProbe(Protocol):
         """The addresses among ``addresses`` that answer. Probes them all at once and returns
         within the adapter's timeout (an address that does not answer in time counts as free);
         idempotent, read-only, raises nothing for an unreachable address."""
+        ...
+
+
+class PoolReader(Protocol):
+    """The load balancer's view of a pool, to compare with the instance table (read-only)."""
+
+    async def members(self, pool: str) -> list[tuple[str, str]]:
+        """The pool's members as ``(name, address)`` pairs, as the load balancer reports them
+        now. Blocks for one request; raises ``RetryableError`` when the load balancer does not
+        answer and ``NotFound`` when it has no such pool."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.scaler.activities import Activities, EngineConfig
 from services.scaler.decisions import DecisionConfig, Decisions
+from services.scaler.drift import DriftWatch
 from services.scaler.groups import ExistingVms, GroupAdmin
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import (
@@ -18,6 +19,7 @@ from services.scaler.ports import (
     HealthProbe,
     LifecycleHook,
     MetricsQuery,
+    PoolReader,
     ResourceChecker,
     Store,
 )
@@ -44,6 +46,7 @@ class Ports:
     publisher: CommandPublisher
     clock: Clock
     addresses: AddressProbe | None = None
+    pools: PoolReader | None = None
     existing_vms: ExistingVms | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -79,7 +82,8 @@ class Scaler:
         self.admin = GroupAdmin(
             ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base, ports.existing_vms
         )
-        self.views = Views(ports.store, ports.metrics)
+        self.views = Views(ports.store, ports.metrics, ports.pools)
+        self.drift = DriftWatch(ports.store, self.relay, ports.clock)
         self._loops: list[asyncio.Task[None]] = []
 
     async def tick(self) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.scaler.domain import ipam
+from services.scaler.domain.drift import pool_drift
 from services.scaler.domain.model import Instance, InstanceState, IpPool
 from services.scaler.domain.saga import Activity
-from services.scaler.ports import DecisionRecord, GroupRecord, MetricsQuery, Store, UnitOfWork
-from shared.errors import RetryableError
+from services.scaler.ports import DecisionRecord, GroupRecord, MetricsQuery, PoolReader, Store, UnitOfWork
+from shared.errors import NotFound, RetryableError
 from shared.messages import (
     ActivityView,
     DecisionView,
@@ -128,9 +130,10 @@ def pool_view(pool: IpPool, uow: UnitOfWork) -> IpPoolView:
 class Views:
     """Answers the scaler's queries from the database (and Prometheus for drift)."""
 
-    def __init__(self, store: Store, metrics: MetricsQuery) -> None:
+    def __init__(self, store: Store, metrics: MetricsQuery, pools: PoolReader | None = None) -> None:
         self._store = store
         self._metrics = metrics
+        self._pools = pools
 
     async def groups(self) -> list[GroupView]:
         """Every group."""
@@ -169,12 +172,54 @@ class Views:
                 f"Prometheus has {targets} targets in job {record.spec.prometheus_job}, {in_service} in service"
             )
         drift = DriftView(instances=counted, prometheus_targets=targets, notes=tuple(notes))
+        drift = await self._pool_drift(record, instances, drift, bool(active))
         return (
             group_view(record, instances, active),
             [instance_view(i) for i in instances if i.state is not InstanceState.TERMINATED],
             [activity_view(a) for a in recent],
             drift,
         )
+
+    async def _pool_drift(
+        self, record: GroupRecord, instances: list[Instance], drift: DriftView, busy: bool
+    ) -> DriftView:
+        """The pool as the load balancer reports it now, else as last seen (with a note)."""
+        state, notes = record.state, list(drift.notes)
+        if state.pool_note:
+            notes.append(state.pool_note)
+        update: dict[str, Any] = {
+            "pool_members": state.pool_members,
+            "missing_from_pool": state.pool_missing,
+            "unexpected_in_pool": state.pool_unexpected,
+            "pool_checked_at": state.pool_checked_at,
+        }
+        if self._pools is not None:
+            try:
+                members = await self._pools.members(record.spec.pool)
+            except (RetryableError, NotFound) as exc:
+                seen = f"; last compared {state.pool_checked_at:%Y-%m-%d %H:%M:%S}" if state.pool_checked_at else ""
+                notes.append(f"load balancer not asked: {exc}{seen}")
+            else:
+                found = pool_drift(instances, members)
+                update = {
+                    "pool_members": len(members),
+                    "missing_from_pool": found.missing,
+                    "unexpected_in_pool": found.unexpected,
+                    "pool_checked_at": self._clock_now(),
+                }
+                if busy and found.any:
+                    notes.append("an activity is running: the pool may be mid-change")
+        if update["missing_from_pool"]:
+            notes.append(f"in service but not in pool {record.spec.pool}: {', '.join(update['missing_from_pool'])}")
+        if update["unexpected_in_pool"]:
+            notes.append(f"in pool {record.spec.pool} but not in the group: {', '.join(update['unexpected_in_pool'])}")
+        return drift.model_copy(update={**update, "notes": tuple(notes)})
+
+    @staticmethod
+    def _clock_now() -> datetime:
+        from shared.messages import utcnow
+
+        return utcnow()
 
     async def activities(self, group: str | None, status: str | None, limit: int) -> list[ActivityView]:
         """Recent activities."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.messages.base import Query, Reply, UtcDatetime
+from shared.messages.base import Event, Query, Reply, UtcDatetime
 
 __all__ = [
     "ActivitiesReply",
@@ -31,6 +31,7 @@ __all__ = [
     "DriftView",
     "GetActivity",
     "GetGroup",
+    "GroupDriftDetected",
     "GroupReply",
     "GroupView",
     "GroupsReply",
@@ -174,6 +175,22 @@ class DriftView(_View):
     instances: int
     prometheus_targets: int | None = None
     notes: tuple[str, ...] = ()
+    pool_members: int | None = None
+    missing_from_pool: tuple[str, ...] = ()
+    unexpected_in_pool: tuple[str, ...] = ()
+    pool_checked_at: UtcDatetime | None = None
+
+
+class GroupDriftDetected(Event):
+    """The group's instance table and its load balancer pool disagree (or the load balancer
+    reported drift on the pool). Reported only; neither side is changed."""
+
+    group: str
+    pool: str
+    source: str
+    missing_from_pool: tuple[str, ...] = ()
+    unexpected_in_pool: tuple[str, ...] = ()
+    note: str = ""
 
 
 # -- queries ----------------------------------------------------------------------------------

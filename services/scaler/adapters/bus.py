@@ -8,11 +8,11 @@ from services.scaler.domain.model import ScalingGroup
 from services.scaler.ports import MetricsQuery
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import RetryableError
-from shared.messages import ListPools, Message, TemplatesQuery
+from shared.errors import NotFound, RetryableError
+from shared.messages import ListPoolMembers, ListPools, Message, TemplatesQuery
 from shared.subjects import Subject
 
-__all__ = ["BusPublisher", "BusResourceChecker"]
+__all__ = ["BusPoolReader", "BusPublisher", "BusResourceChecker"]
 
 
 class BusPublisher:
@@ -61,3 +61,18 @@ class BusResourceChecker:
         except RetryableError as exc:
             out.append(f"cannot check load-balancer pool {group.pool!r}: load balancer did not answer ({exc})")
         return out
+
+
+class BusPoolReader:
+    """``PoolReader`` over ``query.pool.members`` (the load balancer service answers)."""
+
+    def __init__(self, bus: Bus, timeout_s: float = 5.0) -> None:
+        self._bus = bus
+        self._timeout = timeout_s
+
+    async def members(self, pool: str) -> list[tuple[str, str]]:
+        """``(name, address)`` of every member; see the port's contract."""
+        reply = await self._bus.request(subjects.QUERY_POOL_MEMBERS, ListPoolMembers(pool=pool), timeout=self._timeout)
+        if reply.error:
+            raise NotFound(f"load-balancer pool {pool!r}: {reply.error}")
+        return [(m.name, m.address) for m in reply.members]

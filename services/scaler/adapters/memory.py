@@ -33,7 +33,7 @@ from services.scaler.ports import (
     OutboxEntry,
     UnitOfWork,
 )
-from shared.errors import OperationTimeout, PermanentError, ServiceUnavailable
+from shared.errors import NotFound, OperationTimeout, PermanentError, ServiceUnavailable
 from shared.messages import Message
 from shared.subjects import Subject
 from shared.testing.clock import Clock, SystemClock
@@ -44,6 +44,7 @@ __all__ = [
     "MemoryHooks",
     "MemoryLease",
     "MemoryMetrics",
+    "MemoryPoolReader",
     "MemoryResourceChecker",
     "MemoryStore",
     "RecordingPublisher",
@@ -375,6 +376,21 @@ class MemoryAddressProbe:
     async def in_use(self, addresses: Sequence[IPv4Address]) -> set[IPv4Address]:
         self.probed.extend(addresses)
         return {a for a in addresses if a in self.answering}
+
+
+class MemoryPoolReader:
+    """``PoolReader`` over a dict of pool → ``(name, address)`` members; ``down`` fails reads."""
+
+    def __init__(self, pools: dict[str, list[tuple[str, str]]] | None = None) -> None:
+        self.pools = pools if pools is not None else {}
+        self.down = False
+
+    async def members(self, pool: str) -> list[tuple[str, str]]:
+        if self.down:
+            raise ServiceUnavailable("load balancer not reachable")
+        if pool not in self.pools:
+            raise NotFound(f"load-balancer pool {pool!r} does not exist")
+        return list(self.pools[pool])
 
 
 class MemoryHealthProbe:

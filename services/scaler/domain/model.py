@@ -414,6 +414,14 @@ class GroupState(Frozen):
     last_tracking_at: UtcDatetime | None = None
     last_activity_end_at: UtcDatetime | None = None
     quiet_blocks: dict[str, str] = Field(default_factory=dict)
+    pool_missing: tuple[str, ...] = ()
+    """In-service instances the load balancer pool lacked when last compared."""
+    pool_unexpected: tuple[str, ...] = ()
+    """Pool members no instance of the group accounts for, when last compared."""
+    pool_members: int | None = None
+    pool_checked_at: UtcDatetime | None = None
+    pool_note: str = ""
+    """The load balancer's own drift report about the group's pool, if any."""
 
 
 class Observed(Frozen):

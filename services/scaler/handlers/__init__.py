@@ -5,6 +5,7 @@
 ``vm.* monitoring.* pool.*``    ``replies.py`` → ``Activities.on_reply`` (+ alert provisioning
                                 outcomes → ``GroupAdmin.on_monitoring_event``)
 ``query.scaler.*``              ``queries.py`` → ``Views`` / ``GroupAdmin`` / ``Decisions.manual``
+``pool.updated / drift_detected`` ``pools.py`` → ``DriftWatch`` (group vs pool drift)
 ==============================  ===========================================================
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from faststream.nats import NatsRouter
 
 from services.scaler.handlers.alerts import alert_router
+from services.scaler.handlers.pools import pool_router
 from services.scaler.handlers.queries import query_router
 from services.scaler.handlers.replies import reply_router
 from services.scaler.service import Scaler
@@ -23,4 +25,4 @@ __all__ = ["build_routers"]
 
 def build_routers(bus: Bus, scaler: Scaler) -> list[NatsRouter]:
     """Every router of the service, bound to ``bus``'s topology."""
-    return [alert_router(bus, scaler), reply_router(bus, scaler), query_router(bus, scaler)]
+    return [alert_router(bus, scaler), reply_router(bus, scaler), query_router(bus, scaler), pool_router(bus, scaler)]

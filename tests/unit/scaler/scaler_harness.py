@@ -48,6 +48,7 @@ class Harness:
         publisher: RecordingPublisher | None = None,
         probe: Any = None,
         addresses: Any = None,
+        pools: Any = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.store = store or MemoryStore(self.clock)
@@ -70,6 +71,7 @@ class Harness:
             publisher=self.publisher,
             clock=self.clock,
             addresses=addresses,
+            pools=pools,
         )
         config = EngineConfig(
             owner=owner, lease_ttl_s=15, retry=Retry(max_attempts=2, backoff_s=1, compensation_attempts=4)
