@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -80,11 +81,16 @@ class ObjectUpdate:
 
 @dataclass
 class UpdateBatch:
-    """One ``UpdateSet``; ``None`` version means the wait timed out with nothing new."""
+    """One ``UpdateSet``; ``None`` version means the wait timed out with nothing new.
+
+    ``received_at`` is when vCenter's answer began to arrive (``time.perf_counter``), which
+    splits a change's delay into vCenter's part and ours.
+    """
 
     version: str | None
     truncated: bool
     objects: list[ObjectUpdate]
+    received_at: float = 0.0
 
 
 def first(value: Any, default: Any = None) -> Any:
@@ -178,8 +184,10 @@ class RawSoap:
         connection.request("POST", e.path, envelope.encode("utf-8"), headers)
         return connection.getresponse()
 
-    def _events(self, body: str) -> Iterator[tuple[str, ET.Element]]:
+    def _events(self, body: str, arrived: list[float] | None = None) -> Iterator[tuple[str, ET.Element]]:
         response = self._post(body)
+        if arrived is not None:
+            arrived.append(time.perf_counter())
         try:
             if response.status >= 400 and response.status != 500:
                 raise ConnectionError(f"HTTP {response.status} from vCenter")
@@ -236,7 +244,8 @@ class RawSoap:
             f"<maxObjectUpdates>{max_updates}</maxObjectUpdates></options></WaitForUpdatesEx>"
         )
         batch = UpdateBatch(version=None, truncated=False, objects=[])
-        for _, element in self._events(body):
+        arrived: list[float] = []
+        for _, element in self._events(body, arrived):
             tag = element.tag
             if tag == _VIM + "objectSet":
                 obj = element.find(_VIM + "obj")
@@ -261,6 +270,7 @@ class RawSoap:
                 batch.version = element.text or ""
             elif tag == _VIM + "truncated":
                 batch.truncated = (element.text or "") == "true"
+        batch.received_at = arrived[0] if arrived else 0.0
         return batch
 
 

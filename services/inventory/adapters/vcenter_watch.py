@@ -55,6 +55,8 @@ class VcenterInventory:
         self._version = ""
         self._tables = ObjectTables()
         self._vms: dict[str, PropertySet] = {}
+        self.last_received_at = 0.0
+        """When the last non-empty feed answer began to arrive (``perf_counter``; benchmarks)."""
 
     # -- per-session objects ------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class VcenterInventory:
                 continue
             if batch.version is None:
                 break
+            self.last_received_at = batch.received_at
             for update in batch.objects:
                 is_vm = update.obj.type == "VirtualMachine"
                 if update.kind == "leave":
