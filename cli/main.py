@@ -52,26 +52,66 @@ def run(
             err.print(f"[red]unknown service {service!r}[/]; one of {', '.join(SERVICES)} or 'all'")
             raise typer.Exit(2)
         os.execv(sys.executable, [sys.executable, "-m", f"services.{service}"])  # noqa: S606
-    lab = _lab(Path(".lab")) if demo else None
+    url = f"http://127.0.0.1:{gateway_port}"
+    env = dict(os.environ)
+    lab = None
+    config = LabConfig(lab_dir=Path(".lab"))
+    if demo:
+        from lab.environment import service_env
+
+        lab = Lab(config.lab_dir, all_parts(config))
+        env.update(service_env(config, gateway_url=url))
 
     def ready(supervisor: Supervisor) -> None:
-        url = f"http://127.0.0.1:{supervisor.gateway_port}"
+        if demo:
+            _set_up_demo(url, config)
         console.print(f"[bold green]vmscale is running[/]  UI and API: [link={url}]{url}[/]")
         console.print(f"  readiness: {url}/readyz   API docs: {url}/docs   events: {url}/api/asyncapi")
+        if demo:
+            _print_demo(config)
         console.print(f"  logs: {supervisor.state_dir / 'logs'}   stop: Ctrl-C")
 
     if lab is not None:
-        with console.status("starting the lab"):
+        with console.status("starting the lab (vcsim, Prometheus, Alertmanager, HAProxy, simulators)"):
             lab.up()
     try:
         supervisor = Supervisor(
-            state_dir=state_dir, gateway_port=gateway_port, metrics_base_port=metrics_base_port, on_ready=ready
+            state_dir=state_dir, env=env, gateway_port=gateway_port, metrics_base_port=metrics_base_port, on_ready=ready
         )
         code = supervisor.run()
     finally:
         if lab is not None:
             lab.down()
     raise typer.Exit(code)
+
+
+def _set_up_demo(url: str, config: LabConfig) -> None:
+    from lab.demo import create_demo_group
+    from lab.environment import admin_password_file
+    from lab.system import ApiClient, admin_api_key, readiness, wait_until
+
+    with console.status("waiting for the five services"):
+        wait_until(lambda: readiness(url), 180, "every service ready")
+    with console.status("creating the demo group 'web' (two base VMs behind HAProxy)"):
+        api = ApiClient(url, admin_api_key(url, admin_password_file(config), "demo"))
+        try:
+            create_demo_group(api, config)
+        finally:
+            api.close()
+
+
+def _print_demo(config: LabConfig) -> None:
+    from lab.environment import admin_password_file
+
+    host = config.host
+    console.print(f"  log in: [bold]admin[/], password: [bold]cat {admin_password_file(config)}[/]")
+    console.print(
+        f"  Prometheus: http://{host}:{config.prometheus_port}   Alertmanager: http://{host}:{config.alertmanager_port}"
+    )
+    console.print(f"  the demo service 'web' behind HAProxy: http://{host}:{config.haproxy_frontend_port}/")
+    console.print("  raise the load (scale-out within ~15 s):  [bold].venv/bin/vmscale lab load web-1 --cpu 90[/]")
+    console.print("  drop it again (scale-in to 2 VMs):        [bold].venv/bin/vmscale lab load web-1 --cpu 5[/]")
+    console.print("  then watch Groups → web and Events in the UI")
 
 
 @lab_app.command("up")

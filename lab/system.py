@@ -26,7 +26,7 @@ from lab.parts import all_parts
 from lab.runner import Lab
 from shared.testing.servers import free_port
 
-__all__ = ["ApiClient", "System", "free_lab_config", "wait_until"]
+__all__ = ["ApiClient", "System", "admin_api_key", "free_lab_config", "readiness", "wait_until"]
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -79,6 +79,28 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def admin_api_key(url: str, password_file: Path, purpose: str) -> str:
+    """Log in as the initial admin and create an admin API key named after ``purpose``."""
+    password = password_file.read_text().strip()
+    with httpx.Client(base_url=url, timeout=30, trust_env=False) as http:
+        login = http.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        login.raise_for_status()
+        csrf = http.cookies.get("vmscale_csrf") or login.json().get("csrf_token", "")
+        created = http.post(
+            "/api/v1/api-keys",
+            json={"name": f"{purpose}-{int(time.time() * 1000)}", "role": "admin"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        created.raise_for_status()
+        return str(created.json()["key"])
+
+
+def readiness(url: str) -> dict[str, Any] | None:
+    """The gateway's /readyz body when it says ready, else None."""
+    response = httpx.get(f"{url}/readyz", timeout=3, trust_env=False)
+    return response.json() if response.status_code == 200 else None
 
 
 class ApiClient:
@@ -171,22 +193,10 @@ class System:
 
     def ready(self) -> dict[str, Any] | None:
         """The /readyz body when ready."""
-        response = httpx.get(f"{self.url}/readyz", timeout=3, trust_env=False)
-        return response.json() if response.status_code == 200 else None
+        return readiness(self.url)
 
     def _admin_key(self) -> str:
-        password = admin_password_file(self.config).read_text().strip()
-        with httpx.Client(base_url=self.url, timeout=30, trust_env=False) as http:
-            login = http.post("/api/v1/auth/login", json={"username": "admin", "password": password})
-            login.raise_for_status()
-            csrf = http.cookies.get("vmscale_csrf") or login.json().get("csrf_token", "")
-            created = http.post(
-                "/api/v1/api-keys",
-                json={"name": f"e2e-{int(time.time() * 1000)}", "role": "admin"},
-                headers={"X-CSRF-Token": csrf},
-            )
-            created.raise_for_status()
-            return str(created.json()["key"])
+        return admin_api_key(self.url, admin_password_file(self.config), "e2e")
 
     def pids(self) -> dict[str, int]:
         """PIDs of the running services."""

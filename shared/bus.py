@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 import nats.errors
@@ -86,17 +87,17 @@ class Topology:
             declare=False,
         )
 
-    @property
+    @cached_property
     def commands(self) -> JStream:
         """The stream that stores every command."""
         return self._stream("VMSCALE_COMMANDS", subjects.COMMAND_STREAM_SUBJECTS)
 
-    @property
+    @cached_property
     def events(self) -> JStream:
         """The stream that stores every event."""
         return self._stream("VMSCALE_EVENTS", subjects.EVENT_STREAM_SUBJECTS)
 
-    @property
+    @cached_property
     def dead_letters(self) -> JStream:
         """The stream that keeps dead letters."""
         return self._stream("VMSCALE_DLQ", subjects.DEAD_LETTER_STREAM_SUBJECTS)
