@@ -195,6 +195,7 @@ ACTIVITY_SUCCEEDED = _evt("activity.succeeded", m.ActivitySucceeded)
 ACTIVITY_ROLLED_BACK = _evt("activity.rolled_back", m.ActivityRolledBack)
 DECISION_RECORDED = _evt("decision.recorded", m.DecisionRecorded)
 GROUP_DRIFT_DETECTED = _evt("decision.drift_detected", m.GroupDriftDetected)
+ORPHAN_VMS_DETECTED = _evt("decision.orphans_detected", m.OrphanVmsDetected)
 AUDIT_RECORDED = _evt("audit.recorded", m.AuditRecorded)
 
 # Service health

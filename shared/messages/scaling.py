@@ -193,6 +193,16 @@ class GroupDriftDetected(Event):
     note: str = ""
 
 
+class OrphanVmsDetected(Event):
+    """VMs carrying our tag for ``group`` with no live instance record (reported, never deleted).
+
+    Published when the set changes; an empty ``vm_names`` says the orphans are gone.
+    """
+
+    group: str
+    vm_names: tuple[str, ...] = ()
+
+
 # -- queries ----------------------------------------------------------------------------------
 
 
