@@ -34,6 +34,17 @@ _FILTERS = (
 )
 
 
+def _stamped(vm: VmInfo, revision: int) -> VmInfo:
+    """``vm`` at ``revision``, sharing ``vm``'s pydantic fields set (~700 bytes a VM less).
+
+    Safe: the models are frozen, and ``model_copy`` copies the set before it changes it.
+    """
+    stamped = vm.model_copy(update={"revision": revision})
+    if "revision" in vm.model_fields_set:
+        object.__setattr__(stamped, "__pydantic_fields_set__", vm.model_fields_set)
+    return stamped
+
+
 class InventoryCache:
     """VMs by moref with revisions, plus the non-VM objects."""
 
@@ -65,7 +76,7 @@ class InventoryCache:
         if current is not None and current.name != vm.name:
             self._by_name.get(current.name, set()).discard(vm.moref)
         self.revision += 1
-        self._vms[vm.moref] = vm.model_copy(update={"revision": self.revision})
+        self._vms[vm.moref] = _stamped(vm, self.revision)
         if current is None or current.name != vm.name:
             self._keys[vm.moref] = (natural_key(vm.name), vm.moref)
         self._by_name.setdefault(vm.name, set()).add(vm.moref)

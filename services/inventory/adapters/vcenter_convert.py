@@ -7,13 +7,15 @@ memory instead of by more calls.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from services.inventory.adapters.vcenter_soap import Moref, PropertySet, first
 from services.inventory.domain import InventoryObjects, is_hidden, parse_tag
 from shared.messages import DatastoreInfo, FolderInfo, InventoryObject, NicInfo, VmInfo
 
-__all__ = ["OBJECT_PROPERTIES", "VM_PROPERTIES", "ObjectTables", "to_vm"]
+__all__ = ["OBJECT_PROPERTIES", "VM_PROPERTIES", "ObjectTables", "VmRows", "to_vm"]
 
 VM_PROPERTIES: tuple[str, ...] = (
     "name",
@@ -31,6 +33,14 @@ VM_PROPERTIES: tuple[str, ...] = (
     "guest.hostName",
 )
 """The fewest VM properties that serve the queries (parsing dominates a bulk read)."""
+
+_INDEX = {name: i for i, name in enumerate(VM_PROPERTIES)}
+
+# pydantic keeps a "fields set" per instance (~700 bytes for a VmInfo): every value built here
+# sets every field, so one set serves them all (nobody mutates it: the models are frozen and
+# ``model_copy`` copies it first).
+_VM_FIELDS = set(VmInfo.model_fields)
+_NIC_FIELDS = set(NicInfo.model_fields)
 
 OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "Datacenter": ("name", "parent", "vmFolder"),
@@ -169,6 +179,66 @@ class ObjectTables:
         return InventoryObjects(**{key: tuple(items) for key, items in out.items()})
 
 
+class VmRows:
+    """Each VM's last-known property values as one compact tuple, in ``VM_PROPERTIES`` order.
+
+    A change-feed update carries only the properties that changed, so the reader keeps the
+    rest to rebuild the VM. Kept compactly: a tuple instead of a dict, one shared ``Moref`` per
+    host / pool / folder / datastore / network, interned power states and network names, and
+    the guest's NICs already converted (the same ``NicInfo`` tuple is reused by ``to_vm``).
+    Properties outside ``VM_PROPERTIES`` are dropped.
+    """
+
+    def __init__(self) -> None:
+        self._morefs: dict[Moref, Moref] = {}
+
+    def merge(self, row: tuple[Any, ...] | None, changes: Iterable[tuple[str, Any]]) -> tuple[Any, ...]:
+        """``row`` with ``changes`` (property path, decoded value) applied; a new VM when ``None``."""
+        values = list(row) if row is not None else [None] * len(VM_PROPERTIES)
+        for name, value in changes:
+            index = _INDEX.get(name)
+            if index is not None:
+                values[index] = self._compact(name, value)
+        return tuple(values)
+
+    @staticmethod
+    def props(row: tuple[Any, ...]) -> dict[str, Any]:
+        """The row as a property set (for ``to_vm``)."""
+        return dict(zip(VM_PROPERTIES, row, strict=True))
+
+    def _compact(self, name: str, value: Any) -> Any:
+        if isinstance(value, Moref):
+            return self._morefs.setdefault(value, value)
+        if name == "guest.net" and isinstance(value, list):
+            return guest_nics(value)
+        if isinstance(value, list):
+            return tuple(self._compact(name, item) for item in value)
+        if name == "runtime.powerState" and isinstance(value, str):
+            return sys.intern(value)
+        return value
+
+
+def guest_nics(guest_net: list[Any]) -> tuple[NicInfo, ...]:
+    """The guest's NIC report (``guest.net`` decoded) as our ``NicInfo`` values."""
+    nics = []
+    for nic in guest_net:
+        if not isinstance(nic, dict):
+            continue
+        addresses = [str(a) for a in nic.get("ipAddress", [])]
+        network = first(nic.get("network"))
+        nics.append(
+            NicInfo.model_construct(
+                _NIC_FIELDS,
+                mac=first(nic.get("macAddress")),
+                network=sys.intern(str(network)) if network else None,
+                ipv4=tuple(a for a in addresses if ":" not in a),
+                ipv6=tuple(a for a in addresses if ":" in a),
+                connected=first(nic.get("connected"), "true") == "true",
+            )
+        )
+    return tuple(nics)
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -176,31 +246,19 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _nics(props: PropertySet, tables: ObjectTables) -> tuple[NicInfo, ...]:
+def _nics(props: Mapping[str, Any], tables: ObjectTables) -> tuple[NicInfo, ...]:
     guest_net = props.get("guest.net")
+    if isinstance(guest_net, tuple) and guest_net:  # already converted (``VmRows``)
+        return guest_net
     if isinstance(guest_net, list) and guest_net:
-        nics = []
-        for nic in guest_net:
-            if not isinstance(nic, dict):
-                continue
-            addresses = [str(a) for a in nic.get("ipAddress", [])]
-            nics.append(
-                NicInfo.model_construct(
-                    mac=first(nic.get("macAddress")),
-                    network=first(nic.get("network")) or None,
-                    ipv4=tuple(a for a in addresses if ":" not in a),
-                    ipv6=tuple(a for a in addresses if ":" in a),
-                    connected=first(nic.get("connected"), "true") == "true",
-                )
-            )
-        return tuple(nics)
+        return guest_nics(guest_net)
     networks = props.get("network")
-    if isinstance(networks, list):
-        return tuple(NicInfo.model_construct(network=tables.name(ref)) for ref in networks)
+    if isinstance(networks, list | tuple):
+        return tuple(NicInfo.model_construct(_NIC_FIELDS, network=tables.name(ref)) for ref in networks)
     return ()
 
 
-def to_vm(obj: Moref, props: PropertySet, tables: ObjectTables, revision: int = 0) -> VmInfo | None:
+def to_vm(obj: Moref, props: Mapping[str, Any], tables: ObjectTables, revision: int = 0) -> VmInfo | None:
     """Our ``VmInfo`` for a VM's property set; ``None`` for hidden system VMs."""
     name = str(props.get("name") or "")
     if not name or is_hidden(name):
@@ -217,6 +275,7 @@ def to_vm(obj: Moref, props: PropertySet, tables: ObjectTables, revision: int = 
     datastores = props.get("datastore") or []
     # Built without re-validation: every field comes from the typed conversion above.
     return VmInfo.model_construct(
+        _VM_FIELDS,
         name=name,
         moref=obj.value,
         instance_uuid=props.get("config.instanceUuid") or None,

@@ -17,7 +17,7 @@ import http.client
 import ssl
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -235,8 +235,20 @@ class RawSoap:
                 token = element.text
         return out, token
 
-    def wait_for_updates(self, collector: str, version: str, max_wait_s: int, max_updates: int) -> UpdateBatch:
-        """``WaitForUpdatesEx``; an empty answer (timeout) gives ``version=None``."""
+    def wait_for_updates(
+        self,
+        collector: str,
+        version: str,
+        max_wait_s: int,
+        max_updates: int,
+        on_update: Callable[[ObjectUpdate], None] | None = None,
+    ) -> UpdateBatch:
+        """``WaitForUpdatesEx``; an empty answer (timeout) gives ``version=None``.
+
+        With ``on_update`` each object update is handed over as soon as it is parsed instead of
+        being collected in ``objects`` (a first answer holds the whole inventory: this keeps
+        the memory peak at one object, not all of them).
+        """
         body = (
             f'<WaitForUpdatesEx xmlns="urn:vim25"><_this type="PropertyCollector">'
             f"{escape(collector)}</_this><version>{escape(version)}</version>"
@@ -264,7 +276,10 @@ class RawSoap:
                             decode(val) if val is not None else None,
                         )
                     )
-                batch.objects.append(update)
+                if on_update is None:
+                    batch.objects.append(update)
+                else:
+                    on_update(update)
                 element.clear()
             elif tag == _VIM + "version":
                 batch.version = element.text or ""

@@ -15,7 +15,10 @@ Blocking; call from a worker thread. Errors leave as ``shared.errors``.
 
 from __future__ import annotations
 
+import sys
 import threading
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pyVmomi import vim, vmodl
@@ -25,10 +28,11 @@ from services.inventory.adapters.vcenter_convert import (
     OBJECT_PROPERTIES,
     VM_PROPERTIES,
     ObjectTables,
+    VmRows,
     to_vm,
 )
 from services.inventory.adapters.vcenter_session import VENDOR_ERRORS, SessionLost, VcenterSession, translate
-from services.inventory.adapters.vcenter_soap import Moref, PropertySet, RawSoap, SoapFault
+from services.inventory.adapters.vcenter_soap import Moref, ObjectUpdate, PropertySet, RawSoap, SoapFault
 from services.inventory.domain import EXTRA_CONFIG_KEY, ChangeBatch, Snapshot, parse_tag
 from shared.errors import VmscaleError
 from shared.messages import VmInfo
@@ -38,6 +42,15 @@ __all__ = ["VcenterInventory"]
 
 _PC = vmodl.query.PropertyCollector
 log = get_logger(__name__)
+
+
+@dataclass
+class _Seen:
+    """What one pull of the feed touched."""
+
+    changed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    objects_changed: bool = False
 
 
 class VcenterInventory:
@@ -54,7 +67,8 @@ class VcenterInventory:
         self._collector: Any = None
         self._version = ""
         self._tables = ObjectTables()
-        self._vms: dict[str, PropertySet] = {}
+        self._vms: dict[str, tuple[Any, ...]] = {}
+        self._rows = VmRows()
         self.last_received_at = 0.0
         """When the last non-empty feed answer began to arrive (``perf_counter``; benchmarks)."""
 
@@ -178,8 +192,8 @@ class VcenterInventory:
 
     def _all_vms(self) -> tuple[VmInfo, ...]:
         out = []
-        for value, props in self._vms.items():
-            vm = to_vm(Moref("VirtualMachine", value), props, self._tables)
+        for value, row in self._vms.items():
+            vm = to_vm(Moref("VirtualMachine", value), self._rows.props(row), self._tables)
             if vm is not None:
                 out.append(vm)
         return tuple(out)
@@ -191,49 +205,51 @@ class VcenterInventory:
         new feed) the answer is everything: our copy is rebuilt from it and ``full`` is set.
         """
         full = self._version == ""
-        changed: set[str] = set()
-        removed: set[str] = set()
-        objects_changed = False
+        seen = _Seen()
         if full:
             self._vms, self._tables = {}, ObjectTables()
         while True:
             version, collector = self._version, self._collector._moId
+            merge = partial(self._merge, seen)
             try:
                 batch = self._raw(
-                    lambda raw, v=version, c=collector, w=(0 if full else max_wait_s): raw.wait_for_updates(
-                        c, v, w, self._max_updates
+                    lambda raw, v=version, c=collector, w=(0 if full else max_wait_s), on=merge: raw.wait_for_updates(
+                        c, v, w, self._max_updates, on
                     ),
                     retry=False,
                 )
             except SessionLost:  # the session was replaced: rebuild, restart the feed
                 self._ensure_collector()
-                full, changed, removed = True, set(), set()
+                full, seen = True, _Seen()
                 self._vms, self._tables = {}, ObjectTables()
                 continue
             if batch.version is None:
                 break
             self.last_received_at = batch.received_at
-            for update in batch.objects:
-                is_vm = update.obj.type == "VirtualMachine"
-                if update.kind == "leave":
-                    if is_vm:
-                        self._vms.pop(update.obj.value, None)
-                        removed.add(update.obj.value)
-                    else:
-                        self._tables.remove(update.obj)
-                        objects_changed = True
-                    continue
-                props = {name: value for name, _op, value in update.changes}
-                if is_vm:
-                    self._vms[update.obj.value] = {**self._vms.get(update.obj.value, {}), **props}
-                    changed.add(update.obj.value)
-                else:
-                    self._tables.put(update.obj, props)
-                    objects_changed = True
             self._version = batch.version
             if not batch.truncated:
                 break
-        return full, changed, removed, objects_changed
+        return full, seen.changed, seen.removed, seen.objects_changed
+
+    def _merge(self, seen: _Seen, update: ObjectUpdate) -> None:
+        """Fold one object update into our copy, as it is parsed."""
+        is_vm = update.obj.type == "VirtualMachine"
+        if update.kind == "leave":
+            if is_vm:
+                self._vms.pop(update.obj.value, None)
+                seen.removed.add(update.obj.value)
+            else:
+                self._tables.remove(update.obj)
+                seen.objects_changed = True
+            return
+        if is_vm:
+            value = sys.intern(update.obj.value)
+            changes = ((name, val) for name, _op, val in update.changes)
+            self._vms[value] = self._rows.merge(self._vms.get(value), changes)
+            seen.changed.add(value)
+        else:
+            self._tables.put(update.obj, {name: val for name, _op, val in update.changes})
+            seen.objects_changed = True
 
     def changes(self, max_wait_s: int) -> ChangeBatch:
         """Block up to ``max_wait_s`` for changes; a ``full`` batch when the feed (re)started."""
@@ -244,7 +260,7 @@ class VcenterInventory:
                 return ChangeBatch(full=True, upserts=self._all_vms(), objects=self._tables.snapshot())
             upserts = []
             for value in changed - removed:
-                vm = to_vm(Moref("VirtualMachine", value), self._vms[value], self._tables)
+                vm = to_vm(Moref("VirtualMachine", value), self._rows.props(self._vms[value]), self._tables)
                 if vm is None:
                     removed.add(value)
                 else:
