@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from services.scaler.domain import ipam, saga
+from services.scaler.domain.backoff import settle_timers
 from services.scaler.domain.decide import scale_in_silence_wanted
 from services.scaler.domain.errors import StaleLease
 from services.scaler.domain.model import InstanceState, ScalingGroup
@@ -71,6 +72,8 @@ class EngineConfig:
     lease_ttl_s: float = 15.0
     retry: Retry = field(default_factory=Retry)
     timeouts: StepTimeouts = field(default_factory=StepTimeouts)
+    failure_backoff_s: float = 60.0
+    """After a rolled-back or failed activity, its direction waits this long (0: not at all)."""
 
 
 def sync_silence(uow: UnitOfWork, record: GroupRecord, now: datetime) -> GroupRecord:
@@ -252,7 +255,9 @@ class Activities:
                 state = InstanceState.IN_SERVICE
             uow.instances.save(instance.model_copy(update={"state": state}))
         fresh = uow.groups.get(activity.group) or record
-        fresh = fresh.model_copy(update={"state": fresh.state.model_copy(update={"last_activity_end_at": now})})
+        # Same transaction as the rollback record: the cooldown claim is given back (or kept).
+        timers = settle_timers(fresh.state, activity, now, self.config.failure_backoff_s)
+        fresh = fresh.model_copy(update={"state": timers})
         uow.groups.save(fresh)
         sync_silence(uow, fresh, now)
         log.info("activity ended", activity_id=activity.id, group=activity.group, status=str(activity.status))

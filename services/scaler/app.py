@@ -93,6 +93,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
             health_s=settings.health_timeout_s,
             hook_s=settings.hook_timeout_s,
         ),
+        failure_backoff_s=settings.failure_backoff_s,
     )
     scaler = Scaler(
         ports,

@@ -7,6 +7,8 @@ transaction check the fencing token, build ``Observed`` from the instance table,
 store the decision (allowed or blocked) and, when allowed, claim the cooldown, reserve addresses
 or pick victims and start the activity, whose first commands go to the outbox in the same
 transaction. If the activity cannot start, the transaction rolls back: no cooldown is consumed.
+The activity carries its claim (``CooldownClaim``): if it rolls back without changing capacity,
+the claim is given back and a shorter failure back-off applies instead (``domain.backoff``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from services.scaler.activities import Activities, sync_silence
 from services.scaler.domain import saga
+from services.scaler.domain.backoff import backoff_remaining
 from services.scaler.domain.decide import (
     Allow,
     Block,
@@ -188,7 +191,10 @@ class Decisions:
         cooldown_end = last + timedelta(seconds=period) if last is not None else None
         if cooldown_end is not None and now < cooldown_end:
             return False
-        marks = [m for m in (cooldown_end, state.last_activity_end_at) if m is not None]
+        if backoff_remaining(state.failure_backoff, direction, now) > 0:
+            return False
+        backoff_end = state.failure_backoff.until if state.failure_backoff is not None else None
+        marks = [m for m in (cooldown_end, state.last_activity_end_at, backoff_end) if m is not None]
         if alert.last_evaluated_at is None:
             return True
         return bool(marks) and alert.last_evaluated_at < max(marks)
@@ -333,6 +339,7 @@ class Decisions:
             alert=signal,
             metrics=metrics,
             recommendations=record.state.recommendations,
+            failure_backoff=record.state.failure_backoff,
         )
         decision = decide(spec, policy, observed, now)
         state_update: dict[str, Any] = {"lease_fence": token}
@@ -350,14 +357,17 @@ class Decisions:
         if isinstance(decision, Allow):
             activity_id, owner = f"act-{uuid.uuid4().hex[:16]}", self.config.owner
             if decision.delta > 0:
+                previous = record.state.last_scale_out_at
                 state_update["last_scale_out_at"] = now
                 activity = plan_out(
                     uow, spec, instances, pool, leases, ping, decision, activity_id, trigger, now, token, owner
                 )
             else:
+                previous = record.state.last_scale_in_at
                 state_update["last_scale_in_at"] = now
                 activity = plan_in(uow, spec, instances, decision, activity_id, trigger, now, token, owner)
-            activity = activity.model_copy(update={"decision_id": decision_id})
+            claim = saga.CooldownClaim(claimed_at=now, previous=previous)
+            activity = activity.model_copy(update={"decision_id": decision_id, "cooldown_claim": claim})
         updated = record.model_copy(update={"state": record.state.model_copy(update=state_update), "updated_at": now})
         uow.groups.save(updated)
         summary = observed.summary()

@@ -41,6 +41,9 @@ class ScalerSettings(ServiceSettings):
     health_timeout_s: float = Field(default=300.0, gt=0)
     health_interval_s: float = Field(default=1.0, gt=0)
     hook_timeout_s: float = Field(default=900.0, gt=0)
+    failure_backoff_s: float = Field(default=60.0, ge=0)
+    """After an activity rolled back or failed (its cooldown given back), its direction waits
+    this long before trying again; 0 disables the back-off."""
 
     jenkins_url: str = ""
     jenkins_user: str = ""

@@ -28,6 +28,7 @@ __all__ = ["Views", "activity_view", "decision_view", "group_view", "instance_vi
 def group_view(record: GroupRecord, instances: list[Instance], active: list[Activity]) -> GroupView:
     """A group as the operator sees it (settings hold no secrets: only a credentials reference)."""
     spec, state = record.spec, record.state
+    backoff = state.failure_backoff
     return GroupView(
         name=spec.name,
         enabled=spec.enabled,
@@ -41,6 +42,8 @@ def group_view(record: GroupRecord, instances: list[Instance], active: list[Acti
         scale_in_silenced=state.scale_in_silenced,
         last_scale_out_at=state.last_scale_out_at,
         last_scale_in_at=state.last_scale_in_at,
+        failure_backoff_until=backoff.until if backoff is not None else None,
+        failure_backoff=f"scale-{backoff.direction} after {backoff.activity_id}: {backoff.reason}" if backoff else "",
         active_activity=active[0].id if active else None,
         spec=spec.model_dump(mode="json"),
         created_at=record.created_at,

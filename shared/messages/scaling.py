@@ -78,6 +78,8 @@ class GroupView(_View):
     scale_in_silenced: bool = False
     last_scale_out_at: UtcDatetime | None = None
     last_scale_in_at: UtcDatetime | None = None
+    failure_backoff_until: UtcDatetime | None = None
+    failure_backoff: str = Field(default="", description="direction and cause of the back-off after a failed activity")
     active_activity: str | None = None
     spec: dict[str, Any] = Field(default_factory=dict)
     created_at: UtcDatetime | None = None
@@ -330,6 +332,8 @@ class ManualScale(Query):
     desired: int | None = Field(default=None, ge=0)
     delta: int | None = None
     honor_cooldown: bool = False
+    """False (default): the operator acts deliberately, so neither the cooldown nor the back-off
+    after a failed activity holds the request; True: it waits for both like any trigger."""
     actor: str = "operator"
 
 

@@ -8,12 +8,21 @@ from typing import Any
 
 import pytest
 
-from services.scaler.domain import Instance, InstanceState, IpLease, IpPool, LeaseState, ScalingGroup, saga
+from services.scaler.domain import (
+    FailureBackoff,
+    Instance,
+    InstanceState,
+    IpLease,
+    IpPool,
+    LeaseState,
+    ScalingGroup,
+    saga,
+)
 from services.scaler.domain.errors import ActivityRunning
 from services.scaler.ports import AlertRecord, DecisionRecord, GroupRecord, Store
 from shared import subjects
 from shared.errors import Contention
-from shared.messages import ActivityKind, RemoveGroupAlerts
+from shared.messages import ActivityKind, RemoveGroupAlerts, ScaleDirection
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -57,11 +66,15 @@ class StoreContract:
 
     async def test_groups_round_trip_and_delete(self, store: Store) -> None:
         record = group()
-        state = record.state.model_copy(update={"last_scale_out_at": NOW, "scale_in_silenced": True})
+        backoff = FailureBackoff(direction=ScaleDirection.OUT, until=NOW, activity_id="act-1", reason="no resources")
+        state = record.state.model_copy(
+            update={"last_scale_out_at": NOW, "scale_in_silenced": True, "failure_backoff": backoff}
+        )
         await store.transaction(lambda uow: uow.groups.save(record.model_copy(update={"state": state})))
         await store.transaction(lambda uow: uow.groups.save(group("api")))
         got = await store.transaction(lambda uow: uow.groups.get("web", for_update=True))
         assert got.spec == record.spec and got.state.scale_in_silenced and got.state.last_scale_out_at == NOW
+        assert got.state.failure_backoff == backoff
         assert [g.spec.name for g in await store.transaction(lambda uow: uow.groups.all())] == ["api", "web"]
         await store.transaction(lambda uow: uow.groups.delete("web"))
         await store.transaction(lambda uow: uow.groups.delete("web"))
@@ -111,6 +124,13 @@ class StoreContract:
         assert {a.id for a in await store.transaction(lambda uow: uow.activities.recent("web"))} == {"a1", "a2"}
         assert [a.id for a in await store.transaction(lambda uow: uow.activities.recent(status="succeeded"))] == ["a1"]
         assert (await store.transaction(lambda uow: uow.activities.get("a1", for_update=True))).status == "succeeded"
+
+    async def test_an_activity_keeps_its_cooldown_claim(self, store: Store) -> None:
+        claim = saga.CooldownClaim(claimed_at=NOW, previous=NOW - timedelta(hours=1))
+        await store.transaction(
+            lambda uow: uow.activities.save(activity("a1").model_copy(update={"cooldown_claim": claim}))
+        )
+        assert (await store.transaction(lambda uow: uow.activities.get("a1"))).cooldown_claim == claim
 
     async def test_decisions_filter_newest_first(self, store: Store) -> None:
         def decision(n: int, allowed: bool) -> DecisionRecord:

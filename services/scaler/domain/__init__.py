@@ -21,6 +21,7 @@ from services.scaler.domain.errors import (
 )
 from services.scaler.domain.model import (
     AlertSignal,
+    FailureBackoff,
     GroupState,
     HookSpec,
     Instance,
@@ -55,6 +56,7 @@ __all__ = [
     "Block",
     "BlockReason",
     "Decision",
+    "FailureBackoff",
     "GroupState",
     "HookSpec",
     "Instance",

@@ -13,7 +13,13 @@ the cooldown, which the shell claims only for an ``Allow``; SPEC-ORIGINAL §7.3 
 6. free addresses for a scale-out                → ``ip_pool_exhausted``
 7. alerts are hints: the current value must still confirm them; without Prometheus never scale
    in, and scale out only on a fresh alert      → ``stale_alert`` / ``metrics_unavailable``
-8. the direction's cooldown                      → ``cooldown`` (with the time remaining)
+8. a failed activity's back-off in the direction → ``failure_backoff`` (when it ends, and why)
+9. the direction's cooldown                      → ``cooldown`` (with the time remaining)
+
+A manual request with ``honor_cooldown=False`` (the default) skips both 8 and 9: the operator
+acts deliberately, knowing the group's state; with ``honor_cooldown=True`` it waits like any
+trigger. A rolled-back activity gives its cooldown claim back (``domain.backoff``), so after a
+failure only the shorter back-off applies.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from services.scaler.domain.backoff import backoff_remaining
 from services.scaler.domain.model import (
     Frozen,
     ManualChange,
@@ -66,6 +73,7 @@ class BlockReason(StrEnum):
     DISABLED = "disabled"
     NO_CHANGE = "no_change"
     NO_VICTIMS = "no_victims"
+    FAILURE_BACKOFF = "failure_backoff"
 
 
 class Allow(Frozen):
@@ -331,6 +339,19 @@ def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetim
             return evidence
         why = f"{why}: {evidence}"
     if intent.honor_cooldown:
+        backoff = observed.failure_backoff
+        waiting = backoff_remaining(backoff, direction, now)
+        if backoff is not None and waiting > 0:
+            return Block(
+                reason=BlockReason.FAILURE_BACKOFF,
+                message=(
+                    f"scale-{direction} paused until {backoff.until:%Y-%m-%d %H:%M:%S} UTC ({waiting:.0f} s) "
+                    f"after activity {backoff.activity_id} failed: {backoff.reason}"
+                ),
+                rule=rule,
+                direction=direction,
+                retry_after_s=waiting,
+            )
         last, period = (
             (observed.last_scale_out_at, group.scale_out_cooldown_s)
             if direction is ScaleDirection.OUT

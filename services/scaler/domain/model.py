@@ -16,10 +16,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.messages import Placement, UtcDatetime
+from shared.messages import Placement, ScaleDirection, UtcDatetime
 
 __all__ = [
     "AlertSignal",
+    "FailureBackoff",
     "Frozen",
     "GroupState",
     "HookSpec",
@@ -400,6 +401,15 @@ class Recommendation(Frozen):
     desired: int
 
 
+class FailureBackoff(Frozen):
+    """A pause in one direction after an activity failed (shorter than a cooldown)."""
+
+    direction: ScaleDirection
+    until: UtcDatetime
+    activity_id: str
+    reason: str = ""
+
+
 class GroupState(Frozen):
     """Runtime state of a group kept beside its settings (never only in memory)."""
 
@@ -422,6 +432,8 @@ class GroupState(Frozen):
     pool_checked_at: UtcDatetime | None = None
     pool_note: str = ""
     """The load balancer's own drift report about the group's pool, if any."""
+    failure_backoff: FailureBackoff | None = None
+    """Set when an activity rolled back or failed; blocks the same direction until it ends."""
 
 
 class Observed(Frozen):
@@ -435,6 +447,7 @@ class Observed(Frozen):
     alert: AlertSignal | None = None
     metrics: MetricReading | None = None
     recommendations: tuple[Recommendation, ...] = ()
+    failure_backoff: FailureBackoff | None = None
 
     @property
     def size(self) -> int:

@@ -30,6 +30,7 @@ __all__ = [
     "SCALE_OUT_PLAN",
     "Activity",
     "ActivityStatus",
+    "CooldownClaim",
     "Phase",
     "Retry",
     "Step",
@@ -191,6 +192,13 @@ class Track(Frozen):
         return next((run for run in self.runs(phase) if not run.settled), None)
 
 
+class CooldownClaim(Frozen):
+    """The direction's cooldown this activity claimed, and what it was before (to give back)."""
+
+    claimed_at: UtcDatetime
+    previous: UtcDatetime | None = None
+
+
 class Activity(Frozen):
     """A scaling activity (saga) of one group."""
 
@@ -209,6 +217,7 @@ class Activity(Frozen):
     cancel_requested: bool = False
     owner: str | None = None
     lease_token: int = 0
+    cooldown_claim: CooldownClaim | None = None
 
     @property
     def phase(self) -> Phase:

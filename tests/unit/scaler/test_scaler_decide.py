@@ -27,6 +27,8 @@ from services.scaler.domain import (
     scale_in_silence_wanted,
     target_tracking_desired,
 )
+from services.scaler.domain.model import FailureBackoff
+from shared.messages import ScaleDirection
 
 pytestmark = pytest.mark.unit
 
@@ -280,6 +282,16 @@ def scenarios(draw: st.DrawFn) -> tuple:
         in_progress=draw(st.sampled_from([None, None, "a-1"])),
         last_scale_out_at=draw(st.sampled_from([None, NOW - timedelta(seconds=30), NOW - timedelta(hours=1)])),
         last_scale_in_at=draw(st.sampled_from([None, NOW - timedelta(seconds=30), NOW - timedelta(hours=1)])),
+        failure_backoff=draw(
+            st.sampled_from(
+                [None, None]
+                + [
+                    FailureBackoff(direction=d, until=NOW + timedelta(seconds=s), activity_id="a-0", reason="boom")
+                    for d in ScaleDirection
+                    for s in (-5, 30)
+                ]
+            )
+        ),
     )
     return g, obs
 
@@ -307,6 +319,15 @@ def test_a_cooldown_block_means_everything_else_allowed(scenario: tuple) -> None
     if isinstance(decision, Block) and decision.reason is BlockReason.COOLDOWN:
         cleared = obs.model_copy(update={"last_scale_out_at": None, "last_scale_in_at": None})
         assert isinstance(decide(g, STEP, cleared, NOW), Allow)
+
+
+@given(scenarios())
+def test_a_failure_backoff_block_means_only_the_cooldown_could_still_block(scenario: tuple) -> None:
+    g, obs = scenario
+    decision = decide(g, STEP, obs, NOW)
+    if isinstance(decision, Block) and decision.reason is BlockReason.FAILURE_BACKOFF:
+        cleared = decide(g, STEP, obs.model_copy(update={"failure_backoff": None}), NOW)
+        assert isinstance(cleared, Allow) or cleared.reason is BlockReason.COOLDOWN
 
 
 @given(scenarios())
