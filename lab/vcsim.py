@@ -170,8 +170,14 @@ class FaultHook:
         delay_ms: int = 0,
         message: str = "",
         terminate_sessions: bool = False,
+        task_error: bool = False,
     ) -> None:
-        """Arm a rule: the next ``times`` calls of ``method`` are delayed and/or faulted."""
+        """Arm a rule: the next ``times`` calls of ``method`` are delayed and/or faulted.
+
+        With ``task_error`` a ``*_Task`` method is not refused with a SOAP fault: it returns a
+        task that ends in the ``error`` state carrying ``fault`` (how vCenter reports most
+        failures).
+        """
         self._send(
             "POST",
             "/_vcsim/faults",
@@ -182,6 +188,7 @@ class FaultHook:
                 "delay_ms": delay_ms,
                 "message": message,
                 "terminate_sessions": terminate_sessions,
+                "task_error": task_error,
             },
         )
 

@@ -11,7 +11,9 @@ package main
 //
 // A rule matches SOAP calls by method name (e.g. "CloneVM_Task"); it may delay the call, end
 // all sessions first, and/or answer with a SOAP fault of any vim25 type instead of forwarding
-// the call. "times" bounds how often it fires (0 = until removed).
+// the call. "times" bounds how often it fires (0 = until removed). With "task_error" a *_Task
+// method is answered normally with a new task that then ends in the "error" state carrying the
+// fault (as vCenter reports most failures), instead of a SOAP fault.
 //
 // Fidelity: before forwarding PowerOnVM_Task, the VM's guest NIC report (guest.net[].network)
 // is brought in line with its NICs' backings, as VMware Tools would report after boot (the
@@ -29,6 +31,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +52,7 @@ type faultRule struct {
 	DelayMs           int    `json:"delay_ms,omitempty"`
 	Times             int    `json:"times,omitempty"`
 	TerminateSessions bool   `json:"terminate_sessions,omitempty"`
+	TaskError         bool   `json:"task_error,omitempty"`
 	Fired             int    `json:"fired"`
 }
 
@@ -161,6 +165,11 @@ func (h *faultHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if _, err := h.terminateSessions(context.Background()); err != nil {
 				log.Printf("vcsim hook: terminate sessions: %v", err)
 			}
+		}
+		if rule.Fault != "" && rule.TaskError {
+			log.Printf("vcsim hook: %s answered with a task failing with %s", method, rule.Fault)
+			writeFailedTask(w, method, body, rule.Fault, rule.Message)
+			return
 		}
 		if rule.Fault != "" {
 			log.Printf("vcsim hook: %s answered with %s", method, rule.Fault)
@@ -367,6 +376,42 @@ func writeFault(w http.ResponseWriter, name, message string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = w.Write(out.Bytes())
+}
+
+var soapThisRef = regexp.MustCompile(`<(?:[A-Za-z0-9_]+:)?_this[^>]*type="([A-Za-z]+)"[^>]*>([^<]+)<`)
+
+// writeFailedTask answers a *_Task call with a task (on the call's _this) that ended in error.
+func writeFailedTask(w http.ResponseWriter, method string, body []byte, name, message string) {
+	fault, err := newFault(name, message)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	m := soapThisRef.FindSubmatch(body)
+	if m == nil || !strings.HasSuffix(method, "_Task") {
+		writeFault(w, name, message)
+		return
+	}
+	if message == "" {
+		message = name
+	}
+	entity := types.ManagedObjectReference{Type: string(m[1]), Value: string(m[2])}
+	task := simulator.CreateTask(entity, strings.TrimSuffix(method, "_Task")+"Task", nil)
+	now := time.Now()
+	simulator.Map.Update(task, []types.PropertyChange{
+		{Name: "info.startTime", Val: now},
+		{Name: "info.state", Val: types.TaskInfoStateRunning},
+	})
+	simulator.Map.Update(task, []types.PropertyChange{
+		{Name: "info.completeTime", Val: now},
+		{Name: "info.state", Val: types.TaskInfoStateError},
+		{Name: "info.error", Val: types.LocalizedMethodFault{Fault: fault, LocalizedMessage: message}},
+	})
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = fmt.Fprintf(w, `%s<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" `+
+		`xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`+
+		`<soapenv:Body><%sResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></%sResponse>`+
+		`</soapenv:Body></soapenv:Envelope>`, xml.Header, method, task.Self.Value, method)
 }
 
 func writeJSON(w http.ResponseWriter, value interface{}) {

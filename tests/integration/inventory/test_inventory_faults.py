@@ -46,6 +46,30 @@ async def test_insufficient_resources_is_a_permanent_failure_that_leaves_nothing
     assert client.seen(subjects.VM_CLONED) == []
 
 
+async def test_a_clone_task_ending_in_error_is_a_typed_failure_that_leaves_nothing_behind(
+    inventory: Running, client: Client, vcsim: Vcsim
+) -> None:
+    vcsim.faults.add("CloneVM_Task", fault="InsufficientResourcesFault", message="datastore full", task_error=True)
+    await client.bus.publish(subjects.CMD_VM_CLONE, clone("web-22", "127.0.10.42"))
+    failed = await client.expect(subjects.VM_OPERATION_FAILED, vm_name="web-22")
+    assert (failed.reason, failed.retryable, failed.error_kind) == ("insufficient_resources", False, "QuotaExceeded")
+    assert "datastore full" in failed.detail
+    assert await asyncio.to_thread(vms_named, vcsim, "web-22") == []
+
+
+async def test_a_power_on_task_ending_in_error_removes_the_clone_it_had_made(
+    inventory: Running, client: Client, vcsim: Vcsim
+) -> None:
+    vcsim.faults.add("PowerOnVM_Task", fault="InsufficientResourcesFault", message="no memory", task_error=True)
+    await client.bus.publish(subjects.CMD_VM_CLONE, clone("web-23", "127.0.10.43"))
+    failed = await client.expect(subjects.VM_OPERATION_FAILED, vm_name="web-23")
+    assert (failed.reason, failed.retryable) == ("insufficient_resources", False)
+    assert vcsim.faults.calls()["CloneVM_Task"] >= 1
+    assert await asyncio.to_thread(vms_named, vcsim, "web-23") == []
+    assert (await client.ask(subjects.QUERY_INVENTORY_VM, VmQuery(name="web-23"))).vm is None
+    assert client.seen(subjects.VM_CLONED) == []
+
+
 async def test_a_session_lost_mid_way_is_healed_and_the_clone_happens_once(
     inventory: Running, client: Client, vcsim: Vcsim
 ) -> None:

@@ -72,6 +72,29 @@ def test_the_fault_hook_answers_a_method_with_a_soap_fault_then_lets_it_through(
         assert server.faults.armed() == []
 
 
+def test_the_fault_hook_can_fail_a_task_instead_of_the_call(tmp_path: Path) -> None:
+    topology = {
+        "datacenters": [
+            {
+                "name": "DC1",
+                "datastores": ["ds1"],
+                "clusters": [{"name": "c1", "hosts": 1}],
+                "vms": [{"name": "src", "power": "off", "nics": [{}]}],
+            }
+        ]
+    }
+    with vcsim.running_vcsim(topology, tmp_path) as server:
+        si = connect(server.host, server.port, server.username, server.password)
+        source = vms(si)["src"]
+        server.faults.add("PowerOnVM_Task", fault="InsufficientResourcesFault", message="no memory", task_error=True)
+        task = source.PowerOnVM_Task()
+        assert task.info.state == "error"
+        assert isinstance(task.info.error, vim.fault.InsufficientResourcesFault)
+        assert task.info.error.msg == "no memory"
+        assert source.runtime.powerState == "poweredOff"
+        assert source.PowerOnVM_Task().info.state in ("running", "success")
+
+
 def test_ending_all_sessions_makes_the_next_call_fail_not_authenticated(tmp_path: Path) -> None:
     topology = {"datacenters": [{"name": "DC1", "datastores": ["ds1"], "hosts": ["esx-1"]}]}
     with vcsim.running_vcsim(topology, tmp_path) as server:
