@@ -9,13 +9,11 @@ world, the scaler is SIGKILLed before the reply goes out, then started again.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from scaler_process import ScalerProcess, scaler_env
 from scaler_replica import group_spec, lab_pool, make_bus, seed, start_world, wait_until
 
 from services.scaler.adapters.fake_world import FakeWorld
@@ -29,36 +27,7 @@ from shared.testing.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
 
-ROOT = Path(__file__).resolve().parents[3]
 ADDRESSES = ("127.0.10.10", "127.0.10.11")
-
-
-class ScalerProcess:
-    """``python -m services.scaler`` with test settings, started and SIGKILLed by PID."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.scaler"], env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 async def _health(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,22 +73,7 @@ async def test_a_scaler_killed_at_a_step_resumes_and_ends_with_at_most_one_vm(
         world.fail(failing, times=10)
     store = SqlStore(make_engine(clean_db))
     await seed(store, [group_spec("web", member_port=app_port)], lab_pool(*ADDRESSES))
-    env = {
-        **os.environ,
-        "NATS_URL": nats_url,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": clean_db,
-        "SUBJECT_PREFIX": prefix,
-        "METRICS_PORT": "0",
-        "LEASE_TTL_S": "1.5",
-        "TICK_INTERVAL_S": "0.2",
-        "HEALTH_INTERVAL_S": "0.2",
-        "HEALTH_TIMEOUT_S": "20",
-        "STEP_BACKOFF_S": "0.2",
-        "PROMETHEUS_URL": "http://127.0.0.1:1",
-        "STATE_DIR": str(tmp_path),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = scaler_env(nats_url, redis_url, clean_db, prefix, tmp_path)
     scaler = ScalerProcess(env, tmp_path / "scaler.log")
     killed = asyncio.Event()
 
