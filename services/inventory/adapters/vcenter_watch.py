@@ -41,6 +41,8 @@ from shared.telemetry import get_logger
 __all__ = ["VcenterInventory"]
 
 _PC = vmodl.query.PropertyCollector
+_NAMING = frozenset(("name", "parent", "vmFolder"))
+"""Object properties that VMs' names, folders, clusters and datacenters are derived from."""
 log = get_logger(__name__)
 
 
@@ -51,6 +53,8 @@ class _Seen:
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     objects_changed: bool = False
+    names_changed: bool = False
+    """An object was added, removed, renamed or moved: VMs' names and paths may differ."""
 
 
 class VcenterInventory:
@@ -198,11 +202,11 @@ class VcenterInventory:
                 out.append(vm)
         return tuple(out)
 
-    def _pull(self, max_wait_s: int) -> tuple[bool, set[str], set[str], bool]:
+    def _pull(self, max_wait_s: int) -> tuple[bool, _Seen]:
         """Read the feed from our version until it is not truncated; merge into our copy.
 
-        Returns (full, changed VMs, removed VMs, non-VM objects changed). At version ``""`` (a
-        new feed) the answer is everything: our copy is rebuilt from it and ``full`` is set.
+        Returns (full, what changed). At version ``""`` (a new feed) the answer is everything:
+        our copy is rebuilt from it and ``full`` is set.
         """
         full = self._version == ""
         seen = _Seen()
@@ -229,7 +233,7 @@ class VcenterInventory:
             self._version = batch.version
             if not batch.truncated:
                 break
-        return full, seen.changed, seen.removed, seen.objects_changed
+        return full, seen
 
     def _merge(self, seen: _Seen, update: ObjectUpdate) -> None:
         """Fold one object update into our copy, as it is parsed."""
@@ -240,7 +244,7 @@ class VcenterInventory:
                 seen.removed.add(update.obj.value)
             else:
                 self._tables.remove(update.obj)
-                seen.objects_changed = True
+                seen.objects_changed = seen.names_changed = True
             return
         if is_vm:
             value = sys.intern(update.obj.value)
@@ -248,24 +252,38 @@ class VcenterInventory:
             self._vms[value] = self._rows.merge(self._vms.get(value), changes)
             seen.changed.add(value)
         else:
-            self._tables.put(update.obj, {name: val for name, _op, val in update.changes})
+            props = {name: val for name, _op, val in update.changes}
+            self._tables.put(update.obj, props)
             seen.objects_changed = True
+            # a datastore's free space changes often and names no VM's anything
+            if update.kind == "enter" or props.keys() & _NAMING:
+                seen.names_changed = True
 
     def changes(self, max_wait_s: int) -> ChangeBatch:
         """Block up to ``max_wait_s`` for changes; a ``full`` batch when the feed (re)started."""
         with self._lock:
             self._ensure_collector()
-            full, changed, removed, objects_changed = self._pull(max_wait_s)
-            if full or objects_changed:
-                return ChangeBatch(full=True, upserts=self._all_vms(), objects=self._tables.snapshot())
-            upserts = []
-            for value in changed - removed:
-                vm = to_vm(Moref("VirtualMachine", value), self._rows.props(self._vms[value]), self._tables)
-                if vm is None:
-                    removed.add(value)
-                else:
-                    upserts.append(vm)
-            return ChangeBatch(upserts=tuple(upserts), removed=tuple(sorted(removed)))
+            full, seen = self._pull(max_wait_s)
+            return self._batch(full, seen)
+
+    def _batch(self, full: bool, seen: _Seen) -> ChangeBatch:
+        """The change batch for what one pull touched.
+
+        Every VM is rebuilt only when the feed restarted or an object that names or places VMs
+        changed; otherwise just the VMs that changed, plus the objects when any changed.
+        """
+        if full or seen.names_changed:
+            return ChangeBatch(full=True, upserts=self._all_vms(), objects=self._tables.snapshot())
+        upserts = []
+        removed = set(seen.removed)
+        for value in seen.changed - removed:
+            vm = to_vm(Moref("VirtualMachine", value), self._rows.props(self._vms[value]), self._tables)
+            if vm is None:
+                removed.add(value)
+            else:
+                upserts.append(vm)
+        objects = self._tables.snapshot() if seen.objects_changed else None
+        return ChangeBatch(upserts=tuple(upserts), removed=tuple(sorted(removed)), objects=objects)
 
     def read_vm(self, moref: str) -> VmInfo | None:
         """One VM read now, straight from vCenter; ``None`` when it does not exist."""

@@ -79,3 +79,36 @@ def test_the_cache_stamps_revisions_without_changing_the_vm_it_was_given() -> No
     off = stamped.model_copy(update={"power_state": "poweredOff"})
     assert (stamped.power_state, off.power_state) == ("poweredOn", "poweredOff")
     assert stamped.model_dump(exclude_unset=True)["revision"] == 1
+
+
+def test_a_datastore_space_change_updates_the_objects_without_rebuilding_every_vm() -> None:
+    from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
+    from services.inventory.adapters.vcenter_soap import ObjectUpdate
+    from services.inventory.adapters.vcenter_watch import VcenterInventory, _Seen
+
+    reader = VcenterInventory(VcenterSession(ConnectionParams("127.0.0.1", 9, "u", "p", protocol="http")))
+
+    def pull(*updates: ObjectUpdate, full: bool = False):  # what one WaitForUpdatesEx answer does
+        seen = _Seen()
+        for update in updates:
+            reader._merge(seen, update)
+        return reader._batch(full, seen)
+
+    dc, folder, ds = Moref("Datacenter", "datacenter-1"), Moref("Folder", "group-v1"), Moref("Datastore", "datastore-1")
+    first = pull(
+        ObjectUpdate("enter", dc, [("name", "assign", "DC1"), ("vmFolder", "assign", folder)]),
+        ObjectUpdate("enter", folder, [("name", "assign", "vm"), ("parent", "assign", dc)]),
+        ObjectUpdate(
+            "enter", ds, [("name", "assign", "ds1"), ("parent", "assign", dc), ("summary.freeSpace", "assign", 9)]
+        ),
+        ObjectUpdate(
+            "enter", Moref("VirtualMachine", "vm-1"), [("name", "assign", "web-1"), ("parent", "assign", folder)]
+        ),
+        full=True,
+    )
+    assert first.full and [vm.datacenter for vm in first.upserts] == ["DC1"]
+    space = pull(ObjectUpdate("modify", ds, [("summary.freeSpace", "assign", 5)]))
+    assert not space.full and space.upserts == () and space.objects is not None
+    assert [d.free_space for d in space.objects.datastores] == [5]
+    renamed = pull(ObjectUpdate("modify", dc, [("name", "assign", "DC-east")]))
+    assert renamed.full and [vm.datacenter for vm in renamed.upserts] == ["DC-east"]
