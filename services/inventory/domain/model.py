@@ -57,7 +57,9 @@ class ClonePlan(_Value):
     """A clone with every name already resolved to a managed object id.
 
     ``tag_text`` is written as ExtraConfig ``vmscale.tag`` and in ``annotation``, in the same
-    call that creates the VM. ``network`` is the network (moref) the first NIC must land on.
+    call that creates the VM. ``network`` is the requested network's moref, resolved (so
+    checked) before anything is sent; the first NIC is moved onto it after the clone
+    (``VmProvisioner.set_network``).
     """
 
     vm_name: str

@@ -112,6 +112,10 @@ OBJECTS = InventoryObjects(
         InventoryObject(moref="rp-0", name="Resources", datacenter="DC1", parent="c1"),
         InventoryObject(moref="rp-1", name="web", datacenter="DC1", parent="c1"),
     ),
+    networks=(
+        InventoryObject(moref="network-1", name="lab-net", datacenter="DC1"),
+        InventoryObject(moref="network-9", name="backend-net", datacenter="DC2"),
+    ),
 )
 TEMPLATE = VmInfo(name="tpl", moref="vm-1", template=True, datacenter="DC1", folder="prod/web", cluster="c1")
 
@@ -131,6 +135,10 @@ def test_placement_resolves_names_to_morefs_and_unknown_names_fail() -> None:
         plan_clone(command().model_copy(update={"placement": Placement(folder="nope")}), TEMPLATE, OBJECTS)
     with pytest.raises(NotFound, match="datastore"):
         plan_clone(command().model_copy(update={"placement": Placement(datastore="ds9")}), TEMPLATE, OBJECTS)
+    assert plan_clone(command(network="lab-net"), TEMPLATE, OBJECTS).network == "network-1"
+    assert plan_clone(command(), TEMPLATE, OBJECTS).network is None
+    with pytest.raises(NotFound, match="network"):  # a network of another datacenter is not one
+        plan_clone(command(network="backend-net"), TEMPLATE, OBJECTS)
 
 
 VM = VmInfo(name="web-3", moref="vm-3", power_state="poweredOn", ip="127.0.10.3", folder="prod/web/a", cluster="c1")
