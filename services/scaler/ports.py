@@ -167,7 +167,9 @@ class IpPoolRepository(Protocol):
         ...
 
     def leases(self, pool: str, *, for_update: bool = False) -> list[IpLease]:
-        """Every lease of the pool (released ones too); ``for_update`` locks them."""
+        """Every lease of the pool (released ones too); ``for_update`` locks the pool itself
+        until the transaction ends, so no other transaction can lease any of its addresses —
+        not even one that has no lease row yet."""
         ...
 
     def save_lease(self, lease: IpLease) -> None:

@@ -167,6 +167,7 @@ class _Pools:
         self._s = session
         self._leases = RowBuffer(session, t.ip_leases, ("pool", "address"))
         self._seen: dict[str, IpPool | None] = {}
+        self._locked: set[str] = set()
 
     def get(self, name: str) -> IpPool | None:
         if name not in self._seen:
@@ -190,6 +191,11 @@ class _Pools:
 
     def leases(self, pool: str, *, for_update: bool = False) -> list[IpLease]:
         self._leases.flush()
+        if for_update and pool not in self._locked:
+            # Lock the pool first: a lease row that does not exist yet cannot be locked, so two
+            # groups sharing the pool could otherwise both take the same next free address.
+            self._s.execute(select(t.ip_pools.c.name).where(t.ip_pools.c.name == pool).with_for_update())
+            self._locked.add(pool)
         query = select(t.ip_leases.c.data).where(t.ip_leases.c.pool == pool).order_by(t.ip_leases.c.address_int)
         rows = self._s.execute(query.with_for_update() if for_update else query).scalars()
         return [IpLease.model_validate_json(d) for d in rows]
