@@ -261,5 +261,8 @@ def match_reply(activity: Activity, event: Message) -> Outcome | None:
         return Outcome(track.vm_name, run.step, run.phase, False, f"guest IP {event.ip} is not {track.address}")
     if ok:
         return Outcome(track.vm_name, run.step, run.phase, True)
-    reason = getattr(event, "detail", None) or getattr(event, "reason", "failed")
-    return Outcome(track.vm_name, run.step, run.phase, False, str(reason), bool(getattr(event, "retryable", False)))
+    code, detail = str(getattr(event, "reason", "") or "failed"), getattr(event, "detail", None)
+    # The reason code (``insufficient_resources``) first, then the vendor's words: an operator
+    # can grep for the first and read the second.
+    reason = f"{code}: {detail}" if detail and detail != code else code
+    return Outcome(track.vm_name, run.step, run.phase, False, reason, bool(getattr(event, "retryable", False)))
