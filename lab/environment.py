@@ -51,8 +51,16 @@ def service_env(
             "VCENTER_USERNAME": VCSIM_USER,
             "VCENTER_PASSWORD_FILE": str(lab_dir / "vcsim" / "password"),
             "LAB_PASSWORD_FILE": str(lab_dir / "vcsim" / "password"),
-            # scaler
+            # bus: fewer, quicker redeliveries than production, so failures surface in seconds
+            "MAX_DELIVER": "3",
+            "RETRY_DELAY_S": "0.5",
+            # scaler (compressed step retries and waits)
             "WEBHOOK_BASE_URL": gateway_url,
+            "STEP_MAX_ATTEMPTS": "2",
+            "STEP_BACKOFF_S": "1",
+            "POOL_TIMEOUT_S": "60",
+            "MONITORING_TIMEOUT_S": "60",
+            "HEALTH_TIMEOUT_S": "60",
             "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
             # gateway
             "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],

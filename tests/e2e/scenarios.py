@@ -70,7 +70,11 @@ def setup_service(system: System) -> None:
     api, cfg = system.api, system.config
     # a template from a VM
     api.post("/api/v1/templates", {"vm_name": "web-1", "template_name": TEMPLATE, "description": "e2e"}, expect=202)
-    wait_until(lambda: api.call("GET", f"/api/v1/templates/{TEMPLATE}", expect=(200, 404)), 60, "the template")
+    wait_until(
+        lambda: TEMPLATE in {t["vm"]["name"] for t in api.get("/api/v1/templates") if t["vm"]["template"]},
+        60,
+        "the template",
+    )
     # Node Exporter on the two base VMs over SSH
     hosts = [{"vm_name": name, "address": ip, "port": cfg.sshd_port} for name, ip in base_vms(system)]
     batch = api.post("/api/v1/agents", {"tool": "node_exporter", "action": "install", "hosts": hosts}, expect=202)
@@ -159,3 +163,157 @@ def vm(system: System, name: str) -> dict[str, Any] | None:
 def group_detail(system: System) -> dict[str, Any]:
     """The group's view (size, silence, ...)."""
     return dict(system.api.get(f"/api/v1/groups/{GROUP}")["group"])
+
+
+def scenario_set_up(system: System) -> None:
+    """Scenario 1 and its checks against the real Prometheus and Alertmanager."""
+    setup_service(system)
+    assert prometheus_rules(system)[f"{GROUP}-autoscale"] == [
+        f"{GROUP}_HighResourceUsage",
+        f"{GROUP}_LowResourceUsage",
+    ]
+    config = alertmanager_config(system)
+    assert f"jenkins-webhook-{GROUP}-out" in config and f"jenkins-webhook-{GROUP}-in" in config
+    assert f"{system.url}/api/webhook/autoscale/{GROUP}" in config
+    assert "credentials_file" in config
+    base = {i["vm_name"]: i for i in instances(system)}
+    assert set(base) == {"web-1", "web-2"}
+    assert all(i["base"] and i["protected"] for i in base.values())
+
+
+def scenario_scale_out(system: System, *, through_frontend: bool) -> None:
+    """Scenario 2: load → real alert → webhook → decisions → serving VMs, up to max, then blocked."""
+    load(system, [ip for _, ip in base_vms(system)], cpu=95)
+    wait_until(
+        lambda: (
+            len([a for a in activities(system) if a["kind"] == "scale_out" and a["status"] == "succeeded"]) == MAX - 2
+        ),
+        240,
+        "two scale-outs",
+    )
+    wait_until(lambda: [d for d in decisions(system) if d["reason"] == "at_max"], 60, "a decision blocked at max")
+    assert all(a["status"] == "succeeded" for a in activities(system)), activities(system)
+
+    grown = [i for i in instances(system) if not i["base"]]
+    assert len(grown) == MAX - 2
+    for instance in grown:
+        found = vm(system, instance["vm_name"])
+        assert found is not None and found["ip"] == instance["address"], found
+        assert (
+            httpx.get(f"http://{instance['address']}:{system.config.agent_port}/metrics", timeout=5).status_code == 200
+        )
+    wait_until(lambda: {i["address"] for i in grown} <= set(up_targets(system)), 60, "the new VMs scraped")
+    members = {m["address"]: m for m in pool_members(system)}
+    assert all(members[i["address"]]["state"] == "up" for i in grown), members
+    assert group_detail(system)["size"] == MAX
+    if not through_frontend:
+        return
+    served = {
+        httpx.get(f"http://{system.config.host}:{system.config.haproxy_frontend_port}/who", timeout=5).text.strip()
+        for _ in range(12)
+    }
+    assert {f"app on {i['vm_name']}" for i in grown} <= served, served
+
+
+def scenario_scale_in(system: System) -> None:
+    """Scenario 3: no load → newest first, drained and removed, down to min; silenced at min."""
+    grown = sorted((i for i in instances(system) if not i["base"]), key=lambda i: i["created_at"])
+    everyone = [ip for _, ip in base_vms(system)] + [i["address"] for i in grown]
+    load(system, everyone, cpu=3, memory=10)
+    wait_until(
+        lambda: (
+            len([a for a in activities(system) if a["kind"] == "scale_in" and a["status"] == "succeeded"]) == len(grown)
+        ),
+        240,
+        "scale-in down to min",
+    )
+    removed = [
+        a["vm_names"][0] for a in sorted(activities(system), key=lambda a: a["created_at"]) if a["kind"] == "scale_in"
+    ]
+    assert removed == [i["vm_name"] for i in reversed(grown)], "newest first"
+    left = instances(system)
+    assert {i["vm_name"] for i in left} == {"web-1", "web-2"}, "no base VM is ever removed"
+    for instance in grown:
+        assert vm(system, instance["vm_name"]) is None
+        assert instance["address"] not in {m["address"] for m in pool_members(system)}
+    wait_until(lambda: not {i["address"] for i in grown} & set(up_targets(system)), 30, "targets removed")
+    silences = system.api.get("/api/v1/alertmanager/silences")["silences"]
+    active = [s for s in silences if s["status"]["state"] == "active"]
+    assert len(active) == 1 and any(m["value"] == f"{GROUP}_LowResourceUsage" for m in active[0]["matchers"])
+    assert group_detail(system)["scale_in_silenced"] is True
+
+
+def webhook_token(system: System) -> str:
+    """The bearer token Alertmanager presents (the lab's generated credentials file)."""
+    from lab.monitoring import monitoring_paths
+
+    return monitoring_paths(system.config).webhook_credentials_file.read_text().strip()
+
+
+def alert_payload(direction: str, status: str, fingerprint: str, starts_at: str) -> dict[str, Any]:
+    """An Alertmanager v4 notification for the group's scale-out ("out") or scale-in ("in") alert."""
+    name = f"{GROUP}_HighResourceUsage" if direction == "out" else f"{GROUP}_LowResourceUsage"
+    labels = {
+        "alertname": name,
+        "service": GROUP,
+        "instance": "all",
+        "autoscaleConfigId": GROUP,
+        "severity": "warning" if direction == "out" else "info",
+    }
+    from datetime import UTC, datetime
+
+    ends_at = "0001-01-01T00:00:00Z" if status == "firing" else datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": f"jenkins-webhook-{GROUP}-{direction}",
+        "groupLabels": {"alertname": name},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://127.0.0.1:9093",
+        "alerts": [
+            {
+                "status": status,
+                "labels": labels,
+                "annotations": {},
+                "startsAt": starts_at,
+                "endsAt": ends_at,
+                "generatorURL": "",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+def post_alert(system: System, payload: dict[str, Any]) -> int:
+    """POST a notification to the webhook as Alertmanager does; the status code."""
+    response = httpx.post(
+        f"{system.url}/api/webhook/autoscale/{GROUP}",
+        json=payload,
+        headers={"Authorization": f"Bearer {webhook_token(system)}"},
+        timeout=10,
+    )
+    return response.status_code
+
+
+def silence_alerts(system: System, minutes: int = 30) -> str:
+    """Silence the group's alerts in the real Alertmanager (an operator's maintenance window)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    body = {
+        "matchers": [{"name": "service", "value": GROUP, "isRegex": False, "isEqual": True}],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=minutes)).isoformat(),
+        "createdBy": "e2e",
+        "comment": "the test posts the notifications itself",
+    }
+    url = f"http://{system.config.host}:{system.config.alertmanager_port}/api/v2/silences"
+    return str(httpx.post(url, json=body, timeout=5).json()["silenceID"])
+
+
+def lab_part(system: System, name: str) -> Any:
+    """One lab part by name."""
+    return next(part for part in system.lab.parts if part.name == name)
