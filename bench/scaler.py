@@ -1,6 +1,9 @@
 """Benchmarks of the scaler: decision latency and concurrent scale-outs.
 
-python -m bench.scaler [--groups 100] [--profile]
+python -m bench.scaler [--groups 100] [--alert-workers N] [--profile]
+
+``--alert-workers`` is how many ``alert.fired`` messages the scaler decides at once (the
+``ALERT_WORKERS`` setting; default: the setting's default). It matters for the burst figure.
 
 ``--profile`` also prints a pyinstrument profile of the scaler on the real servers (where the
 decision time goes: the decision transaction, publishing, the bus).
@@ -48,6 +51,7 @@ from services.scaler.domain import IpPool, Retry, ScalingGroup
 from services.scaler.handlers import build_routers
 from services.scaler.ports import GroupRecord, Store
 from services.scaler.service import Ports, Scaler
+from services.scaler.settings import ScalerSettings
 from services.scaler.steps import REPLY_SUBJECTS
 from shared import subjects
 from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
@@ -205,7 +209,7 @@ async def delete_streams(prefix: str) -> None:
     await nc.close()
 
 
-async def real_run(groups: int) -> tuple[list[float], list[float], float]:
+async def real_run(groups: int, alert_workers: int = 1) -> tuple[list[float], list[float], float]:
     """(isolated decision latencies, latencies under a burst, activities/s) on the real servers."""
     prefix = "b" + uuid.uuid4().hex[:8]
     database = f"scaler_bench_{uuid.uuid4().hex[:8]}"
@@ -239,7 +243,7 @@ async def real_run(groups: int) -> tuple[list[float], list[float], float]:
             SystemClock(),
         )
         scaler = Scaler(ports, owner="bench", engine=EngineConfig(owner="bench", retry=Retry(backoff_s=0.2)))
-        for router in build_routers(bus, scaler):
+        for router in build_routers(bus, scaler, alert_workers=alert_workers):
             bus.broker.include_router(router)
         await bus.connect()
         await bus.broker.start()
@@ -282,7 +286,7 @@ async def real_run(groups: int) -> tuple[list[float], list[float], float]:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-async def main(groups: int, profile: bool = False) -> None:
+async def main(groups: int, alert_workers: int, profile: bool = False) -> None:
     hop = await nats_hop(200)
     baseline_rate = await memory_run(groups)
     profiler = None
@@ -291,13 +295,13 @@ async def main(groups: int, profile: bool = False) -> None:
 
         profiler = Profiler(interval=0.0005, async_mode="enabled")
         profiler.start()
-    latencies, loaded, rate = await real_run(groups)
+    latencies, loaded, rate = await real_run(groups, alert_workers)
     if profiler is not None:
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False))
     hop50, hop99 = percentile(hop, 0.5), percentile(hop, 0.99)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-    print(f"groups: {groups}")
+    print(f"groups: {groups}, alert workers: {alert_workers}")
     print(f"baseline NATS hop (publish → subscriber): p50 {hop50 * 1000:.2f} ms, p99 {hop99 * 1000:.2f} ms")
     print(
         f"decision latency alert.fired → cmd.vm.clone ({len(latencies)} alerts): p50 {p50 * 1000:.1f} ms, "
@@ -318,6 +322,12 @@ async def main(groups: int, profile: bool = False) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.scaler")
     parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument(
+        "--alert-workers",
+        type=int,
+        default=ScalerSettings.model_fields["alert_workers"].default,
+        help="alert.fired messages decided at once",
+    )
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the real run")
     args = parser.parse_args()
-    asyncio.run(main(args.groups, args.profile))
+    asyncio.run(main(args.groups, args.alert_workers, args.profile))

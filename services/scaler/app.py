@@ -109,7 +109,7 @@ def create_app(settings: ScalerSettings, runtime: ServiceRuntime | None = None) 
     """The FastStream app of the scaler service."""
     runtime = runtime or ServiceRuntime("scaler", settings)
     scaler, closables = create_scaler(settings, runtime)
-    for router in build_routers(runtime.bus, scaler):
+    for router in build_routers(runtime.bus, scaler, alert_workers=settings.alert_workers):
         runtime.include(router)
     late = scaler.ports.store
     http, lease = closables

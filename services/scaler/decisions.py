@@ -234,7 +234,7 @@ class Decisions:
         if lease is None:
             block = Block(
                 reason=BlockReason.IN_PROGRESS,
-                message="another scaler replica holds the group's lease",
+                message="another decision or activity holds the group's lease",
                 rule=rule_of(record.spec, policy),
             )
             return await self._record_block(group, block, trigger, {"lease": "held elsewhere"}, fired, now, quiet)

@@ -23,6 +23,12 @@ from shared.bus import Bus
 __all__ = ["build_routers"]
 
 
-def build_routers(bus: Bus, scaler: Scaler) -> list[NatsRouter]:
-    """Every router of the service, bound to ``bus``'s topology."""
-    return [alert_router(bus, scaler), reply_router(bus, scaler), query_router(bus, scaler), pool_router(bus, scaler)]
+def build_routers(bus: Bus, scaler: Scaler, *, alert_workers: int = 1) -> list[NatsRouter]:
+    """Every router of the service, bound to ``bus``'s topology (``alert_workers``: how many
+    ``alert.fired`` messages one replica decides at once)."""
+    return [
+        alert_router(bus, scaler, alert_workers),
+        reply_router(bus, scaler),
+        query_router(bus, scaler),
+        pool_router(bus, scaler),
+    ]

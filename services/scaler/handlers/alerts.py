@@ -12,11 +12,17 @@ from shared.messages import AlertFired, AlertResolved
 __all__ = ["alert_router"]
 
 
-def alert_router(bus: Bus, scaler: Scaler) -> NatsRouter:
-    """``alert.fired`` and ``alert.resolved``."""
-    router = NatsRouter()
+def alert_router(bus: Bus, scaler: Scaler, workers: int = 1) -> NatsRouter:
+    """``alert.fired`` (``workers`` messages at once) and ``alert.resolved`` (one at a time).
 
-    @bus.consumer(router, subjects.ALERT_FIRED, "scaler")
+    Concurrent alerts are safe: each decision takes its group's fenced lease (a sibling alert of
+    the same group records ``in_progress`` and its episode is re-checked on the next tick, as
+    with two replicas), and groups sharing an IP pool serialise on the pool's row lock.
+    """
+    router = NatsRouter()
+    options = {"max_workers": workers} if workers > 1 else {}
+
+    @bus.consumer(router, subjects.ALERT_FIRED, "scaler", **options)
     async def on_alert_fired(event: AlertFired) -> None:
         await scaler.decisions.on_alert_fired(event)
 

@@ -58,6 +58,7 @@ async def start_replica(
     world: FakeWorld,
     name: str,
     addresses: AddressProbe | None = None,
+    alert_workers: int = 1,
 ) -> Replica:
     bus = make_bus(nats_url, prefix, name)
     store = SqlStore(make_engine(db_url, pool_size=10))
@@ -76,7 +77,7 @@ async def start_replica(
     )
     engine = EngineConfig(owner=name, lease_ttl_s=5, retry=Retry(max_attempts=3, backoff_s=0.2))
     scaler = Scaler(ports, owner=name, engine=engine)
-    for router in build_routers(bus, scaler):
+    for router in build_routers(bus, scaler, alert_workers=alert_workers):
         bus.broker.include_router(router)
     await bus.connect()
     await bus.broker.start()

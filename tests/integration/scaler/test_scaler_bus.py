@@ -33,8 +33,9 @@ async def test_two_replicas_and_100_alerts_for_20_groups_start_exactly_one_activ
     store = SqlStore(make_engine(clean_db))
     await seed(store, [group_spec(n) for n in names], lab_pool())
     fake = await start_world(nats_url, prefix, world)
-    one = await start_replica(nats_url, prefix, clean_db, redis_url, redis_prefix, world, "r1")
-    two = await start_replica(nats_url, prefix, clean_db, redis_url, redis_prefix, world, "r2")
+    # Each replica decides four alerts at once: 8 concurrent deciders over one IP pool.
+    one = await start_replica(nats_url, prefix, clean_db, redis_url, redis_prefix, world, "r1", alert_workers=4)
+    two = await start_replica(nats_url, prefix, clean_db, redis_url, redis_prefix, world, "r2", alert_workers=4)
     for replica in (one, two):
         for name in names:
             replica.metrics.set(name, cpu=95, memory=40)
@@ -67,6 +68,8 @@ async def test_two_replicas_and_100_alerts_for_20_groups_start_exactly_one_activ
         assert world.clones == 20
         decisions = await store.transaction(lambda uow: uow.decisions.find(None, True, None, None, 1000))
         assert len(decisions) == 20
+        leases = await store.transaction(lambda uow: uow.ip_pools.leases("lab"))
+        assert len(leases) == 20 and len({lease.address for lease in leases}) == 20
     finally:
         await publisher.broker.stop()
         for part in (one, two, fake):
