@@ -28,5 +28,6 @@ class LabConfig:
     jenkins_port: int = 18081
     sshd_port: int = 12222
     agent_port: int = 9100
+    node_exporter_port: int = 19100
     app_port: int = 8080
     vm_network: str = "127.0.10.0/24"

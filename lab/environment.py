@@ -65,6 +65,11 @@ def service_env(
             # gateway
             "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],
             "INITIAL_ADMIN_PASSWORD_FILE": str(admin_password_file(config)),
+            # Node Exporter installed over SSH into the lab's VM root: loopback, its own port,
+            # so it never shadows the lab VM agents (they stand in for the VMs' exporters)
+            "AGENT_LISTEN_HOST": config.host,
+            "NODE_EXPORTER_PORT": str(config.node_exporter_port),
+            "FAILURE_BACKOFF_S": "5",
             # load balancer
             "LB_DRIVER": load_balancer,
             "DRAIN_TIMEOUT_S": str(drain_timeout_s),

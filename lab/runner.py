@@ -23,7 +23,7 @@ from pathlib import Path
 
 from shared.testing.servers import port_open
 
-__all__ = ["Lab", "Part", "PartStatus"]
+__all__ = ["Lab", "Part", "PartStatus", "stop_processes_under"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Part:
     start_timeout_s: float = 30.0
     stop_timeout_s: float = 5.0
     cwd: Path | None = None
+    cleanup: Callable[[Path], None] | None = None
+    """Called with the part's directory after it stopped: ends what the part left running."""
 
     def __post_init__(self) -> None:
         if not self.host.startswith("127."):
@@ -91,6 +93,37 @@ def _alive(pid: int) -> bool:
         if len(stat) > 2 and stat[2] == "Z":
             return False
     return True
+
+
+def stop_processes_under(root: Path, timeout: float = 5.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every process whose command line names a path under ``root``.
+
+    For what a lab part's clients started inside the lab's own tree (the agents vmscale installs
+    over SSH into the lab's VM root). Processes are found by their command line and ended by PID;
+    a path outside the lab directory is never matched. Returns the PIDs signalled.
+    """
+    marker = str(root.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.decode(errors="replace").startswith(marker) for arg in argv if arg):
+            found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in found:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return found
 
 
 class Lab:
@@ -170,6 +203,8 @@ class Lab:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         self._pid_file(part).unlink(missing_ok=True)
+        if part.cleanup is not None:
+            part.cleanup(self.part_dir(part))
 
     def up(self, only: Sequence[str] | None = None) -> dict[str, int]:
         """Start every part (or those named), in order; on failure stop what was started."""

@@ -14,7 +14,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from lab.config import LabConfig
-from lab.runner import Part
+from lab.runner import Part, stop_processes_under
 
 __all__ = ["SshdPaths", "sshd_part", "sshd_paths"]
 
@@ -113,4 +113,12 @@ def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None)
     def command(directory: Path) -> list[str]:
         return [SSHD, "-D", "-e", "-f", str(directory / "sshd_config")]
 
-    return Part(name=name, command=command, host=host, prepare=prepare, ready_port=port)
+    return Part(
+        name=name,
+        command=command,
+        host=host,
+        prepare=prepare,
+        ready_port=port,
+        # Agents vmscale installed over this sshd run inside the lab's VM root: end them too.
+        cleanup=lambda _directory: stop_processes_under(config.lab_dir / "vm-root"),
+    )

@@ -62,6 +62,7 @@ def free_lab_config(lab_dir: Path, vm_network: str = "127.0.20.0/24") -> LabConf
             "sshd_port",
             "agent_port",
             "app_port",
+            "node_exporter_port",
         )
     }
     f5 = free_port()

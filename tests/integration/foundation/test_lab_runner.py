@@ -71,3 +71,36 @@ def test_a_part_that_dies_at_start_fails_with_its_log_and_nothing_is_left(tmp_pa
 def test_a_part_may_only_bind_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         Part(name="x", command=lambda directory: ["true"], host="0.0.0.0")
+
+
+def test_stopping_a_part_also_ends_what_its_clients_started_in_the_lab_tree(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from lab.runner import stop_processes_under
+
+    root = tmp_path / "vm-root"
+    (root / "bin").mkdir(parents=True)
+    sleeper = root / "bin" / "sleep"
+    shutil.copy("/bin/sleep", sleeper)
+    stray = subprocess.Popen([str(sleeper), "300"], start_new_session=True)
+    outside = subprocess.Popen(["/bin/sleep", "300"], start_new_session=True)
+    try:
+        port = free_port()
+        part = Part(
+            name="sshd-like",
+            command=lambda directory: [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+            ready_port=port,
+            cleanup=lambda directory: stop_processes_under(root),
+        )
+        lab = Lab(tmp_path / "lab", [part])
+        lab.up()
+        lab.down()
+        stray.wait(timeout=10)
+        assert stray.returncode is not None
+        assert outside.poll() is None, "a process outside the lab tree is never touched"
+    finally:
+        for process in (stray, outside):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
