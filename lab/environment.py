@@ -70,6 +70,7 @@ def service_env(
             "AGENT_LISTEN_HOST": config.host,
             "NODE_EXPORTER_PORT": str(config.node_exporter_port),
             "FAILURE_BACKOFF_S": "5",
+            "ORPHAN_SWEEP_S": "3",
             # load balancer
             "LB_DRIVER": load_balancer,
             "DRAIN_TIMEOUT_S": str(drain_timeout_s),

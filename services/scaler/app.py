@@ -22,6 +22,7 @@ from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain.saga import Retry
 from services.scaler.handlers import build_routers
 from services.scaler.importer import bus_discovery
+from services.scaler.orphans import tagged_vms_over_bus
 from services.scaler.ports import Store, UnitOfWork
 from services.scaler.service import Ports, Scaler
 from services.scaler.settings import ScalerSettings
@@ -76,6 +77,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         addresses=TcpAddressProbe(settings.ping_check_port, settings.ping_check_timeout_s),
         pools=BusPoolReader(runtime.bus),
         existing_vms=bus_discovery(runtime.bus, metrics.target_addresses),
+        tagged_vms=tagged_vms_over_bus(runtime.bus),
     )
     engine = EngineConfig(
         owner=settings.replica_id or runtime.instance,
@@ -117,7 +119,7 @@ def create_app(settings: ScalerSettings, runtime: ServiceRuntime | None = None) 
     async def open_store() -> None:
         assert isinstance(late, _LateStore)
         late.store = SqlStore(runtime.require_engine())
-        await scaler.start(settings.tick_interval_s)
+        await scaler.start(settings.tick_interval_s, settings.orphan_sweep_s)
 
     async def close() -> None:
         await scaler.stop()

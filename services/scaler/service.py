@@ -11,6 +11,7 @@ from services.scaler.activities import Activities, EngineConfig
 from services.scaler.decisions import DecisionConfig, Decisions
 from services.scaler.drift import DriftWatch
 from services.scaler.groups import ExistingVms, GroupAdmin
+from services.scaler.orphans import OrphanSweeper, TaggedVms
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import (
     AddressProbe,
@@ -48,6 +49,7 @@ class Ports:
     addresses: AddressProbe | None = None
     pools: PoolReader | None = None
     existing_vms: ExistingVms | None = None
+    tagged_vms: TaggedVms | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +86,7 @@ class Scaler:
         )
         self.views = Views(ports.store, ports.metrics, ports.pools)
         self.drift = DriftWatch(ports.store, self.relay, ports.clock)
+        self.orphans = OrphanSweeper(ports.store, ports.tagged_vms, self.relay) if ports.tagged_vms else None
         self._loops: list[asyncio.Task[None]] = []
 
     async def tick(self) -> None:
@@ -100,14 +103,25 @@ class Scaler:
                 log.warning("tick failed; retrying", error=str(exc))
             await asyncio.sleep(interval_s)
 
-    async def start(self, tick_s: float = 1.0) -> None:
-        """Resume unfinished activities at once, then tick and relay in the background."""
+    async def _sweep_orphans(self, interval_s: float) -> None:
+        assert self.orphans is not None
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.orphans.sweep()
+            except VmscaleError as exc:
+                log.warning("orphan sweep failed; retrying", error=str(exc))
+
+    async def start(self, tick_s: float = 1.0, orphan_sweep_s: float = 60.0) -> None:
+        """Resume unfinished activities at once, then tick, relay and sweep in the background."""
         with contextlib.suppress(VmscaleError):
             await self.tick()
         self._loops = [
             asyncio.create_task(self._loop(tick_s)),
             asyncio.create_task(self.relay.run(interval_s=max(tick_s, 0.5))),
         ]
+        if self.orphans is not None:
+            self._loops.append(asyncio.create_task(self._sweep_orphans(orphan_sweep_s)))
 
     async def stop(self) -> None:
         """Stop the loops and local steps; unfinished work stays in the database."""

@@ -35,6 +35,8 @@ class ScalerSettings(ServiceSettings):
     burst slower than 1 (decisions on one pool serialise on its lock; the host is CPU-bound).
     Raise it for many IP pools on more cores, and measure."""
     tick_interval_s: float = Field(default=1.0, gt=0)
+    orphan_sweep_s: float = Field(default=60.0, gt=0)
+    """How often VMs carrying our tag are compared with the instance table (orphans reported)."""
     alert_expiry_s: float = Field(default=900.0, gt=0)
 
     step_max_attempts: int = Field(default=3, ge=1)
