@@ -62,3 +62,11 @@ def system(
 ) -> Iterator[System]:
     """The lab with HAProxy as the load balancer."""
     yield from start_system(tmp_path_factory.mktemp("e2e"), nats_url, redis_url, postgres_url)
+
+
+@pytest.fixture(scope="module")
+def system_f5(
+    tmp_path_factory: pytest.TempPathFactory, nats_url: str, redis_url: str, postgres_url: str
+) -> Iterator[System]:
+    """The lab with the F5 BIG-IP simulator as the load balancer."""
+    yield from start_system(tmp_path_factory.mktemp("e2e-f5"), nats_url, redis_url, postgres_url, "f5")
