@@ -21,7 +21,9 @@ def settings_class(service: str) -> type[BaseSettings]:
     return next(
         value
         for name, value in vars(module).items()
-        if name.endswith("Settings") and isinstance(value, type) and issubclass(value, BaseSettings)
+        if name.endswith("Settings")
+        and isinstance(value, type)
+        and issubclass(value, BaseSettings)
         and value.__module__ == module.__name__
     )
 
