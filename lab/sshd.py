@@ -69,6 +69,10 @@ def base_vm_addresses(config: LabConfig) -> list[str]:
     return [str(hosts[9]), str(hosts[10])]
 
 
+def _stop_vm_root(config: LabConfig) -> None:
+    stop_processes_under(config.lab_dir / "vm-root")
+
+
 def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None) -> Part:
     """sshd on ``config.host:port`` with generated keys under the part directory."""
     host = config.host
@@ -120,5 +124,5 @@ def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None)
         prepare=prepare,
         ready_port=port,
         # Agents vmscale installed over this sshd run inside the lab's VM root: end them too.
-        cleanup=lambda _directory: stop_processes_under(config.lab_dir / "vm-root"),
+        cleanup=lambda _directory: _stop_vm_root(config),
     )

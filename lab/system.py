@@ -42,7 +42,7 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
         except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
             last = exc
         if last and not isinstance(last, Exception):
-            return last
+            return last  # type: ignore[no-any-return]
         time.sleep(interval)
     raise TimeoutError(f"{what}: not reached within {timeout:.0f} s (last: {last!r})")
 
@@ -68,7 +68,7 @@ def free_lab_config(lab_dir: Path, vm_network: str = "127.0.20.0/24") -> LabConf
     f5 = free_port()
     while not _free(f5 + 1):
         f5 = free_port()
-    return LabConfig(lab_dir=lab_dir, vm_network=vm_network, f5_port=f5, **ports)
+    return replace(LabConfig(lab_dir=lab_dir, vm_network=vm_network, f5_port=f5), **ports)  # type: ignore[arg-type]
 
 
 def _free(port: int) -> bool:

@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """The lab's "guest OS": one lab VM agent per powered-on VM in vcsim.
 
 vcsim simulates the vSphere API, not the guests. This watcher stands in for them: every second
@@ -42,6 +43,7 @@ def _is_loopback(ip: str | None) -> bool:
 
 def desired_agents(content: vim.ServiceInstanceContent) -> dict[str, str]:
     """``{vm name: guest IP}`` of every VM that should have a running agent."""
+    assert content.viewManager is not None
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
     try:
         spec = vmodl.query.PropertyCollector.FilterSpec(
@@ -72,7 +74,7 @@ def desired_agents(content: vim.ServiceInstanceContent) -> dict[str, str]:
         if props.get("config.template") or props.get("runtime.powerState") != "poweredOn":
             continue
         ip = props.get("guest.ipAddress")
-        if _is_loopback(ip):
+        if isinstance(ip, str) and _is_loopback(ip):
             wanted[str(props["name"])] = str(ip)
     return wanted
 

@@ -11,6 +11,7 @@ short lag behind a destroy is never mistaken for a leak.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from services.scaler.domain.model import InstanceState
 from services.scaler.outbox import OutboxRelay
@@ -36,6 +37,10 @@ def find_orphans(tagged: list[str], records: dict[str, InstanceState]) -> tuple[
     return tuple(sorted(name for name in tagged if name not in records or records[name] in _GONE))
 
 
+def _records(uow: UnitOfWork, group: str) -> dict[str, InstanceState]:
+    return {instance.vm_name: instance.state for instance in uow.instances.all(group)}
+
+
 class OrphanSweeper:
     """Compares each group's tagged VMs with its instance table and reports orphans."""
 
@@ -56,9 +61,7 @@ class OrphanSweeper:
             except VmscaleError as exc:
                 log.warning("orphan sweep skipped a group: inventory unavailable", group=group, error=str(exc))
                 continue
-            records = await self._store.transaction(
-                lambda uow, g=group: {i.vm_name: i.state for i in uow.instances.all(g)}
-            )
+            records = await self._store.transaction(partial(_records, group=group))
             now_orphaned = set(find_orphans(tagged, records))
             orphans = tuple(sorted(now_orphaned & self._suspects.get(group, set())))
             self._suspects[group] = now_orphaned
