@@ -65,9 +65,9 @@ def service_env(
             # gateway
             "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],
             "INITIAL_ADMIN_PASSWORD_FILE": str(admin_password_file(config)),
-            # Node Exporter installed over SSH into the lab's VM root: loopback, its own port,
-            # so it never shadows the lab VM agents (they stand in for the VMs' exporters)
-            "AGENT_LISTEN_HOST": config.host,
+            # Node Exporter installed over SSH into the lab's VM root (one host for every lab VM):
+            # a port of its own, so it never shadows the lab VM agents that stand in for the VMs'
+            # exporters; the lab's sshd part ends it when the lab stops
             "NODE_EXPORTER_PORT": str(config.node_exporter_port),
             "FAILURE_BACKOFF_S": "5",
             "ORPHAN_SWEEP_S": "3",

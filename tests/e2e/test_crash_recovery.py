@@ -64,6 +64,24 @@ def set_up(system: System) -> None:
     api.post(f"/api/v1/groups/{sc.GROUP}/enable")
 
 
+def request_scale(system: System, delta: int) -> str:
+    """Ask for a change until it is allowed (another activity, a back-off may still hold it)."""
+    seen: list[str] = []
+    wanted = [delta]
+
+    def allowed() -> str | None:
+        body = {"delta": wanted[0]}
+        decision = call(system, "POST", f"/api/v1/groups/{sc.GROUP}/scale", json=body)["decision"]
+        seen.append(f"{decision['reason']}: {decision['message']}")
+        if decision["reason"] in ("at_min", "at_max"):  # a rolled-back activity left another size
+            wanted[0] = 1 if decision["reason"] == "at_min" else -1
+            return None
+        assert decision["reason"] in ("allowed", "in_progress", "failure_backoff", "cooldown"), seen[-1]
+        return decision["activity_id"] if decision["allowed"] else None
+
+    return str(wait_until(allowed, 180, f"a scale of {delta:+d} allowed ({seen[-3:]})", interval=1.0))
+
+
 def activity_ended(system: System, activity_id: str) -> dict[str, Any] | None:
     activity = call(system, "GET", f"/api/v1/activities/{activity_id}")
     return activity if activity["status"] in ("succeeded", "rolled_back", "failed", "cancelled") else None
@@ -109,9 +127,7 @@ def test_twenty_activities_with_services_killed_end_consistent(system: System) -
     for index in range(ROUNDS):
         size = call(system, "GET", f"/api/v1/groups/{sc.GROUP}")["group"]["size"]
         delta = 1 if (index // 4) % 2 == 0 and size < 6 else -1 if size > 2 else 1
-        reply = call(system, "POST", f"/api/v1/groups/{sc.GROUP}/scale", json={"delta": delta})
-        activity_id = reply["decision"]["activity_id"]
-        assert activity_id, reply["decision"]
+        activity_id = request_scale(system, delta)
         ids.append(activity_id)
         time.sleep(rng.uniform(0.3, 5.0))
         kill(system, VICTIMS[index % len(VICTIMS)])
