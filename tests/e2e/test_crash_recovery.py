@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 VICTIMS = ("scaler", "inventory", "monitoring", "loadbalancer", "gateway")
 ROUNDS = 20
+TAG = f"vmscale:group={sc.GROUP};activity=act-planted"
 
 
 def call(system: System, method: str, path: str, **kwargs: Any) -> Any:
@@ -112,9 +113,15 @@ def plant_orphan(system: System) -> str:
             location=vim.vm.RelocateSpec(pool=pool),
             powerOn=False,
             template=False,
-            config=vim.vm.ConfigSpec(annotation=f"vmscale:group={sc.GROUP};activity=act-planted"),
+            # our tag, as vmscale writes it: ExtraConfig (copied with the clone) and annotation
+            config=vim.vm.ConfigSpec(
+                annotation=TAG,
+                extraConfig=[vim.option.OptionValue(key="vmscale.tag", value=TAG)],
+            ),
         )
         WaitForTask(template.CloneVM_Task(folder=folder, name="web-planted", spec=spec))
+        planted = content.searchIndex.FindByInventoryPath("DC1/vm/vmscale/web/web-planted")
+        WaitForTask(planted.ReconfigVM_Task(spec=vim.vm.ConfigSpec(annotation=TAG)))
     finally:
         Disconnect(service)
     return "web-planted"
@@ -146,6 +153,10 @@ def test_twenty_activities_with_services_killed_end_consistent(system: System) -
     wait_until(lambda: {m["address"] for m in sc.pool_members(system)} == in_service, 60, "pool == in service")
     wait_until(lambda: set(sc.up_targets(system)) == in_service, 60, "targets == in service")
 
+
+def test_the_orphan_sweeper_reports_a_vm_planted_with_our_tag_but_no_record(system: System) -> None:
+    if system.api.call("GET", f"/api/v1/groups/{sc.GROUP}", expect=(200, 404)).get("group") is None:
+        set_up(system)
     planted = plant_orphan(system)
     reports = wait_until(
         lambda: [
