@@ -24,6 +24,7 @@ from services.scaler.ports import (
     ResourceChecker,
     Store,
 )
+from services.scaler.preview import Preview
 from services.scaler.views import Views
 from shared.errors import VmscaleError
 from shared.telemetry import get_logger
@@ -86,6 +87,7 @@ class Scaler:
         )
         self.views = Views(ports.store, ports.metrics, ports.pools)
         self.drift = DriftWatch(ports.store, self.relay, ports.clock)
+        self.preview = Preview(ports.store, ports.metrics, ports.checker, ports.clock)
         self.orphans = OrphanSweeper(ports.store, ports.tagged_vms, self.relay) if ports.tagged_vms else None
         self._loops: list[asyncio.Task[None]] = []
 

@@ -121,6 +121,9 @@ from shared.messages.scaling import (
     DeleteGroup,
     DeleteIpPool,
     DriftView,
+    DryRunGroup,
+    DryRunOutcome,
+    DryRunReply,
     GetActivity,
     GetGroup,
     GroupDriftDetected,
@@ -149,6 +152,8 @@ from shared.messages.scaling import (
     SetGroupEnabled,
     SetSuspendedProcesses,
     StepView,
+    ValidateGroup,
+    ValidationReply,
 )
 from shared.messages.system import DeadLetter, HealthQuery, HealthReply, ServiceHeartbeat
 from shared.messages.vm import (
@@ -212,6 +217,9 @@ __all__ = [
     "DrainCancelled",
     "DrainPoolMember",
     "DriftView",
+    "DryRunGroup",
+    "DryRunOutcome",
+    "DryRunReply",
     "Event",
     "FailureReason",
     "FolderInfo",
@@ -316,6 +324,8 @@ __all__ = [
     "TemplatesQuery",
     "TemplatesReply",
     "UtcDatetime",
+    "ValidateGroup",
+    "ValidationReply",
     "VirtualServerInfo",
     "VirtualServersReply",
     "VmCloned",

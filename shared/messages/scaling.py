@@ -205,6 +205,18 @@ class OrphanVmsDetected(Event):
     vm_names: tuple[str, ...] = ()
 
 
+class DryRunOutcome(_View):
+    """What one trigger of a group would decide now (nothing is stored or claimed)."""
+
+    trigger: str
+    allowed: bool
+    delta: int = 0
+    reason: str
+    message: str
+    rule: str
+    observed: dict[str, Any] = Field(default_factory=dict)
+
+
 # -- queries ----------------------------------------------------------------------------------
 
 
@@ -297,6 +309,31 @@ class IpPoolsReply(Reply):
     """Answer to ``ListIpPools``."""
 
     pools: tuple[IpPoolView, ...] = ()
+
+
+class ValidateGroup(Query):
+    """Check a group's settings without saving them: validations, flapping lint, resources."""
+
+    spec: dict[str, Any]
+
+
+class ValidationReply(Reply):
+    """Answer to ``ValidateGroup``: empty ``problems`` means the settings can be saved and enabled."""
+
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+class DryRunGroup(Query):
+    """ "What would happen now and why": each trigger's decision, computed but not acted on."""
+
+    name: str
+
+
+class DryRunReply(Reply):
+    """Answer to ``DryRunGroup``."""
+
+    outcomes: tuple[DryRunOutcome, ...] = ()
 
 
 # -- operator requests ------------------------------------------------------------------------

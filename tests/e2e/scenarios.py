@@ -179,6 +179,13 @@ def scenario_set_up(system: System) -> None:
     base = {i["vm_name"]: i for i in instances(system)}
     assert set(base) == {"web-1", "web-2"}
     assert all(i["base"] and i["protected"] for i in base.values())
+    # "why would it (not) scale now?" before anything happened, and settings checked unsaved
+    dry = {o["trigger"]: o for o in system.api.post(f"/api/v1/groups/{GROUP}/dry-run")["outcomes"]}
+    assert dry[f"alert:{GROUP}_LowResourceUsage"]["reason"] == "at_min", dry
+    assert dry[f"alert:{GROUP}_HighResourceUsage"]["observed"]["size"] == 2, dry
+    bad = group_spec(system) | {"min_size": 5, "max_size": 2}
+    assert system.api.post("/api/v1/groups/validate", bad)["problems"]
+    assert system.api.post("/api/v1/groups/validate", group_spec(system))["problems"] == []
 
 
 def scenario_scale_out(system: System, *, through_frontend: bool) -> None:

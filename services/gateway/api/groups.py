@@ -20,6 +20,8 @@ from shared import subjects
 from shared.errors import InvalidInput
 from shared.messages import (
     DeleteGroup,
+    DryRunGroup,
+    DryRunReply,
     GetGroup,
     GroupReply,
     GroupsReply,
@@ -35,6 +37,8 @@ from shared.messages import (
     ScaleReply,
     SetGroupEnabled,
     SetSuspendedProcesses,
+    ValidateGroup,
+    ValidationReply,
 )
 
 __all__ = ["router"]
@@ -96,6 +100,29 @@ async def _save(state: Any, spec: dict[str, Any], create: bool, actor: str) -> G
         _timeout(state),
     )
     state.directory.forget(str(spec.get("name", "")) or None)
+    return reply
+
+
+@router.post("/api/v1/groups/validate", response_model=ValidationReply, summary="Check settings without saving")
+async def validate_group(
+    state: State, _: Operator, spec: Annotated[dict[str, Any], Body(examples=[{"name": "web"}])]
+) -> ValidationReply:
+    """The MUST validations, the flapping lint, and whether job, template and pool exist.
+
+    200 with ``problems`` listed (empty when the settings can be saved and enabled)."""
+    reply: ValidationReply = await ask(
+        state.runtime.bus, subjects.QUERY_SCALER_VALIDATE, ValidateGroup(spec=spec), _timeout(state)
+    )
+    return reply
+
+
+@router.post("/api/v1/groups/{name}/dry-run", response_model=DryRunReply, summary="What would happen now, and why")
+async def dry_run_group(name: GroupName, state: State, _: Viewer) -> DryRunReply:
+    """Each trigger's decision (scale-out alert, scale-in alert, target tracking) with the values
+    it sees now — computed by the scaler's own decision code, but nothing is stored or started."""
+    reply: DryRunReply = await ask(
+        state.runtime.bus, subjects.QUERY_SCALER_DRY_RUN, DryRunGroup(name=name), _timeout(state)
+    )
     return reply
 
 

@@ -25,6 +25,9 @@ from shared.messages import (
     DecisionsReply,
     DeleteGroup,
     DeleteIpPool,
+    DryRunGroup,
+    DryRunOutcome,
+    DryRunReply,
     GetActivity,
     GetGroup,
     GroupReply,
@@ -49,6 +52,8 @@ from shared.messages import (
     ScaleReply,
     SetGroupEnabled,
     SetSuspendedProcesses,
+    ValidateGroup,
+    ValidationReply,
 )
 
 __all__ = ["query_router"]
@@ -223,6 +228,22 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
             return OperationReply(ok=True, message=f"IP pool {query.name} deleted")
 
         return await _guard(OperationReply, work)
+
+    @bus.responder(router, subjects.QUERY_SCALER_VALIDATE, "scaler")
+    async def validate(query: ValidateGroup) -> ValidationReply:
+        async def work() -> ValidationReply:
+            outcome = await scaler.preview.validate(query.spec)
+            return ValidationReply(problems=outcome.problems, warnings=outcome.warnings)
+
+        return await _guard(ValidationReply, work)
+
+    @bus.responder(router, subjects.QUERY_SCALER_DRY_RUN, "scaler")
+    async def dry_run(query: DryRunGroup) -> DryRunReply:
+        async def work() -> DryRunReply:
+            outcomes = await scaler.preview.dry_run(query.name)
+            return DryRunReply(outcomes=tuple(DryRunOutcome(**vars(o)) for o in outcomes))
+
+        return await _guard(DryRunReply, work)
 
     return router
 

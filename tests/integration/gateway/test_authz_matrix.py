@@ -86,6 +86,8 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/prometheus/targets"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}"): AD,
     ("POST", "/api/v1/prometheus/jobs/{job}/targets"): OP,
+    ("POST", "/api/v1/groups/validate"): OP,
+    ("POST", "/api/v1/groups/{name}/dry-run"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}/targets/{vm_name}"): OP,
     ("GET", "/api/v1/prometheus/rules"): VW,
     ("GET", "/api/v1/alertmanager/routes"): VW,

@@ -1,0 +1,128 @@
+"""Use cases that change nothing: validate a group's settings, and "what would happen now and why".
+
+Both answer the gateway's ``validate`` and ``dry-run`` requests. The dry run reads the group, its
+instances, IP pool and current metrics exactly as a decision does and runs the same pure
+``decide`` for each trigger the group has (its scale-out alert, its scale-in alert, target
+tracking), but takes no lease, claims no cooldown and stores nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.scaler.domain.decide import Allow, decide
+from services.scaler.domain.model import AlertSignal, Observed, Policy, ScalingGroup, StepPolicy
+from services.scaler.pingcheck import free_ips
+from services.scaler.ports import MetricsQuery, ResourceChecker, Store, UnitOfWork
+from shared.errors import NotFound
+from shared.testing.clock import Clock
+
+__all__ = ["Preview", "PreviewOutcome", "ValidationOutcome"]
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """What is wrong with a group's settings (``problems``) and what merely looks odd."""
+
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreviewOutcome:
+    """The decision one trigger would get now, with the values it would see."""
+
+    trigger: str
+    allowed: bool
+    delta: int
+    reason: str
+    message: str
+    rule: str
+    observed: dict[str, Any]
+
+
+def _problems(exc: ValidationError) -> tuple[str, ...]:
+    return tuple(f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors())
+
+
+class Preview:
+    """Validation and dry runs over the scaler's ports (read-only)."""
+
+    def __init__(self, store: Store, metrics: MetricsQuery, checker: ResourceChecker, clock: Clock) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._checker = checker
+        self._clock = clock
+
+    async def validate(self, spec: dict[str, Any]) -> ValidationOutcome:
+        """The MUST validations and the flapping lint, then whether job, template and pool exist."""
+        try:
+            group = ScalingGroup.model_validate(spec)
+        except ValidationError as exc:
+            return ValidationOutcome(problems=_problems(exc), warnings=())
+        missing = await self._checker.missing(group)
+        warnings = () if group.enabled else ("the group is disabled: no alert reaches it until it is enabled",)
+        return ValidationOutcome(problems=tuple(missing), warnings=warnings)
+
+    async def dry_run(self, name: str) -> list[PreviewOutcome]:
+        """What each of the group's triggers would decide now; raises ``NotFound``."""
+        record = await self._store.transaction(lambda uow: uow.groups.get(name))
+        if record is None:
+            raise NotFound(f"no group {name}", group=name)
+        spec = record.spec
+        now = self._clock.now()
+        policies: list[tuple[str, Policy, AlertSignal | None]] = [
+            (
+                f"alert:{alert}",
+                StepPolicy(),
+                AlertSignal(
+                    alertname=alert, fingerprint="dry-run", starts_at=now, received_at=now, labels={"service": name}
+                ),
+            )
+            for alert in (spec.scale_out_alert, spec.scale_in_alert)
+        ]
+        tracking = spec.target_tracking()
+        if tracking is not None:
+            policies.append(("target_tracking", tracking, None))
+        outcomes = []
+        for trigger, policy, signal in policies:
+            metrics = await self._metrics.read(spec, tracking if policy is tracking else None)
+
+            def observe(uow: UnitOfWork, signal: AlertSignal | None = signal, metrics: Any = metrics) -> Observed:
+                current = uow.groups.get(name) or record
+                pool = uow.ip_pools.get(spec.ip_pool)
+                leases = uow.ip_pools.leases(spec.ip_pool) if pool is not None else []
+                active = uow.activities.active(name)
+                return Observed(
+                    instances=tuple(uow.instances.all(name)),
+                    in_progress=active[0].id if active else None,
+                    last_scale_out_at=current.state.last_scale_out_at,
+                    last_scale_in_at=current.state.last_scale_in_at,
+                    free_ips=free_ips(pool, leases, None),
+                    alert=signal,
+                    metrics=metrics,
+                    recommendations=current.state.recommendations,
+                    failure_backoff=current.state.failure_backoff,
+                )
+
+            observed = await self._store.transaction(observe)
+            decision = decide(spec, policy, observed, now)
+            allowed = isinstance(decision, Allow)
+            outcomes.append(
+                PreviewOutcome(
+                    trigger=trigger,
+                    allowed=allowed,
+                    delta=decision.delta if isinstance(decision, Allow) else 0,
+                    reason=str(decision.reason),
+                    message=decision.message
+                    if not isinstance(decision, Allow)
+                    else f"would {'add' if decision.delta > 0 else 'remove'} {abs(decision.delta)} VM(s): "
+                    f"{decision.reason}",
+                    rule=decision.rule,
+                    observed=observed.summary(),
+                )
+            )
+        return outcomes
