@@ -254,6 +254,42 @@ class GroupAdmin:
 
         return await self._store.transaction(txn)
 
+    async def detach(self, group: str, vm_name: str) -> Instance:
+        """Take a VM out of the group without touching it; returns the instance as it was.
+
+        The VM keeps running, keeps its pool membership and its Prometheus target (the operator
+        decides about those); vmscale stops counting and managing it. Its address leaves the IP
+        pool for good (added to the exclusions) so no future clone is given the same IP.
+        Refused while an activity runs for the group.
+        """
+        now = self._clock.now()
+
+        def txn(uow: UnitOfWork) -> Instance:
+            record = uow.groups.get(group, for_update=True)
+            if record is None:
+                raise UnknownGroup(f"no group {group}", group=group)
+            active = uow.activities.active(group)
+            if active:
+                raise ActivityRunning(f"group {group} runs activity {active[0].id}; try again after it", group=group)
+            instance = uow.instances.get(group, vm_name)
+            if instance is None or instance.state is InstanceState.TERMINATED:
+                raise NotFound(f"no instance {vm_name} in {group}", group=group, vm_name=vm_name)
+            uow.instances.delete(group, vm_name)
+            pool = uow.ip_pools.get(record.spec.ip_pool)
+            if pool is not None and instance.address is not None:
+                for lease in uow.ip_pools.leases(pool.name):
+                    if lease.address == instance.address and lease.state is not LeaseState.RELEASED:
+                        uow.ip_pools.save_lease(
+                            lease.model_copy(update={"state": LeaseState.RELEASED, "updated_at": now})
+                        )
+                uow.ip_pools.save(pool.model_copy(update={"exclusions": pool.exclusions | {instance.address}}))
+            sync_silence(uow, record, now)
+            return instance
+
+        result = await self._store.transaction(txn)
+        self._relay.kick()
+        return result
+
     async def save_pool(self, pool: IpPool) -> IpPool:
         """Create or replace an IP pool; addresses held by leases must stay inside it."""
 

@@ -389,6 +389,14 @@ class SetSuspendedProcesses(Query):
     actor: str = "operator"
 
 
+class DetachInstance(Query):
+    """Take a VM out of its group without touching the VM (its address leaves the IP pool)."""
+
+    group: str
+    vm_name: str
+    actor: str = "operator"
+
+
 class ProtectInstance(Query):
     """Protect an instance from scale-in (or lift the protection)."""
 

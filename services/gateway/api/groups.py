@@ -20,6 +20,7 @@ from shared import subjects
 from shared.errors import InvalidInput
 from shared.messages import (
     DeleteGroup,
+    DetachInstance,
     DryRunGroup,
     DryRunReply,
     GetGroup,
@@ -256,6 +257,19 @@ async def _protect(name: str, vm: str, protected: bool, request: Request, state:
 async def protect(name: GroupName, vm: str, request: Request, state: State, me: Operator) -> InstanceReply:
     """Protect an instance from scale-in."""
     return await _protect(name, vm, True, request, state, me)
+
+
+@router.post(
+    "/api/v1/groups/{name}/instances/{vm}/detach", response_model=InstanceReply, summary="Detach (the VM stays)"
+)
+async def detach_instance(name: GroupName, vm: str, request: Request, state: State, me: Admin) -> InstanceReply:
+    """Take a VM out of the group: it keeps running, in the pool and in Prometheus; vmscale stops
+    counting and managing it, and its address leaves the IP pool."""
+    query = DetachInstance(group=name, vm_name=vm, actor=me.name)
+    reply: InstanceReply = await ask(state.runtime.bus, subjects.QUERY_SCALER_DETACH, query, _timeout(state))
+    await state.audit(me, "instance.detach", f"{name}/{vm}", client_address(request))
+    state.directory.forget(name)
+    return reply
 
 
 @router.post("/api/v1/groups/{name}/instances/{vm}/unprotect", response_model=InstanceReply, summary="Unprotect")

@@ -25,6 +25,7 @@ from shared.messages import (
     DecisionsReply,
     DeleteGroup,
     DeleteIpPool,
+    DetachInstance,
     DryRunGroup,
     DryRunOutcome,
     DryRunReply,
@@ -199,6 +200,14 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
     async def protect(query: ProtectInstance) -> InstanceReply:
         async def work() -> InstanceReply:
             instance = await scaler.admin.protect(query.group, query.vm_name, query.protected)
+            return InstanceReply(instance=instance_view(instance))
+
+        return await _guard(InstanceReply, work)
+
+    @bus.responder(router, subjects.QUERY_SCALER_DETACH, "scaler")
+    async def detach(query: DetachInstance) -> InstanceReply:
+        async def work() -> InstanceReply:
+            instance = await scaler.admin.detach(query.group, query.vm_name)
             return InstanceReply(instance=instance_view(instance))
 
         return await _guard(InstanceReply, work)

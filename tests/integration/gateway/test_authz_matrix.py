@@ -87,6 +87,7 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("DELETE", "/api/v1/prometheus/jobs/{job}"): AD,
     ("POST", "/api/v1/prometheus/jobs/{job}/targets"): OP,
     ("POST", "/api/v1/groups/validate"): OP,
+    ("POST", "/api/v1/groups/{name}/instances/{vm}/detach"): AD,
     ("POST", "/api/v1/groups/{name}/dry-run"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}/targets/{vm_name}"): OP,
     ("GET", "/api/v1/prometheus/rules"): VW,

@@ -11,7 +11,7 @@ from scaler_harness import Harness
 from services.scaler.domain import ActivityStatus, Process, ScheduledAction, TargetTrackingPolicy
 from services.scaler.domain.saga import Step
 from shared import subjects
-from shared.errors import ConfigurationError, OperationTimeout
+from shared.errors import ConfigurationError, NotFound, OperationTimeout
 
 pytestmark = pytest.mark.unit
 
@@ -140,3 +140,17 @@ async def test_a_paused_lease_holder_cannot_act_after_another_took_over() -> Non
     wait = next(r for r in done.tracks[0].forward if r.step is Step.WAIT_HEALTHY)
     assert wait.error is None
     assert one.world.clones == 1
+
+
+async def test_detaching_an_instance_keeps_the_vm_and_its_address_out_of_the_pool() -> None:
+    h = Harness()
+    await h.setup(enabled=False, base=2)
+    detached = await h.scaler.admin.detach("web", "web-base-1")
+    assert detached.vm_name == "web-base-1"
+    assert {i.vm_name for i in await h.instances()} == {"web-base-0"}
+    assert "web-base-1" in h.world.vms, "the VM itself is never touched"
+    pool = await h.store.transaction(lambda uow: uow.ip_pools.get("lab"))
+    assert detached.address in pool.exclusions
+    assert [x for x in await h.leases() if x.vm_name == "web-base-1"] == []
+    with pytest.raises(NotFound, match="no instance"):
+        await h.scaler.admin.detach("web", "web-base-1")
