@@ -62,7 +62,8 @@ def service_env(
             "MONITORING_TIMEOUT_S": "60",
             "HEALTH_TIMEOUT_S": "60",
             "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
-            # gateway
+            # gateway (a loaded laptop or CI box answers slower than production hardware)
+            "BACKEND_TIMEOUT_S": "30",
             "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],
             "INITIAL_ADMIN_PASSWORD_FILE": str(admin_password_file(config)),
             # Node Exporter installed over SSH into the lab's VM root (one host for every lab VM):
