@@ -31,3 +31,7 @@ class LabConfig:
     node_exporter_port: int = 19100
     app_port: int = 8080
     vm_network: str = "127.0.10.0/24"
+
+    def __post_init__(self) -> None:
+        # Parts run with their own directory as working directory: every path must be absolute.
+        object.__setattr__(self, "lab_dir", Path(self.lab_dir).resolve())

@@ -9,21 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 from shared.errors import ServiceUnavailable
 
-__all__ = ["downgrade", "make_engine", "migration_config", "session_scope", "upgrade"]
+__all__ = ["UtcDateTime", "downgrade", "make_engine", "migration_config", "session_scope", "upgrade"]
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    PostgreSQL keeps the zone; SQLite stores text without one and gives naive datetimes back.
+    Values are written as UTC (a naive value is taken to be UTC) and read as UTC on both, so code
+    never compares naive with aware.
+    The column DDL is the same as ``DateTime(timezone=True)`` (migrations need no change).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _normalise(url: str) -> str:
@@ -119,14 +144,14 @@ def run_alembic_env(metadata: Any) -> None:
 
 def inbox_table(service: str, metadata: Any) -> Any:
     """The ``<service>_inbox`` table: ids of messages already handled (idempotent consumers)."""
-    from sqlalchemy import Column, DateTime, String, Table
+    from sqlalchemy import Column, String, Table
 
     return Table(
         f"{service}_inbox",
         metadata,
         Column("message_id", String(64), primary_key=True),
         Column("subject", String(200), nullable=False),
-        Column("handled_at", DateTime(timezone=True), nullable=False),
+        Column("handled_at", UtcDateTime(), nullable=False),
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, MetaData, String, Table
 
-from shared.db import inbox_table
+from shared.db import UtcDateTime, inbox_table
 
 __all__ = ["api_keys", "audit", "inbox", "metadata", "sessions", "users"]
 
@@ -18,7 +18,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 api_keys = Table(
@@ -30,8 +30,8 @@ api_keys = Table(
     Column("key_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("user_id", Integer, ForeignKey("gateway_users.id", ondelete="CASCADE"), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime(), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
 )
 
@@ -40,15 +40,15 @@ sessions = Table(
     metadata,
     Column("token_hash", String(128), primary_key=True),
     Column("user_id", Integer, ForeignKey("gateway_users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 audit = Table(
     "gateway_audit",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Column("actor", String(64), nullable=False, index=True),
     Column("action", String(64), nullable=False, index=True),
     Column("target", String(255), nullable=False),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, MetaData, String, Table, Text
 
-from shared.db import inbox_table
+from shared.db import UtcDateTime, inbox_table
 
 __all__ = ["inbox", "metadata", "operations", "templates"]
 
@@ -27,8 +27,8 @@ operations = Table(
     Column("vm_moref", String(200)),
     Column("result_subject", String(200)),
     Column("result", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 """Commands in progress or done, step by step (resumed after a restart)."""
 
@@ -39,6 +39,6 @@ templates = Table(
     Column("moref", String(200)),
     Column("description", Text, nullable=False, default=""),
     Column("source_vm", String(100)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 """Metadata of templates vmscale created (vCenter has nowhere to keep a description)."""

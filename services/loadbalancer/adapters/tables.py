@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table
 
-from shared.db import inbox_table
+from shared.db import UtcDateTime, inbox_table
 
 __all__ = ["inbox", "members", "metadata"]
 
@@ -19,7 +19,7 @@ members = Table(
     Column("address", String(64), nullable=False),
     Column("port", Integer, nullable=False),
     Column("desired", String(16), nullable=False),
-    Column("since", DateTime(timezone=True), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
     Column("timeout_s", Float, nullable=False, default=0.0),
     Column("activity_id", String(64)),
     Column("correlation_id", String(64)),

@@ -8,9 +8,9 @@ partial unique index, so even a bug elsewhere cannot start two.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, MetaData, String, Table, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text, text
 
-from shared.db import inbox_table
+from shared.db import UtcDateTime, inbox_table
 
 __all__ = [
     "activities",
@@ -35,8 +35,8 @@ groups = Table(
     Column("enabled", Boolean, nullable=False),
     Column("spec", Text, nullable=False),
     Column("state", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 instances = Table(
@@ -45,7 +45,7 @@ instances = Table(
     Column("group_name", String(64), primary_key=True),
     Column("vm_name", String(80), primary_key=True),
     Column("state", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("data", Text, nullable=False),
 )
 
@@ -73,8 +73,8 @@ activities = Table(
     Column("group_name", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("data", Text, nullable=False),
     Index("ix_scaler_activities_group_created", "group_name", "created_at"),
     Index(
@@ -91,7 +91,7 @@ decisions = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("group_name", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("allowed", Boolean, nullable=False),
     Column("data", Text, nullable=False),
     Index("ix_scaler_decisions_group_at", "group_name", "at"),
@@ -113,7 +113,7 @@ outbox = Table(
     Column("seq", BigInteger, nullable=False),
     Column("subject", String(200), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=True),
     Index("ix_scaler_outbox_pending", "published_at", "seq"),
 )

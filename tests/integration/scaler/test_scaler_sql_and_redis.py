@@ -27,6 +27,18 @@ class TestPostgresStore(StoreContract):
         store.dispose()
 
 
+class TestSqliteStore(StoreContract):
+    """SQLite is the default database (``make run`` with nothing configured): same contract."""
+
+    @pytest.fixture
+    def store(self, tmp_path) -> Iterator[SqlStore]:
+        url = f"sqlite:///{tmp_path / 'scaler.db'}"
+        upgrade("scaler", url)
+        store = SqlStore(make_engine(url))
+        yield store
+        store.dispose()
+
+
 class TestRedisLease(GroupLeaseContract):
     ttl_s = 0.3
 
