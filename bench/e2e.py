@@ -2,9 +2,12 @@
 
 1. per-phase time to serving over N scale-outs (decision → reserve IP → clone → power on and
    wait for the IP → app health → monitoring (target up) → pool member healthy), p50 / p99;
-2. vmscale's own overhead per scale-out: the time between the steps plus from the decision to
-   the first step — everything that is not waiting on vCenter, the VM, Prometheus or the load
-   balancer (target ≤ 1 s);
+2. vmscale's own overhead per scale-out: for every step answered by another service, the time
+   from the moment that service published its answer (the event's ``occurred_at``, stamped when
+   vCenter, Prometheus or the load balancer had finished) to the moment the scaler recorded the
+   step done — bus delivery, the saga's transaction and the next command — summed over the
+   steps (target ≤ 1 s). The step timestamps alone cannot show it: the scaler starts a step at
+   the instant it records the previous one done;
 3. the interval between consecutive scale-outs under sustained load, against the cooldown.
 
 The baseline in the same run is the sum of the external waits (what the lab's systems take).
@@ -28,6 +31,7 @@ from lab.agent import set_load
 from lab.demo import demo_spec
 from lab.sshd import base_vm_addresses
 from lab.system import System, free_lab_config, wait_until
+from shared import subjects
 from shared.testing.servers import free_port
 
 N = int(os.environ.get("BENCH_SCALE_OUTS", "20"))
@@ -95,6 +99,26 @@ def _wait_activity(system: System, activity_id: str) -> dict[str, Any]:
     return wait_until(finished, 300, f"activity {activity_id}")
 
 
+_ANSWERS = {  # the event that completes a step, by subject
+    subjects.VM_CLONED.name: "clone",
+    subjects.VM_IP_ASSIGNED.name: "power_on",
+    subjects.MONITORING_REGISTERED.name: "register_monitoring",
+    subjects.POOL_MEMBER_ADDED.name: "add_pool_member",
+}
+
+
+def _answers(system: System, activity_id: str) -> dict[str, datetime]:
+    """When each answering service published its answer for ``activity_id``."""
+    assert system.api is not None
+    found: dict[str, datetime] = {}
+    for event in system.api.get("/api/v1/events", params={"limit": 2000}):
+        step = _ANSWERS.get(event["subject"])
+        data = event["data"]
+        if step and activity_id in (data.get("correlation_id"), data.get("activity_id")):
+            found[step] = _t(data.get("occurred_at") or event["at"])
+    return found
+
+
 def _measure_scale_outs(system: System) -> tuple[dict[str, list[float]], list[float], list[float]]:
     api = system.api
     assert api is not None
@@ -110,13 +134,16 @@ def _measure_scale_outs(system: System) -> tuple[dict[str, list[float]], list[fl
             continue
         steps = [s for s in done["steps"] if s["phase"] == "forward" and s["started_at"] and s["finished_at"]]
         steps.sort(key=lambda s: s["started_at"])
-        gaps = (_t(steps[0]["started_at"]) - decided).total_seconds()
-        for before, after in pairwise(steps):
-            gaps += max(0.0, (_t(after["started_at"]) - _t(before["finished_at"])).total_seconds())
         for step in steps:
             if step["step"] in phases:
                 phases[step["step"]].append((_t(step["finished_at"]) - _t(step["started_at"])).total_seconds())
-        overhead.append(gaps)
+        answered = _answers(system, activity_id)
+        lag = 0.0
+        for step in steps:
+            reply_at = answered.get(step["step"])
+            if reply_at is not None:
+                lag += max(0.0, (_t(step["finished_at"]) - reply_at).total_seconds())
+        overhead.append(lag)
         totals.append((_t(steps[-1]["finished_at"]) - decided).total_seconds())
     return phases, overhead, totals
 
@@ -166,9 +193,13 @@ def main() -> None:
     if totals:
         print(f"{'decision → serving':<22}{_pct(totals, 0.5):>9.2f}{_pct(totals, 0.99):>9.2f}")
         waits = [t - o for t, o in zip(totals, overhead, strict=False)]
-        print(f"{'external waits':<22}{_pct(waits, 0.5):>9.2f}{_pct(waits, 0.99):>9.2f}   (baseline)")
-        print(f"{'vmscale overhead':<22}{_pct(overhead, 0.5):>9.2f}{_pct(overhead, 0.99):>9.2f}   target ≤ 1 s")
-        print(f"overhead / external waits (p50): {statistics.median(overhead) / statistics.median(waits):.3f}")
+        print(
+            f"{'external work':<22}{_pct(waits, 0.5):>9.2f}{_pct(waits, 0.99):>9.2f}   (baseline: the lab's own time)"
+        )
+        print(f"{'vmscale overhead':<22}{_pct(overhead, 0.5):>9.3f}{_pct(overhead, 0.99):>9.3f}   target ≤ 1 s")
+        print(
+            f"overhead / external work (p50): {statistics.median(overhead) / max(statistics.median(waits), 1e-9):.3f}"
+        )
     if intervals:
         print(
             f"interval between scale-outs under sustained load: p50 {_pct(intervals, 0.5):.1f} s, "
