@@ -28,6 +28,9 @@ from shared.messages import (
     DecisionsReply,
     DecisionView,
     DeleteGroup,
+    DryRunGroup,
+    DryRunOutcome,
+    DryRunReply,
     GetGroup,
     GroupReply,
     GroupsReply,
@@ -193,6 +196,36 @@ class FakeScaler:
             if query.group not in self.groups:
                 return self._missing(query.group, ScaleReply)
             return ScaleReply(decision=await self.decide(bus, query.group, query.delta or 1, "manual"))
+
+        @bus.responder(router, subjects.QUERY_SCALER_DRY_RUN, "scaler")
+        async def dry_run(query: DryRunGroup) -> DryRunReply:
+            if query.name not in self.groups:
+                return self._missing(query.name, DryRunReply)
+            view = self.view(query.name)
+            grow, shrink = view.size < view.max_size, view.size > view.min_size
+            observed = {"size": view.size}
+            return DryRunReply(
+                outcomes=(
+                    DryRunOutcome(
+                        trigger=f"alert:{query.name}_HighResourceUsage",
+                        allowed=grow,
+                        delta=1 if grow else 0,
+                        reason="allowed" if grow else "at_max",
+                        message="would add 1 VM(s)" if grow else f"{view.size} VMs ≥ max_size {view.max_size}",
+                        rule="step",
+                        observed=observed,
+                    ),
+                    DryRunOutcome(
+                        trigger=f"alert:{query.name}_LowResourceUsage",
+                        allowed=shrink,
+                        delta=-1 if shrink else 0,
+                        reason="allowed" if shrink else "at_min",
+                        message="would remove 1 VM(s)" if shrink else f"{view.size} VMs ≤ min_size {view.min_size}",
+                        rule="step",
+                        observed=observed,
+                    ),
+                )
+            )
 
         @bus.responder(router, subjects.QUERY_SCALER_DECISIONS, "scaler")
         async def decisions(query: ListDecisions) -> DecisionsReply:

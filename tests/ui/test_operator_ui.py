@@ -51,6 +51,18 @@ async def test_every_screen_renders(signed_in: Page, gateway, screenshots: Path,
     await page.screenshot(path=screenshots / f"screen-{route.replace('/', '-')}.png", full_page=True)
 
 
+async def test_the_group_page_says_what_the_scaler_would_decide_now(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/group/web")
+    card = page.locator("#dry-run")
+    await expect(card.locator("h2")).to_have_text("What would it decide now, and why?")
+    await expect(card.locator("tbody tr")).to_have_count(2)
+    await expect(card).to_contain_text("web_HighResourceUsage")
+    await page.screenshot(path=screenshots / "group-dry-run.png", full_page=True)
+
+
 async def test_a_group_is_created_with_the_apis_messages_shown_then_enabled(
     signed_in: Page, gateway, screenshots: Path
 ) -> None:

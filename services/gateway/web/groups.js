@@ -151,8 +151,9 @@ App.screens.groups = async (args) => {
 
 App.screens.group = async (args, onCleanup) => {
   const name = args[0];
-  const [reply, decisions, pools] = await Promise.all([api("GET", `/api/v1/groups/${encodeURIComponent(name)}`),
-    api("GET", `/api/v1/decisions?group=${encodeURIComponent(name)}&limit=20`).catch(() => []), api("GET", "/api/v1/ip-pools").catch(() => [])]);
+  const [reply, decisions, pools, preview] = await Promise.all([api("GET", `/api/v1/groups/${encodeURIComponent(name)}`),
+    api("GET", `/api/v1/decisions?group=${encodeURIComponent(name)}&limit=20`).catch(() => []), api("GET", "/api/v1/ip-pools").catch(() => []),
+    api("POST", `/api/v1/groups/${encodeURIComponent(name)}/dry-run`).catch(() => null)]);
   const g = reply.group;
   const scale = async (delta) => {
     if (!(await confirmDialog(t("group.confirmScale", { name, delta: delta > 0 ? `+${delta}` : delta })))) return;
@@ -184,6 +185,9 @@ App.screens.group = async (args, onCleanup) => {
         h("td", {}, h("button.ghost.small", { type: "button", disabled: !can("operator"), onclick: async () => {
           try { await api("POST", `/api/v1/groups/${encodeURIComponent(name)}/instances/${encodeURIComponent(i.vm_name)}/${i.protected ? "unprotect" : "protect"}`); route(); } catch (err) { failed(err); } } },
           i.protected ? t("group.unprotect") : t("group.protect"))))))),
+    h("div.card", { id: "dry-run" }, h("h2", {}, t("group.dryRun")), preview ? table([t("events.cause"), t("common.status"), "Δ", ""],
+      preview.outcomes.map((o) => h("tr", {}, h("td", {}, o.trigger), h("td", {}, badge(o.allowed ? t("group.wouldScale") : t("events.blocked"), o.allowed ? "ok" : "warn")),
+        h("td.num", {}, o.delta), h("td", {}, `${o.reason}: ${o.message}`)))) : h("div.empty", {}, "—")),
     h("div.card", {}, h("h2", {}, t("group.decisions")), table([t("audit.at"), t("common.status"), "Δ", t("events.cause"), ""],
       decisions.map((d) => h("tr", {}, h("td", {}, fmtTime(d.at)), h("td", {}, badge(d.allowed ? t("events.allowed") : t("events.blocked"), d.allowed ? "ok" : "warn")),
         h("td.num", {}, d.delta), h("td", {}, `${d.trigger} · ${d.rule}`), h("td", {}, `${d.reason}: ${d.message}`)))))];
