@@ -172,6 +172,9 @@ QUERY_MONITORING_SILENCES = Subject(
 QUERY_MONITORING_ALERTS = Subject(
     "query.monitoring.alerts", m.MonitoringAlertsQuery, Kind.QUERY, reply=m.MonitoringAlertsReply
 )
+QUERY_MONITORING_INSTANCE_METRICS = Subject(
+    "query.monitoring.instance_metrics", m.InstanceMetricsQuery, Kind.QUERY, reply=m.InstanceMetricsReply
+)
 
 # Load balancer pools (scaler → loadbalancer → scaler, other teams)
 CMD_POOL_ADD = _cmd("cmd.pool.add", m.AddPoolMember)

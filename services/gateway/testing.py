@@ -37,6 +37,9 @@ from shared.messages import (
     GroupStatusQuery,
     GroupStatusReply,
     GroupView,
+    InstanceMetricsQuery,
+    InstanceMetricsReply,
+    InstanceSeries,
     IpPoolsReply,
     ListActivities,
     ListDecisions,
@@ -333,6 +336,22 @@ class FakeBackends:
                 targets=tuple(
                     TargetHealthInfo(job=query.job, target=f"{vm.ip}:9100", instance=vm.ip or "", health="up")
                     for vm in self.vms
+                )
+            )
+
+        @bus.responder(router, subjects.QUERY_MONITORING_INSTANCE_METRICS, "monitoring")
+        async def instance_metrics(query: InstanceMetricsQuery) -> InstanceMetricsReply:
+            now = utcnow().timestamp()
+            steps = range(query.minutes * 60 // query.step_s, -1, -1)
+            return InstanceMetricsReply(
+                series=tuple(
+                    InstanceSeries(
+                        instance=vm.ip or vm.name,
+                        cpu=tuple((now - i * query.step_s, 20.0 + 10 * n) for i in steps),
+                        memory=tuple((now - i * query.step_s, 35.0) for i in steps),
+                    )
+                    for n, vm in enumerate(self.vms)
+                    if vm.ip
                 )
             )
 

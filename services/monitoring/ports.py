@@ -82,6 +82,14 @@ class PrometheusApi(Protocol):
         """``alerts`` of ``/api/v1/alerts`` (labels, annotations, state, activeAt, value)."""
         ...
 
+    async def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict[str, Any]]:
+        """``/api/v1/query_range``: the matrix result (``metric`` labels, ``values`` pairs).
+
+        Read-only; raises ``ServiceUnavailable`` when Prometheus is unreachable and
+        ``InvalidInput`` for an expression it rejects.
+        """
+        ...
+
 
 class AlertmanagerApi(Protocol):
     """Alertmanager's lifecycle, silences and alerts (API v2)."""

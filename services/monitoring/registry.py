@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.monitoring.domain import SYSTEM_JOBS, Target, check_job, parse_job_file, render_job_file, target_groups
+from services.monitoring.domain.rules import cpu_expr, memory_expr
 from services.monitoring.ports import ConfigStore, PrometheusApi
 from shared.errors import Conflict, OperationTimeout
 
@@ -124,6 +125,22 @@ class TargetRegistry:
         for job in await self.jobs():
             groups.extend(target_groups(await self._load(job) or []))
         return groups
+
+    async def usage(
+        self, job: str, minutes: int, step_s: int, rate_window: str
+    ) -> dict[str, dict[str, tuple[tuple[float, float], ...]]]:
+        """Per-instance CPU and memory use (percent) over the last ``minutes``, as the alert
+        rules compute them: ``{instance: {"cpu": ((t, v), ...), "memory": (...)}}``."""
+        check_job(job)
+        end = time.time()
+        start = end - minutes * 60
+        found: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {}
+        for kind, expr in (("cpu", cpu_expr(job, rate_window)), ("memory", memory_expr(job))):
+            for series in await self._prometheus.query_range(expr, start, end, step_s):
+                instance = str((series.get("metric") or {}).get("instance", ""))
+                points = tuple((float(t), round(float(v), 2)) for t, v in series.get("values") or [])
+                found.setdefault(instance, {})[kind] = points
+        return found
 
     async def health(self, job: str) -> list[TargetHealth]:
         """Prometheus' view of the job's targets (``/api/v1/targets``)."""

@@ -18,6 +18,9 @@ __all__ = [
     "GroupAlertsProvisioned",
     "GroupAlertsRemoved",
     "InstallAgents",
+    "InstanceMetricsQuery",
+    "InstanceMetricsReply",
+    "InstanceSeries",
     "JmxExporterRegistered",
     "JobDeleted",
     "MonitoringAlertsQuery",
@@ -327,3 +330,27 @@ class JmxExporterRegistered(Event):
     target: str
     up: bool
     dashboard_uid: str | None = None
+
+
+class InstanceSeries(BaseModel):
+    """One instance's CPU and memory use (percent) over time: ``(unix seconds, value)`` pairs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance: str
+    cpu: tuple[tuple[float, float], ...] = ()
+    memory: tuple[tuple[float, float], ...] = ()
+
+
+class InstanceMetricsQuery(Query):
+    """Per-instance CPU and memory of a job from Prometheus, for the dashboard's charts."""
+
+    job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
+    minutes: int = Field(default=15, ge=1, le=1440)
+    step_s: int = Field(default=15, ge=1, le=3600)
+
+
+class InstanceMetricsReply(Reply):
+    """Answer to ``InstanceMetricsQuery`` (the same expressions as the alert rules)."""
+
+    series: tuple[InstanceSeries, ...] = ()

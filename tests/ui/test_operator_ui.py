@@ -3,6 +3,7 @@ valid) and enabled, an event arriving live, Korean and back. Screenshots go to t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,17 @@ async def test_every_screen_renders(signed_in: Page, gateway, screenshots: Path,
     await expect(page.locator("main h1").first).to_have_text(heading)
     await page.wait_for_load_state("networkidle")
     await page.screenshot(path=screenshots / f"screen-{route.replace('/', '-')}.png", full_page=True)
+
+
+async def test_the_dashboard_charts_each_instance_from_prometheus(signed_in: Page, gateway, screenshots: Path) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/dashboard")
+    charts = page.locator("#instance-charts .instance-chart")
+    await expect(charts.first).to_be_visible()
+    assert await charts.count() >= 1
+    # a flat line has no height, so check the drawn points rather than "visibility"
+    await expect(charts.first.locator("svg polyline").first).to_have_attribute("points", re.compile(r"\d+(\.\d+)?,\d"))
+    await page.screenshot(path=screenshots / "dashboard-instances.png", full_page=True)
 
 
 async def test_the_group_page_says_what_the_scaler_would_decide_now(

@@ -18,6 +18,8 @@ from shared.messages import (
     DeleteJob,
     DeregisterTarget,
     InstallAgents,
+    InstanceMetricsQuery,
+    InstanceMetricsReply,
     MonitoringAlertsQuery,
     MonitoringAlertsReply,
     MonitoringJobsQuery,
@@ -148,6 +150,19 @@ async def delete_job(job: str, request: Request, state: State, me: Admin) -> dic
     await send(state.runtime.bus, subjects.CMD_MONITORING_DELETE_JOB, DeleteJob(job=job))
     await state.audit(me, "prometheus.delete_job", job, client_address(request))
     return {"job": job, "status": "queued"}
+
+
+@router.get("/api/v1/prometheus/usage", response_model=InstanceMetricsReply, summary="Per-instance CPU and memory")
+async def usage(
+    state: State,
+    _: Viewer,
+    job: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")],
+    minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
+    step_s: Annotated[int, Query(ge=1, le=3600)] = 15,
+) -> Any:
+    """Each instance's CPU and memory use over time, computed as the alert rules compute them."""
+    query = InstanceMetricsQuery(job=job, minutes=minutes, step_s=step_s)
+    return await ask(state.runtime.bus, subjects.QUERY_MONITORING_INSTANCE_METRICS, query, _timeout(state))
 
 
 @router.get("/api/v1/prometheus/rules", response_model=MonitoringRulesReply, summary="Alert rules")

@@ -127,9 +127,10 @@ App.screens.dashboard = async (args, onCleanup) => {
   async function draw() {
     const g = groups.find((x) => x.name === select.value) || groups[0];
     const th = g.spec.thresholds || {};
-    const [decisions, alerts] = await Promise.all([
+    const [decisions, alerts, usage] = await Promise.all([
       api("GET", `/api/v1/decisions?group=${encodeURIComponent(g.name)}&limit=60`).catch(() => []),
-      api("GET", "/api/v1/alerts").catch(() => ({ alerts: [] }))]);
+      api("GET", "/api/v1/alerts").catch(() => ({ alerts: [] })),
+      api("GET", `/api/v1/prometheus/usage?job=${encodeURIComponent(g.spec.prometheus_job || g.name)}&minutes=15&step_s=15`).catch(() => ({ series: [] }))]);
     const observed = decisions.slice().reverse().map((d) => d.observed || {});
     const last = observed[observed.length - 1] || {};
     const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80;
@@ -140,6 +141,12 @@ App.screens.dashboard = async (args, onCleanup) => {
         stat("CPU", typeof last.cpu === "number" ? `${last.cpu.toFixed(1)}%` : "—", last.cpu > cpuHigh),
         stat(t("dashboard.cpuThreshold"), `${cpuHigh}% / ${th.cpu_low ?? 30}%`),
         stat(t("dashboard.memThreshold"), `${memHigh}% / ${th.memory_low ?? 30}%`)),
+      h("div.grid.two", { id: "instance-charts" }, usage.series.map((s) => {
+        const points = s.cpu.map(([, cpu], i) => ({ cpu, memory: (s.memory[i] || [])[1] }));
+        const now = points[points.length - 1] || {};
+        return h("div.card.instance-chart", {}, h("h2", {}, `${s.instance} · CPU ${typeof now.cpu === "number" ? now.cpu.toFixed(1) : "—"}% · ${t("groups.memory").replace(/\s*%$/, "")} ${typeof now.memory === "number" ? now.memory.toFixed(1) : "—"}%`),
+          lineChart(points, [[cpuHigh, "#ff6b6b"], [th.cpu_low ?? 30, "#f2b84b"]]));
+      })),
       h("div.card", {}, h("h2", {}, t("dashboard.chart")), lineChart(observed, [[cpuHigh, "#ff6b6b"], [th.cpu_low ?? 30, "#f2b84b"]])),
       h("div.card", {}, h("h2", {}, t("dashboard.alerts")), table(["alertname", t("common.status"), "severity", "summary", t("common.created")],
         mine.map((a) => h("tr", {}, h("td", {}, a.labels.alertname), h("td", {}, badge("firing", "bad")), h("td", {}, a.labels.severity || ""),

@@ -96,6 +96,8 @@ class MemoryPrometheus:
         self.loaded_rules: dict[str, bytes] = {}
         self.down: set[str] = set()
         self.firing: list[dict[str, Any]] = []
+        self.usage: dict[tuple[str, str], float] = {}
+        """Percent use per (instance, "cpu" | "memory"), what query_range answers."""
 
     async def reload(self) -> None:
         """Load the rule files, unless a failure was scripted."""
@@ -147,6 +149,18 @@ class MemoryPrometheus:
     async def alerts(self) -> list[dict[str, Any]]:
         """Alerts put in ``firing`` by the test."""
         return list(self.firing)
+
+    async def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict[str, Any]]:
+        """Every up target of the expression's job at the level in ``usage`` (cpu or memory)."""
+        kind = "cpu" if "node_cpu_seconds_total" in expr else "memory"
+        out = []
+        for target in await self.targets():
+            if target["health"] != "up" or f'job="{target["labels"]["job"]}"' not in expr:
+                continue
+            level = self.usage.get((target["labels"]["instance"], kind), 0.0)
+            points = [[start + i * step_s, str(level)] for i in range(int((end - start) // step_s) + 1)]
+            out.append({"metric": {"instance": target["labels"]["instance"]}, "values": points})
+        return out
 
 
 class MemoryAlertmanager:

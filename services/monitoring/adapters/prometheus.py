@@ -45,3 +45,8 @@ class PrometheusHttp:
         """Pending and firing alerts."""
         data = await self._data("/api/v1/alerts")
         return list(data.get("alerts") or [])
+
+    async def query_range(self, expr: str, start: float, end: float, step_s: int) -> list[dict[str, Any]]:
+        """The matrix result of a range query."""
+        data = await self._data("/api/v1/query_range", query=expr, start=start, end=end, step=step_s)
+        return list((data or {}).get("result") or [])

@@ -15,6 +15,9 @@ from shared import subjects
 from shared.bus import Bus
 from shared.errors import VmscaleError
 from shared.messages import (
+    InstanceMetricsQuery,
+    InstanceMetricsReply,
+    InstanceSeries,
     MonitoringAlertsQuery,
     MonitoringAlertsReply,
     MonitoringJobsQuery,
@@ -104,5 +107,18 @@ def query_router(bus: Bus, service: MonitoringService) -> NatsRouter:
             return MonitoringAlertsReply(alerts=tuple(await service.alerting.alerts()))
 
         return await _answer(MonitoringAlertsReply, make)
+
+    @bus.responder(router, subjects.QUERY_MONITORING_INSTANCE_METRICS, SERVICE)
+    async def instance_metrics(query: InstanceMetricsQuery) -> InstanceMetricsReply:
+        async def make() -> InstanceMetricsReply:
+            usage = await service.registry.usage(query.job, query.minutes, query.step_s, service.settings.rate_window)
+            return InstanceMetricsReply(
+                series=tuple(
+                    InstanceSeries(instance=name, cpu=kinds.get("cpu", ()), memory=kinds.get("memory", ()))
+                    for name, kinds in sorted(usage.items())
+                )
+            )
+
+        return await _answer(InstanceMetricsReply, make)
 
     return router

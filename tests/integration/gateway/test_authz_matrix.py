@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/groups/{name}/dry-run"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}/targets/{vm_name}"): OP,
     ("GET", "/api/v1/prometheus/rules"): VW,
+    ("GET", "/api/v1/prometheus/usage"): VW,
     ("GET", "/api/v1/alertmanager/routes"): VW,
     ("GET", "/api/v1/alertmanager/silences"): VW,
     ("GET", "/api/v1/alerts"): VW,

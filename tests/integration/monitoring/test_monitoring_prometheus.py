@@ -153,3 +153,23 @@ async def test_a_failing_alertmanager_reload_keeps_the_old_configuration(
     assert group not in status["config"]["original"]
     assert (await http.post(f"{monitoring_lab.alertmanager_url}/-/reload")).status_code == 200
     assert yaml.safe_load(before) == yaml.safe_load(monitoring_lab.paths.alertmanager_config.read_text())
+
+
+async def test_usage_follows_each_agents_load_as_the_dashboard_charts_it(
+    monitoring: Monitoring, agents: AgentFleet
+) -> None:
+    job = unique("job-use-")
+    busy, calm = agents.start("vm-use-1", cpu=90), agents.start("vm-use-2", cpu=10)
+    for n, address in enumerate((busy, calm)):
+        await monitoring.registry.add(Target.build(job, address, 9100, {"group": "g"}, vm_name=f"vm-use-{n}"))
+        await monitoring.registry.wait_up(job, f"{address}:9100", timeout_s=30, poll_s=0.5)
+
+    async def charted() -> bool:
+        usage = await monitoring.registry.usage(job, minutes=1, step_s=1, rate_window="5s")
+        latest = {instance: kinds.get("cpu", ())[-1:] for instance, kinds in usage.items()}
+        return bool(latest.get(busy)) and bool(latest.get(calm)) and latest[busy][0][1] > 70 and latest[calm][0][1] < 30
+
+    await eventually(charted, what="CPU series that follow the load")
+    usage = await monitoring.registry.usage(job, minutes=1, step_s=1, rate_window="5s")
+    assert set(usage) == {busy, calm}
+    assert all(kinds.get("memory") for kinds in usage.values())

@@ -83,3 +83,19 @@ async def test_wait_up_returns_once_prometheus_reports_the_target_up(
     prometheus.down.add("127.0.10.1:9100")
     with pytest.raises(OperationTimeout):
         await registry.wait_up("web", "127.0.10.1:9100", timeout_s=0.05, poll_s=0.01)
+
+
+async def test_usage_reports_each_up_instance_of_the_job_over_time(
+    registry: TargetRegistry, prometheus: MemoryPrometheus
+) -> None:
+    await registry.add(target(1))
+    await registry.add(target(2))
+    await registry.add(target(3, job="api"))
+    prometheus.usage[("127.0.10.1", "cpu")] = 91.5
+    prometheus.usage[("127.0.10.2", "memory")] = 40.0
+    prometheus.down.add("127.0.10.2:9100")
+    usage = await registry.usage("web", minutes=2, step_s=30, rate_window="10s")
+    assert set(usage) == {"127.0.10.1"}, "down targets and other jobs are left out"
+    cpu = usage["127.0.10.1"]["cpu"]
+    assert len(cpu) == 5 and {value for _, value in cpu} == {91.5}
+    assert [t for t, _ in cpu] == sorted(t for t, _ in cpu)
