@@ -154,6 +154,8 @@ class Supervisor:
             elif now >= child.restart_at:
                 child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
                 child.restarts += 1
+                if self.metrics_base_port == 0:  # a free port picked at start may be taken by now
+                    child.env["METRICS_PORT"] = str(free_port())
                 child.start()
                 changed = True
         if changed:
