@@ -20,7 +20,7 @@ MEMBER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 def split_route_domain(address: str) -> tuple[str, int | None]:
-    """Split ``10.0.0.5%2`` into the IP and the F5 route domain id (``None`` when absent)."""
+    """Split ``127.0.0.5%2`` into the IP and the F5 route domain id (``None`` when absent)."""
     if "%" not in address:
         return address, None
     ip, _, domain = address.partition("%")

@@ -87,7 +87,7 @@ class F5Pools:
         return sorted(out, key=lambda p: p.name)
 
     async def virtual_servers(self) -> list[VirtualServerInfo]:
-        """Virtual servers; ``destination`` ``/P/10.0.0.1%2:80`` gives address and port."""
+        """Virtual servers; ``destination`` ``/P/127.0.0.1%2:80`` gives address and port."""
         body = await self._call("GET", f"{LTM}/virtual?$select=name,partition,destination,pool")
         out = []
         for item in body.get("items", []):

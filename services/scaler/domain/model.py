@@ -287,7 +287,7 @@ class IpPool(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _netmask(cls, data: Any) -> Any:
-        # Accept the original's "subnet" netmask beside a gateway: 255.255.255.0 + 10.0.0.1.
+        # Accept the original's "subnet" netmask beside a gateway: 255.255.255.0 + 127.0.0.1.
         if isinstance(data, dict) and "network" not in data and "netmask" in data:
             data = dict(data)
             netmask = data.pop("netmask")

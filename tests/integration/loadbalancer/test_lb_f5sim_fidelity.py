@@ -51,7 +51,7 @@ async def test_errors_carry_the_documented_body_and_unescaped_route_domains_are_
     assert missing.status_code == 404
     assert set(missing.json()) >= {"code", "message", "errorStack", "apiError"}
     assert missing.json()["message"].startswith("01020036:3:")
-    unescaped = await f5_admin.get("/mgmt/tm/ltm/node/~Common~10.0.0.5%2")
+    unescaped = await f5_admin.get("/mgmt/tm/ltm/node/~Common~127.0.0.5%2")
     assert unescaped.status_code == 400
     async with httpx.AsyncClient(base_url=f5sim.active_url) as anonymous:
         assert (await anonymous.get("/mgmt/tm/ltm/pool")).status_code == 401

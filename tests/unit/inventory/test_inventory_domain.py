@@ -88,11 +88,11 @@ def test_bad_network_input_is_rejected_with_the_reason(network: dict[str, object
 
 def test_a_vm_name_that_is_no_dns_label_needs_an_explicit_host_name() -> None:
     cmd = CloneVm(
-        activity_id="a", group="g", vm_name="web_1", template="t", network=NetworkSpec(ip="10.0.0.5", prefix_length=24)
+        activity_id="a", group="g", vm_name="web_1", template="t", network=NetworkSpec(ip="127.0.0.5", prefix_length=24)
     )
     with pytest.raises(InvalidInput):
         guest_identity(cmd)
-    ok = cmd.model_copy(update={"network": NetworkSpec(ip="10.0.0.5", prefix_length=24, hostname="web-1")})
+    ok = cmd.model_copy(update={"network": NetworkSpec(ip="127.0.0.5", prefix_length=24, hostname="web-1")})
     assert guest_identity(ok).hostname == "web-1"
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
     [
         ("Common", "web", "~Common~web"),
         ("Tenant_A", "vm-1:8080", "~Tenant_A~vm-1:8080"),
-        ("Common", "10.0.0.5%2:80", "~Common~10.0.0.5%252:80"),
+        ("Common", "127.0.0.5%2:80", "~Common~127.0.0.5%252:80"),
     ],
     ids=["plain", "other-partition", "route-domain-escaped"],
 )

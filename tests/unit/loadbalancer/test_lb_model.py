@@ -42,7 +42,7 @@ def test_state_summary(admin: MemberAdmin, health: MemberHealth, connections: in
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [("10.0.0.5", ("10.0.0.5", None)), ("10.0.0.5%2", ("10.0.0.5", 2)), ("fe80::1%12", ("fe80::1", 12))],
+    [("127.0.0.5", ("127.0.0.5", None)), ("127.0.0.5%2", ("127.0.0.5", 2)), ("fe80::1%12", ("fe80::1", 12))],
     ids=["plain", "route-domain", "ipv6-route-domain"],
 )
 def test_route_domains_split(address: str, expected: tuple[str, int | None]) -> None:
@@ -51,7 +51,7 @@ def test_route_domains_split(address: str, expected: tuple[str, int | None]) -> 
 
 @pytest.mark.parametrize(
     ("name", "address", "port"),
-    [("", "10.0.0.1", 80), ("a/b", "10.0.0.1", 80), ("vm", "10.0.0.1%x", 80), ("vm", "10.0.0.1", 70000)],
+    [("", "127.0.0.1", 80), ("a/b", "127.0.0.1", 80), ("vm", "127.0.0.1%x", 80), ("vm", "127.0.0.1", 70000)],
     ids=["empty-name", "slash", "bad-route-domain", "port"],
 )
 def test_invalid_members_are_refused(name: str, address: str, port: int) -> None:

@@ -52,13 +52,13 @@ def test_the_jmx_exporter_listens_on_its_own_port_and_reads_the_services_jmx_por
 
 def test_the_jmx_exporter_unit_runs_java_on_the_jar_with_the_listen_port_first() -> None:
     spec = jmx_exporter_spec(
-        PurePosixPath("/srv/vm"), port=9404, jmx_port=7199, listen_host="10.0.0.5", java="/opt/jdk/bin/java"
+        PurePosixPath("/srv/vm"), port=9404, jmx_port=7199, listen_host="127.0.0.5", java="/opt/jdk/bin/java"
     )
     unit = systemd_unit(spec).decode()
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     assert exec_start == (
         "ExecStart=/opt/jdk/bin/java -jar /srv/vm/opt/jmx_exporter/jmx_prometheus_httpserver.jar"
-        " 10.0.0.5:9404 /srv/vm/etc/jmx_exporter/config.yml"
+        " 127.0.0.5:9404 /srv/vm/etc/jmx_exporter/config.yml"
     )
     assert yaml.safe_load(spec.files["config.yml"])["hostPort"] == "127.0.0.1:7199"
 
