@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +34,11 @@ async def add_healthy(driver: HAProxyPools, backend: Backend) -> None:
     await driver.add(LAB_POOL, backend.name, *backend.endpoint)
     await wait_member(driver, LAB_POOL, backend.name, MemberHealth.UP)
     await driver.enable(LAB_POOL, backend.name)
+
+
+def workers(master: int) -> set[int]:
+    """The HAProxy master's worker processes."""
+    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
 
 
 async def answers(client: httpx.AsyncClient, count: int) -> list[str]:
@@ -97,11 +103,13 @@ async def test_members_survive_a_reload(haproxy: RunningHAProxy, backends: tuple
     await add_healthy(driver, a)
     await driver.add(LAB_POOL, b.name, *b.endpoint)
     await driver.force_offline(LAB_POOL, b.name)
+    before = workers(haproxy.pid())
     os.kill(haproxy.pid(), signal.SIGUSR2)  # master-worker reload re-reads the configuration
     deadline = asyncio.get_running_loop().time() + 10
-    while True:
+    while True:  # the reload is over when the old worker has left and the new one sees `a` healthy
         members = {m.name: m for m in await driver.members(LAB_POOL)}
-        if members.get(a.name) and members[a.name].health is MemberHealth.UP and a.name in members:
+        now = workers(haproxy.pid())
+        if len(now) == 1 and not now & before and members.get(a.name) and members[a.name].health is MemberHealth.UP:
             break
         assert asyncio.get_running_loop().time() < deadline, members
         await asyncio.sleep(0.1)
