@@ -9,18 +9,24 @@ Testcontainers is not used: no Docker engine runs where this project is built.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 __all__ = [
+    "STREAMS",
     "EmbeddedServer",
+    "delete_streams",
     "free_port",
+    "fresh_database",
     "nats_binary",
     "port_open",
     "start_embedded_nats",
@@ -144,3 +150,36 @@ def start_embedded_redis(state_dir: Path, port: int | None = None) -> EmbeddedSe
         server.stop()
         raise
     return server
+
+
+STREAMS = ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ")
+
+
+@contextlib.contextmanager
+def fresh_database(postgres_url: str, stem: str = "t") -> Iterator[str]:
+    """A new PostgreSQL database next to ``postgres_url``'s, its URL yielded, dropped afterwards."""
+    import psycopg
+
+    name = f"{stem}_{uuid.uuid4().hex[:10]}"
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def delete_streams(nats_url: str, prefix: str) -> None:
+    """Delete the JetStream streams a run under subject prefix ``prefix`` created (absent ones too)."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(nats_url)
+    try:
+        for name in STREAMS:
+            with contextlib.suppress(NotFoundError):
+                await nc.jetstream().delete_stream(f"{prefix}_{name}")
+    finally:
+        await nc.close()
