@@ -14,6 +14,7 @@ from services.gateway.api import activities, auth, events, groups, inventory, mo
 from services.gateway.api.docs import mount_docs
 from services.gateway.api.ui import mount_ui
 from services.gateway.errors import install_error_handlers
+from services.gateway.openapi import install_openapi
 from services.gateway.security import SecurityHeadersMiddleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
@@ -70,6 +71,7 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
         redoc_url=None,
     )
     app.state.gateway = state
+    install_openapi(app)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(webhook.router)

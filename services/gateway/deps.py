@@ -24,6 +24,7 @@ __all__ = [
     "State",
     "Viewer",
     "client_address",
+    "current_principal",
     "get_state",
     "rate_limit",
     "require",
@@ -49,7 +50,8 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _principal(request: Request, state: State) -> Principal:
+async def current_principal(request: Request, state: State) -> Principal:
+    """The caller, from an API key or a session cookie (with CSRF on unsafe methods); 401/403 otherwise."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
@@ -79,7 +81,7 @@ async def _principal(request: Request, state: State) -> Principal:
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits callers with at least ``role``."""
 
-    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.role.allows(role):
             raise Forbidden(f"this needs the {role.value} role", field=role.value)
         return principal

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
@@ -33,6 +33,7 @@ from shared.telemetry import get_logger
 
 __all__ = [
     "PROBLEM_JSON",
+    "FieldProblem",
     "Forbidden",
     "PayloadTooLarge",
     "Problem",
@@ -53,6 +54,13 @@ class PayloadTooLarge(InvalidInput):
     """The request body is larger than the route accepts (413)."""
 
 
+class FieldProblem(BaseModel):
+    """One invalid field of a request and what is wrong with it."""
+
+    field: str
+    message: str
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
@@ -63,6 +71,7 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+    errors: list[FieldProblem] | None = None
 
 
 # Most specific first: the first matching class decides.
@@ -139,7 +148,9 @@ async def _vmscale_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    """A request FastAPI could not parse, or a message that a handler built from the request's
+    values and that the contract refused (``pydantic.ValidationError``): both are the caller's 422."""
+    assert isinstance(exc, RequestValidationError | ValidationError)
     errors = [
         {"field": ".".join(str(part) for part in err["loc"] if part != "body"), "message": err["msg"]}
         for err in exc.errors()
@@ -165,5 +176,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the one mapping from exceptions to problem+json."""
     app.add_exception_handler(VmscaleError, _vmscale_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

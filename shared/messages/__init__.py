@@ -52,6 +52,7 @@ from shared.messages.inventory import (
     VmsReply,
 )
 from shared.messages.monitoring import (
+    JOB_PATTERN,
     AgentHost,
     AgentProgress,
     AgentsInstalled,
@@ -161,6 +162,8 @@ from shared.messages.scaling import (
 )
 from shared.messages.system import DeadLetter, HealthQuery, HealthReply, ServiceHeartbeat
 from shared.messages.vm import (
+    VM_NAME_MAX,
+    VM_NAME_PATTERN,
     CloneVm,
     DeleteTemplate,
     DestroyVm,
@@ -182,6 +185,9 @@ from shared.messages.vm import (
 )
 
 __all__ = [
+    "JOB_PATTERN",
+    "VM_NAME_MAX",
+    "VM_NAME_PATTERN",
     "ActivitiesReply",
     "ActivityKind",
     "ActivityReply",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.messages.base import Command, Event, Query, Reply
 
 __all__ = [
+    "JOB_PATTERN",
     "AgentHost",
     "AgentProgress",
     "AgentsInstalled",
@@ -47,6 +48,9 @@ __all__ = [
     "TargetRegistered",
 ]
 
+# Prometheus job names: a label value vmscale also uses in file and dashboard names.
+JOB_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_:-]*$"
+
 
 class RegisterTarget(Command):
     """Add ``address:port`` to the Prometheus job ``job`` (file_sd); idempotent by target.
@@ -56,7 +60,7 @@ class RegisterTarget(Command):
 
     activity_id: str | None = None
     group: str | None = None
-    job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
+    job: str = Field(min_length=1, pattern=JOB_PATTERN)
     vm_name: str
     address: str
     port: int = Field(default=9100, ge=1, le=65535)
@@ -309,7 +313,7 @@ class RegisterJmxExporter(Command):
 
     activity_id: str | None = None
     group: str | None = None
-    job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
+    job: str = Field(min_length=1, pattern=JOB_PATTERN)
     vm_name: str
     address: str
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -345,7 +349,7 @@ class InstanceSeries(BaseModel):
 class InstanceMetricsQuery(Query):
     """Per-instance CPU and memory of a job from Prometheus, for the dashboard's charts."""
 
-    job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
+    job: str = Field(min_length=1, pattern=JOB_PATTERN)
     minutes: int = Field(default=15, ge=1, le=1440)
     step_s: int = Field(default=15, ge=1, le=3600)
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
 from shared.messages.base import Command, Event
 
 __all__ = [
+    "VM_NAME_MAX",
+    "VM_NAME_PATTERN",
     "CloneVm",
     "DeleteTemplate",
     "DestroyVm",
@@ -29,7 +31,9 @@ __all__ = [
     "VmPoweredOn",
 ]
 
-_VM_NAME = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+VM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+VM_NAME_MAX = 80
+_VM_NAME = Field(min_length=1, max_length=VM_NAME_MAX, pattern=VM_NAME_PATTERN)
 
 
 class PowerState(StrEnum):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from services.gateway.api.params import GroupName, VmName
 from services.gateway.backend import ask
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address, rate_limit
 from services.gateway.errors import PayloadTooLarge
@@ -46,7 +47,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["groups"])
 
-GroupName = Annotated[str, Path(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)]
 PROCESSES = ("scale_out", "scale_in", "alerts", "target_tracking", "scheduled", "launch", "terminate", "pool")
 
 
@@ -254,7 +254,7 @@ async def _protect(name: str, vm: str, protected: bool, request: Request, state:
 
 
 @router.post("/api/v1/groups/{name}/instances/{vm}/protect", response_model=InstanceReply, summary="Protect")
-async def protect(name: GroupName, vm: str, request: Request, state: State, me: Operator) -> InstanceReply:
+async def protect(name: GroupName, vm: VmName, request: Request, state: State, me: Operator) -> InstanceReply:
     """Protect an instance from scale-in."""
     return await _protect(name, vm, True, request, state, me)
 
@@ -262,7 +262,7 @@ async def protect(name: GroupName, vm: str, request: Request, state: State, me: 
 @router.post(
     "/api/v1/groups/{name}/instances/{vm}/detach", response_model=InstanceReply, summary="Detach (the VM stays)"
 )
-async def detach_instance(name: GroupName, vm: str, request: Request, state: State, me: Admin) -> InstanceReply:
+async def detach_instance(name: GroupName, vm: VmName, request: Request, state: State, me: Admin) -> InstanceReply:
     """Take a VM out of the group: it keeps running, in the pool and in Prometheus; vmscale stops
     counting and managing it, and its address leaves the IP pool."""
     query = DetachInstance(group=name, vm_name=vm, actor=me.name)
@@ -273,7 +273,7 @@ async def detach_instance(name: GroupName, vm: str, request: Request, state: Sta
 
 
 @router.post("/api/v1/groups/{name}/instances/{vm}/unprotect", response_model=InstanceReply, summary="Unprotect")
-async def unprotect(name: GroupName, vm: str, request: Request, state: State, me: Operator) -> InstanceReply:
+async def unprotect(name: GroupName, vm: VmName, request: Request, state: State, me: Operator) -> InstanceReply:
     """Lift the protection."""
     return await _protect(name, vm, False, request, state, me)
 

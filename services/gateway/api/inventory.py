@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from services.gateway.api.params import VmName
 from services.gateway.backend import ask, send
 from services.gateway.deps import Operator, State, Viewer, client_address
 from shared import subjects
@@ -83,7 +84,7 @@ async def list_vms(
 
 
 @router.get("/api/v1/vms/{name}", response_model=VmInfo, tags=["inventory"], summary="One VM")
-async def get_vm(name: str, state: State, _: Viewer) -> VmInfo:
+async def get_vm(name: VmName, state: State, _: Viewer) -> VmInfo:
     """One VM by name."""
     reply: VmReply = await ask(state.runtime.bus, subjects.QUERY_INVENTORY_VM, VmQuery(name=name), _timeout(state))
     if reply.vm is None:
@@ -101,7 +102,7 @@ async def list_templates(state: State, _: Viewer) -> list[TemplateInfo]:
 
 
 @router.get("/api/v1/templates/{name}", response_model=TemplateInfo, tags=["templates"], summary="One template")
-async def get_template(name: str, state: State, _: Viewer) -> TemplateInfo:
+async def get_template(name: VmName, state: State, _: Viewer) -> TemplateInfo:
     """One template by name."""
     for template in await list_templates(state, _):
         if template.vm.name == name:
@@ -128,7 +129,7 @@ async def create_template(body: TemplateCreate, request: Request, state: State, 
 @router.delete(
     "/api/v1/templates/{name}", response_model=Accepted, status_code=202, tags=["templates"], summary="Delete"
 )
-async def delete_template(name: str, request: Request, state: State, me: Operator) -> Accepted:
+async def delete_template(name: VmName, request: Request, state: State, me: Operator) -> Accepted:
     """Queue the deletion of a template."""
     await send(state.runtime.bus, subjects.CMD_TEMPLATE_DELETE, DeleteTemplate(template_name=name))
     await state.audit(me, "template.delete", name, client_address(request))

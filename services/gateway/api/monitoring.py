@@ -6,14 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from services.gateway.api.params import JobName, VmName
 from services.gateway.backend import ask, send
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address
 from shared import subjects
 from shared.errors import InvalidInput
 from shared.messages import (
+    JOB_PATTERN,
     AgentHost,
     DeleteJob,
     DeregisterTarget,
@@ -103,9 +105,6 @@ class TargetsAccepted(BaseModel):
     queued: int
 
 
-JobName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")]
-
-
 @router.post(
     "/api/v1/prometheus/jobs/{job}/targets",
     response_model=TargetsAccepted,
@@ -130,7 +129,7 @@ async def register_targets(
 @router.delete("/api/v1/prometheus/jobs/{job}/targets/{vm_name}", status_code=202, summary="Deregister a VM")
 async def deregister_target(
     job: JobName,
-    vm_name: str,
+    vm_name: VmName,
     request: Request,
     state: State,
     me: Operator,
@@ -145,7 +144,7 @@ async def deregister_target(
 
 
 @router.delete("/api/v1/prometheus/jobs/{job}", status_code=202, summary="Delete a Prometheus job")
-async def delete_job(job: str, request: Request, state: State, me: Admin) -> dict[str, str]:
+async def delete_job(job: JobName, request: Request, state: State, me: Admin) -> dict[str, str]:
     """Queue the removal of a job (and its dashboard)."""
     await send(state.runtime.bus, subjects.CMD_MONITORING_DELETE_JOB, DeleteJob(job=job))
     await state.audit(me, "prometheus.delete_job", job, client_address(request))
@@ -156,7 +155,7 @@ async def delete_job(job: str, request: Request, state: State, me: Admin) -> dic
 async def usage(
     state: State,
     _: Viewer,
-    job: Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")],
+    job: Annotated[str, Query(min_length=1, max_length=128, pattern=JOB_PATTERN)],
     minutes: Annotated[int, Query(ge=1, le=1440)] = 15,
     step_s: Annotated[int, Query(ge=1, le=3600)] = 15,
 ) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from shared.asyncapi import build_asyncapi
 
@@ -17,18 +18,43 @@ __all__ = ["router"]
 router = APIRouter(tags=["system"])
 
 
+class ServiceReadiness(BaseModel):
+    """One service as its heartbeats show it."""
+
+    healthy: bool
+    heartbeat_age_s: float | None
+    instances: int
+    pid: int | None
+    problems: dict[str, str]
+    degraded: bool
+
+
+class Readiness(BaseModel):
+    """The ``/readyz`` body, the same whether ready (200) or not (503)."""
+
+    ready: bool
+    version: str
+    checks: dict[str, str]
+    services: dict[str, ServiceReadiness]
+
+
 @router.get("/healthz", summary="The gateway process is alive")
 async def healthz() -> dict[str, str]:
     """Always 200 while the process serves HTTP."""
     return {"status": "alive"}
 
 
-@router.get("/readyz", summary="NATS, database, Redis and every service's heartbeat")
+@router.get(
+    "/readyz",
+    summary="NATS, database, Redis and every service's heartbeat",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: a check failed or a service is silent"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """200 when every dependency answers and all five services beat recently, else 503."""
     state = request.app.state.gateway
-    body: dict[str, Any] = await state.readiness()
-    return JSONResponse(body, status_code=200 if body["ready"] else 503)
+    body = Readiness.model_validate(await state.readiness())
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
