@@ -23,9 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.gateway.deps import SESSION_COOKIE, current_principal
 from services.gateway.errors import PROBLEM_JSON, Problem, problem_response
 
-__all__ = ["ERROR_DESCRIPTIONS", "document", "error_statuses", "install_openapi"]
+__all__ = ["ERROR_DESCRIPTIONS", "RATE_LIMITED", "allowed_methods", "document", "error_statuses", "install_openapi"]
 
 ERROR_DESCRIPTIONS = {
+    400: "The body cannot be read: not UTF-8, or not the JSON it should be",
     401: "Not authenticated: no session or API key, or an unknown, expired or revoked one",
     403: "Authenticated, but the role does not allow this (or the CSRF token is missing)",
     404: "No such resource",
@@ -36,6 +37,8 @@ ERROR_DESCRIPTIONS = {
     503: "A dependency (NATS, Redis, the database or a backend system) is unavailable; retry later",
     504: "The owning service did not answer in time",
 }
+# For a route that calls ``deps.rate_limit``: its 429 is declared with the route.
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": ERROR_DESCRIPTIONS[429]}}
 # Modules whose routes ask a backend service over the bus (and so can time out).
 _BACKEND_MODULES = frozenset(
     f"services.gateway.api.{name}" for name in ("groups", "activities", "inventory", "monitoring", "events")
@@ -71,6 +74,8 @@ def error_statuses(route: Any) -> set[int]:
         statuses.add(422)
     if route.methods & _UNSAFE:
         statuses.add(409)
+    if dependant.body_params:
+        statuses.add(400)
     if route.endpoint.__module__ in _BACKEND_MODULES:
         statuses.add(504)
     return statuses
@@ -107,7 +112,7 @@ def document(app: FastAPI) -> dict[str, Any]:
     for route in iter_route_contexts(app.routes):
         if not (isinstance(route.original_route, APIRoute) and route.include_in_schema):
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = spec["paths"][route.path_format][method.lower()]
             responses = operation.setdefault("responses", {})
             for status in error_statuses(route):
@@ -125,19 +130,34 @@ def document(app: FastAPI) -> dict[str, Any]:
 
 
 @cache
-def _path_patterns(app: FastAPI) -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+def _path_patterns(app: FastAPI) -> tuple[tuple[re.Pattern[str], int, frozenset[str]], ...]:
+    """Each documented path as a regex, with its count of literal segments and its methods."""
     patterns = []
     for path, operations in document(app)["paths"].items():
         regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"
-        patterns.append((re.compile(regex), frozenset(method.upper() for method in operations)))
+        literal = sum(1 for segment in path.split("/") if segment and not segment.startswith("{"))
+        patterns.append((re.compile(regex), literal, frozenset(method.upper() for method in operations)))
     return tuple(patterns)
 
 
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """The documented methods of the path ``path`` matches, the most concrete one first.
+
+    As OpenAPI matches: a concrete path (``/groups/validate``) before a templated one
+    (``/groups/{name}``); paths as concrete as each other (none here) would all count.
+    """
+    matches = [(literal, methods) for regex, literal, methods in _path_patterns(app) if regex.match(path)]
+    if not matches:
+        return set()
+    best = max(literal for literal, _ in matches)
+    return set().union(*(methods for literal, methods in matches if literal == best))
+
+
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
-    """405 with an ``Allow`` header naming every documented method of the path (Starlette's names
-    only the methods of the first route that matched the path)."""
+    """405 with an ``Allow`` header naming the documented methods of the path (Starlette's names
+    only the methods of the first route that matched it)."""
     assert isinstance(exc, StarletteHTTPException)
-    methods = set().union(*(methods for regex, methods in _path_patterns(request.app) if regex.match(request.url.path)))
+    methods = allowed_methods(request.app, request.url.path)
     allow = ", ".join(sorted(methods)) or dict(exc.headers or {}).get("Allow", "")
     return problem_response(405, "method not allowed", headers={"Allow": allow}, instance=request.url.path)
 

@@ -1,7 +1,8 @@
 """SQL adapters of the gateway's stores (SQLAlchemy Core over the gateway's own tables).
 
 Database errors leave as ``shared.errors``: a lost connection is ``ServiceUnavailable``, a
-duplicate name ``Conflict``.
+duplicate name ``Conflict``, a value the database refuses (a NUL character, an id out of
+range) ``InvalidInput``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from services.gateway.adapters import tables as t
 from services.gateway.auth.model import Role
 from services.gateway.auth.ports import ApiKeyRecord, AuditEntry, SessionRecord, UserRecord
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 __all__ = ["SqlAuditLog", "SqlKeyStore", "SqlSessionStore", "SqlUserStore"]
 
@@ -40,6 +41,8 @@ class _Sql:
                 yield connection
         except IntegrityError as exc:
             raise Conflict("already exists") from exc
+        except DataError as exc:  # the caller's value: out of range, or a NUL character in text
+            raise InvalidInput("a value the database cannot hold (out of range, or a NUL character)") from exc
         except OperationalError as exc:
             raise ServiceUnavailable("database unavailable") from exc
         except SQLAlchemyError as exc:

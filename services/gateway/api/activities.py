@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from services.gateway.api.params import Instant
 from services.gateway.backend import ask
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address
 from shared import subjects
@@ -91,14 +91,11 @@ async def list_decisions(
     _: Viewer,
     group: Annotated[str | None, Query(max_length=63)] = None,
     allowed: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant = None,
+    until: Instant = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DecisionView]:
     """Every decision, allowed or blocked, with the values seen and the rule applied."""
-    for value in (since, until):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput("since/until need a time zone (RFC 3339)", field="since")
     reply: DecisionsReply = await ask(
         state.runtime.bus,
         subjects.QUERY_SCALER_DECISIONS,

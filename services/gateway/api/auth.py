@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from services.gateway.api.params import RowId
 from services.gateway.auth.model import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -29,6 +30,7 @@ from services.gateway.deps import (
     rate_limit,
 )
 from services.gateway.errors import Forbidden
+from services.gateway.openapi import RATE_LIMITED
 from shared.errors import NotFound, Unauthorized
 
 __all__ = ["router"]
@@ -65,7 +67,12 @@ class AuditEntryPublic(BaseModel):
     detail: dict[str, object]
 
 
-@router.post("/auth/login", response_model=Me, summary="Log in; sets an HttpOnly session cookie")
+@router.post(
+    "/auth/login",
+    response_model=Me,
+    summary="Log in; sets an HttpOnly session cookie",
+    responses={401: {"description": "Wrong username or password, or a disabled user"}, **RATE_LIMITED},
+)
 async def login(body: LoginRequest, request: Request, response: Response, state: State) -> Me:
     """Open a session. The session cookie is HttpOnly and SameSite=Strict; the CSRF token is
     returned in the body and in a readable cookie, and must come back in ``X-CSRF-Token``."""
@@ -126,7 +133,7 @@ async def create_user(body: UserCreate, request: Request, state: State, me: Admi
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"], summary="Change a user")
-async def update_user(user_id: int, body: UserUpdate, request: Request, state: State, me: Admin) -> UserPublic:
+async def update_user(user_id: RowId, body: UserUpdate, request: Request, state: State, me: Admin) -> UserPublic:
     """Change role, disable, or set a new password."""
     user = await asyncio.to_thread(state.auth.update_user, user_id, body, me)
     changed = sorted(key for key, value in body.model_dump().items() if value is not None)
@@ -135,7 +142,7 @@ async def update_user(user_id: int, body: UserUpdate, request: Request, state: S
 
 
 @router.delete("/users/{user_id}", status_code=204, tags=["users"], summary="Delete a user")
-async def delete_user(user_id: int, request: Request, state: State, me: Admin) -> Response:
+async def delete_user(user_id: RowId, request: Request, state: State, me: Admin) -> Response:
     """Remove a user with its sessions and keys (not yourself)."""
     if me.user_id == user_id:
         raise Forbidden("you cannot delete your own account")
@@ -165,7 +172,7 @@ async def create_key(body: ApiKeyCreate, request: Request, state: State, me: Adm
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic, tags=["api-keys"], summary="Revoke a key")
-async def revoke_key(key_id: int, request: Request, state: State, me: Admin) -> ApiKeyPublic:
+async def revoke_key(key_id: RowId, request: Request, state: State, me: Admin) -> ApiKeyPublic:
     """Revoke a key at once (idempotent)."""
     key = key_public(await asyncio.to_thread(state.auth.keys.revoke, key_id))
     await state.audit(me, "api_key.revoke", key.name, client_address(request))

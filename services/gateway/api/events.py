@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from services.gateway.api.params import Instant
 from services.gateway.deps import State, Viewer
 from services.gateway.events import FeedEvent
-from shared.errors import InvalidInput
 
 __all__ = ["router"]
 
@@ -39,12 +39,6 @@ def _types(value: str | None) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()} if value else None
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput("since/until need a time zone (RFC 3339)", field="since")
-    return value
-
-
 @router.get("/events", response_model=list[EventPublic], summary="Recent events, newest first")
 async def list_events(
     state: State,
@@ -52,14 +46,12 @@ async def list_events(
     group: Annotated[str | None, Query(max_length=63)] = None,
     type: Annotated[str | None, Query(max_length=200, description="comma-separated: activity,decision,...")] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant = None,
+    until: Instant = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[EventPublic]:
     """Events seen by this gateway: activities, decisions, alerts, pools, VMs, audit."""
-    found = state.feed.recent(
-        group=group, types=_types(type), status=status, since=_aware(since), until=_aware(until), limit=limit
-    )
+    found = state.feed.recent(group=group, types=_types(type), status=status, since=since, until=until, limit=limit)
     return [EventPublic(**event.as_dict()) for event in found]
 
 

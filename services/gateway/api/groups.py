@@ -6,7 +6,7 @@ Everything is answered by the scaler over ``query.scaler.*``; the original's
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from fastapi import APIRouter, Body, Request
@@ -17,6 +17,7 @@ from services.gateway.api.params import GroupName, VmName
 from services.gateway.backend import ask
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address, rate_limit
 from services.gateway.errors import PayloadTooLarge
+from services.gateway.openapi import RATE_LIMITED
 from shared import subjects
 from shared.errors import InvalidInput
 from shared.messages import (
@@ -47,21 +48,22 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["groups"])
 
-PROCESSES = ("scale_out", "scale_in", "alerts", "target_tracking", "scheduled", "launch", "terminate", "pool")
+Process = Literal["scale_out", "scale_in", "alerts", "target_tracking", "scheduled", "launch", "terminate", "pool"]
+PROCESSES: tuple[str, ...] = get_args(Process)
 
 
 class ScaleRequest(BaseModel):
     """Manual scaling: a desired capacity or a change by ``delta``."""
 
-    desired: int | None = Field(default=None, ge=0, le=1000)
-    delta: int | None = Field(default=None, ge=-100, le=100)
-    honor_cooldown: bool = False
+    desired: int | None = Field(default=None, ge=0, le=1000, strict=True)
+    delta: int | None = Field(default=None, ge=-100, le=100, strict=True)
+    honor_cooldown: bool = Field(default=False, strict=True)
 
 
 class ProcessesRequest(BaseModel):
     """Processes to suspend or resume."""
 
-    processes: list[str] = Field(min_length=1, max_length=len(PROCESSES))
+    processes: list[Process] = Field(min_length=1, max_length=len(PROCESSES))
 
 
 class ImportResult(BaseModel):
@@ -184,7 +186,12 @@ async def disable_group(name: GroupName, request: Request, state: State, me: Ope
     return await _set_enabled(name, False, request, state, me)
 
 
-@router.post("/api/v1/groups/{name}/scale", response_model=ScaleReply, summary="Manual scaling (rate-limited)")
+@router.post(
+    "/api/v1/groups/{name}/scale",
+    response_model=ScaleReply,
+    summary="Manual scaling (rate-limited)",
+    responses=RATE_LIMITED,
+)
 async def scale_group(name: GroupName, body: ScaleRequest, request: Request, state: State, me: Operator) -> ScaleReply:
     """Set a desired capacity or change it by ``delta``; the scaler still enforces min/max."""
     if (body.desired is None) == (body.delta is None):
@@ -205,9 +212,6 @@ async def scale_group(name: GroupName, body: ScaleRequest, request: Request, sta
 async def _suspend(
     name: str, body: ProcessesRequest, suspend: bool, request: Request, state: Any, me: Any
 ) -> GroupReply:
-    unknown = sorted(set(body.processes) - set(PROCESSES))
-    if unknown:
-        raise InvalidInput(f"unknown processes: {', '.join(unknown)}", field="processes")
     processes = tuple(body.processes)
     query = SetSuspendedProcesses(
         group=name, suspend=processes if suspend else (), resume=() if suspend else processes, actor=me.name

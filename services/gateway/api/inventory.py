@@ -44,7 +44,9 @@ __all__ = ["router"]
 
 router = APIRouter()
 
-VM_NAME = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,78}[A-Za-z0-9._-]$"
+# A name as the contract takes it (shared.messages.VM_NAME_PATTERN, at most VM_NAME_MAX), with the
+# blanks around it the original's form trimmed.
+VM_NAME = r"^\s*[A-Za-z0-9][A-Za-z0-9._-]{0,79}\s*$"
 
 
 class TemplateCreate(BaseModel):

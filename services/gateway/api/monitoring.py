@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from services.gateway.api.params import JobName, VmName
 from services.gateway.backend import ask, send
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address
 from shared import subjects
-from shared.errors import InvalidInput
 from shared.messages import (
     JOB_PATTERN,
     AgentHost,
@@ -94,7 +93,7 @@ class TargetRegistration(BaseModel):
 
     vm_name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     address: str = Field(min_length=1, max_length=64)
-    port: int = Field(default=9100, ge=1, le=65535)
+    port: int = Field(default=9100, ge=1, le=65535, strict=True)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
@@ -112,11 +111,13 @@ class TargetsAccepted(BaseModel):
     summary="Register VMs as targets of a job (grouped mode)",
 )
 async def register_targets(
-    job: JobName, body: list[TargetRegistration], request: Request, state: State, me: Operator
+    job: JobName,
+    body: Annotated[list[TargetRegistration], Body(min_length=1, max_length=500)],
+    request: Request,
+    state: State,
+    me: Operator,
 ) -> TargetsAccepted:
-    """Queue one registration per VM; each target gets ``instance`` = its address."""
-    if not 1 <= len(body) <= 500:
-        raise InvalidInput("send between 1 and 500 targets", field="body")
+    """Queue one registration per VM (1 to 500); each target gets ``instance`` = its address."""
     for target in body:
         command = RegisterTarget(
             job=job, vm_name=target.vm_name, address=target.address, port=target.port, labels=target.labels

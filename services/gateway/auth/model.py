@@ -69,7 +69,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)
     password: str | None = Field(default=None, min_length=12, max_length=256)
 
 

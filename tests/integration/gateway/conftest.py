@@ -28,12 +28,14 @@ async def gateway(
     tmp_path: Path,
     js_cleanup: None,
     scaler_bus: Bus,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Gateway]:
     settings = gateway_settings(nats_url, redis_url, postgres_database, prefix, tmp_path)
     app = create_app(settings)
     scaler = FakeScaler(groups={"web": True, "batch": False})
     scaler_bus.broker.include_router(scaler.router(scaler_bus))
-    scaler_bus.broker.include_router(FakeBackends().router(scaler_bus))
+    if request.node.get_closest_marker("without_backends") is None:
+        scaler_bus.broker.include_router(FakeBackends().router(scaler_bus))
     async with app.router.lifespan_context(app):
         await scaler_bus.connect()
         await scaler_bus.broker.start()

@@ -57,6 +57,7 @@ async def test_an_unknown_group_is_a_404_problem_and_a_duplicate_a_409(gateway: 
     assert (await admin.post("/api/v1/groups", json={**SPEC, "name": "web", "vm_prefix": "web"})).status_code == 409
 
 
+@pytest.mark.without_backends
 async def test_a_backend_that_does_not_answer_is_a_504_problem_not_a_hang(gateway: Gateway) -> None:
     admin = await gateway.login()
     response = await asyncio.wait_for(admin.get("/api/v1/datastores"), timeout=5)
