@@ -42,6 +42,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "VmscaleError",
+    "kind_of",
 ]
 
 
@@ -116,3 +117,13 @@ class QuotaExceeded(PermanentError):
 
 class ConfigurationError(PermanentError):
     """Settings that cannot work: a missing pool, template or Prometheus job."""
+
+
+def kind_of(exc: VmscaleError) -> str:
+    """The name of the nearest class of this tree that ``exc`` is: what a reply's ``error_kind``
+    carries, so a service's own subclass (the scaler's ``UnknownGroup``) reads as ``NotFound``
+    to a caller that knows only this module."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == __name__:
+            return cls.__name__
+    return VmscaleError.__name__

@@ -6,13 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsRouter
 
 from services.gateway.api import activities, auth, events, groups, inventory, monitoring, status, system, webhook
 from services.gateway.api.docs import mount_docs
 from services.gateway.api.ui import mount_ui
+from services.gateway.deps import single_valued_query
 from services.gateway.errors import install_error_handlers
 from services.gateway.openapi import install_openapi
 from services.gateway.security import SecurityHeadersMiddleware
@@ -76,7 +77,7 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     app.include_router(system.router)
     app.include_router(webhook.router)
     for module in (auth, groups, activities, inventory, monitoring, events, status):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(single_valued_query)])
     mount_docs(app)
     mount_ui(app)
     if settings.cors_origins:

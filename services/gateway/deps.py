@@ -7,13 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from services.gateway.auth.model import Principal, Role
 from services.gateway.auth.secrets import constant_time_equals
 from services.gateway.auth.service import csrf_for
 from services.gateway.errors import Forbidden
 from services.gateway.state import GatewayState
-from shared.errors import RateLimited, ServiceUnavailable, Unauthorized
+from shared.errors import InvalidInput, RateLimited, ServiceUnavailable, Unauthorized
 
 __all__ = [
     "CSRF_COOKIE",
@@ -28,6 +30,7 @@ __all__ = [
     "get_state",
     "rate_limit",
     "require",
+    "single_valued_query",
 ]
 
 SESSION_COOKIE = "vmscale_session"
@@ -109,3 +112,31 @@ async def rate_limit(state: GatewayState, bucket: str, key: str, limit: int, fai
         raise
     if retry_after is not None:
         raise RateLimited("too many requests; slow down", retry_after_s=retry_after)
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_params(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_params(sub)
+    return names
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(_query_params(route.dependant))
+    return names
+
+
+async def single_valued_query(request: Request) -> None:
+    """422 for a query parameter given twice (every one of ours takes one value; Starlette would
+    silently keep the last)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    for name in _query_names(route):
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"query parameter {name!r} given more than once", field=name)

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.scaler.domain import ipam
 from services.scaler.domain.drift import pool_drift
+from services.scaler.domain.errors import UnknownGroup
 from services.scaler.domain.model import Instance, InstanceState, IpPool
 from services.scaler.domain.saga import Activity
 from services.scaler.ports import DecisionRecord, GroupRecord, MetricsQuery, PoolReader, Store, UnitOfWork
@@ -242,8 +243,14 @@ class Views:
         return [decision_view(d) for d in found]
 
     async def instances(self, group: str | None, include_terminated: bool) -> list[InstanceView]:
-        """Instances of a group (or all)."""
-        found = await self._store.transaction(lambda uow: uow.instances.all(group))
+        """Instances of a group (or all); ``UnknownGroup`` for a group that does not exist."""
+
+        def read(uow: UnitOfWork) -> list[Instance]:
+            if group is not None and uow.groups.get(group) is None:
+                raise UnknownGroup(f"no scaling group {group!r}", group=group)
+            return uow.instances.all(group)
+
+        found = await self._store.transaction(read)
         return [instance_view(i) for i in found if include_terminated or i.state is not InstanceState.TERMINATED]
 
     async def pools(self) -> list[IpPoolView]:

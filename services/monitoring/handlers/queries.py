@@ -13,7 +13,7 @@ from faststream.nats import NatsRouter
 from services.monitoring.service import MonitoringService
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import VmscaleError
+from shared.errors import VmscaleError, kind_of
 from shared.messages import (
     InstanceMetricsQuery,
     InstanceMetricsReply,
@@ -44,7 +44,7 @@ async def _answer(reply: type[R], make: Callable[[], Awaitable[R]]) -> R:
     try:
         return await make()
     except VmscaleError as exc:
-        return reply(error=str(exc), error_kind=type(exc).__name__)
+        return reply(error=str(exc), error_kind=kind_of(exc))
 
 
 def query_router(bus: Bus, service: MonitoringService) -> NatsRouter:

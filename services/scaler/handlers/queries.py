@@ -17,7 +17,7 @@ from services.scaler.service import Scaler
 from services.scaler.views import decision_view, instance_view, pool_view
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import InvalidInput, NotFound, VmscaleError
+from shared.errors import InvalidInput, NotFound, VmscaleError, kind_of
 from shared.messages import (
     ActivitiesReply,
     ActivityReply,
@@ -66,7 +66,7 @@ async def _guard(reply: type[R], work: Callable[[], Awaitable[R]]) -> R:
     try:
         return await work()
     except VmscaleError as exc:
-        return reply(error=str(exc), error_kind=type(exc).__name__)
+        return reply(error=str(exc), error_kind=kind_of(exc))
 
 
 def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:

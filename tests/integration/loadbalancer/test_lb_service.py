@@ -157,7 +157,7 @@ async def test_a_missing_pool_fails_the_command_as_a_configuration_error(service
     failed = await service.expect(subjects.POOL_OPERATION_FAILED, name="vm-x")
     assert (failed.error_kind, failed.retryable, failed.activity_id) == ("ConfigurationError", False, "a-1")
     reply = await service.bus.request(subjects.QUERY_POOL_MEMBERS, ListPoolMembers(pool="nope"))
-    assert (reply.error_kind, reply.members) == ("ConfigurationError", ())
+    assert (reply.error_kind, reply.members) == ("NotFound", ()), "asked about it, the pool is not there"
 
 
 async def test_queries_list_pools_and_virtual_servers(service: Scaler) -> None:

@@ -16,6 +16,7 @@ from shared.messages import (
     GetGroup,
     GroupStatusQuery,
     ListDecisions,
+    ListInstances,
     ManualScale,
     SaveGroup,
     SaveIpPool,
@@ -91,7 +92,8 @@ async def test_queries_and_operator_requests_over_the_bus(
         assert saved.error is None and saved.pool.capacity == 3
         bad = group_spec("web").model_dump(mode="json") | {"min_size": 5}
         refused = await client.request(subjects.QUERY_SCALER_SAVE_GROUP, SaveGroup(spec=bad))
-        assert refused.error_kind == "InvalidPolicy" and "min_size" in refused.error
+        # the kind is the shared.errors class (InvalidPolicy is the scaler's own): the gateway's 422
+        assert refused.error_kind == "InvalidInput" and "min_size" in refused.error
         spec = group_spec("web", enabled=False).model_dump(mode="json")
         created = await client.request(subjects.QUERY_SCALER_SAVE_GROUP, SaveGroup(spec=spec))
         assert created.error is None and created.group.name == "web" and not created.group.enabled
@@ -99,6 +101,8 @@ async def test_queries_and_operator_requests_over_the_bus(
         assert status.exists and not status.enabled
         missing = await client.request(subjects.QUERY_SCALER_GROUP, GetGroup(name="nope"))
         assert missing.error_kind == "NotFound"
+        nobody = await client.request(subjects.QUERY_SCALER_INSTANCES, ListInstances(group="nope"))
+        assert nobody.error_kind == "NotFound", "no group is not a group without instances"
         await seed(replica.store, [group_spec("web")], lab_pool("127.0.10.10", "127.0.10.12"))
         scaled = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=2, actor="alice"))
         assert scaled.decision.allowed and scaled.decision.delta == 2
