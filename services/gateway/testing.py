@@ -8,9 +8,15 @@ small subset of the scaler's, enough to exercise the error paths.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import os
 import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from faststream.nats import NatsRouter
@@ -20,17 +26,31 @@ from shared.bus import Bus
 from shared.messages import (
     ActivitiesReply,
     ActivityKind,
+    ActivityReply,
+    ActivityRolledBack,
     ActivityStarted,
     ActivityView,
     AlertFired,
     AlertResolved,
+    CancelActivity,
+    ComputeQuery,
+    ComputeReply,
+    DatastoreInfo,
+    DatastoresQuery,
+    DatastoresReply,
     DecisionRecorded,
     DecisionsReply,
     DecisionView,
     DeleteGroup,
+    DeleteIpPool,
+    DetachInstance,
     DryRunGroup,
     DryRunOutcome,
     DryRunReply,
+    FolderInfo,
+    FoldersQuery,
+    FoldersReply,
+    GetActivity,
     GetGroup,
     GroupReply,
     GroupsReply,
@@ -39,21 +59,37 @@ from shared.messages import (
     GroupView,
     InstanceMetricsQuery,
     InstanceMetricsReply,
+    InstanceReply,
     InstanceSeries,
+    InstancesReply,
+    InstanceView,
+    InventoryObject,
+    InventoryStatusQuery,
+    InventoryStatusReply,
+    IpLeaseView,
+    IpPoolReply,
     IpPoolsReply,
+    IpPoolView,
     ListActivities,
     ListDecisions,
     ListGroups,
+    ListInstances,
     ListIpPools,
+    ListPoolMembers,
     ListPools,
     ListVirtualServers,
     ManualScale,
+    MemberAdmin,
+    MemberHealth,
+    MemberState,
     MonitoringAlertsQuery,
     MonitoringAlertsReply,
     MonitoringJobsQuery,
     MonitoringJobsReply,
     MonitoringRoutesQuery,
     MonitoringRoutesReply,
+    MonitoringRulesQuery,
+    MonitoringRulesReply,
     MonitoringSilencesQuery,
     MonitoringSilencesReply,
     MonitoringTargetsQuery,
@@ -62,10 +98,15 @@ from shared.messages import (
     NetworksReply,
     OperationReply,
     PoolInfo,
+    PoolMember,
+    PoolMembersReply,
     PoolsReply,
+    ProtectInstance,
     Reply,
     SaveGroup,
+    SaveIpPool,
     ScaleReply,
+    ServiceHeartbeat,
     SetGroupEnabled,
     SetSuspendedProcesses,
     StepView,
@@ -73,17 +114,24 @@ from shared.messages import (
     TemplateInfo,
     TemplatesQuery,
     TemplatesReply,
+    ValidateGroup,
+    ValidationReply,
     VirtualServerInfo,
     VirtualServersReply,
     VmInfo,
+    VmQuery,
+    VmReply,
     VmsQuery,
     VmsReply,
     utcnow,
 )
+from shared.runtime import VERSION
 
 __all__ = ["FakeBackends", "FakeScaler"]
 
 R = TypeVar("R", bound=Reply)
+T = TypeVar("T")
+_DISABLED_WARNING = "the group is disabled: no alert reaches it until it is enabled"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -107,9 +155,136 @@ def _problems(spec: dict[str, Any]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class _IpPool:
+    """An IP pool as the scaler's ``IpPool`` holds it (ranges as inclusive integer pairs)."""
+
+    name: str
+    network: ipaddress.IPv4Network
+    ranges: tuple[tuple[int, int], ...]
+    gateway: ipaddress.IPv4Address | None = None
+    dns: tuple[ipaddress.IPv4Address, ...] = ()
+    exclusions: frozenset[ipaddress.IPv4Address] = frozenset()
+    ping_check: bool = False
+
+    def never(self) -> set[int]:
+        """Network, broadcast, gateway and exclusions: never handed out."""
+        never = {int(a) for a in self.exclusions}
+        if self.network.prefixlen < 31:
+            never |= {int(self.network.network_address), int(self.network.broadcast_address)}
+        if self.gateway is not None:
+            never.add(int(self.gateway))
+        return never
+
+    def usable(self, address: str) -> bool:
+        """True when the pool may hand ``address`` out."""
+        value = int(ipaddress.IPv4Address(address))
+        return any(start <= value <= end for start, end in self.ranges) and value not in self.never()
+
+    def capacity(self) -> int:
+        """How many addresses the pool can hand out (overlapping ranges count once)."""
+        merged: list[list[int]] = []
+        for start, end in sorted(self.ranges):
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        inside = sum(end - start + 1 for start, end in merged)
+        return inside - sum(1 for value in self.never() if any(s <= value <= e for s, e in merged))
+
+    def view(self, leases: tuple[IpLeaseView, ...]) -> IpPoolView:
+        """The pool as ``query.scaler.ip_pools`` shows it."""
+        capacity = self.capacity()
+        return IpPoolView(
+            name=self.name,
+            network=str(self.network),
+            gateway=str(self.gateway) if self.gateway else None,
+            dns=tuple(str(d) for d in self.dns),
+            ranges=tuple(f"{ipaddress.IPv4Address(s)}-{ipaddress.IPv4Address(e)}" for s, e in self.ranges),
+            exclusions=tuple(sorted((str(e) for e in self.exclusions), key=lambda a: int(ipaddress.IPv4Address(a)))),
+            ping_check=self.ping_check,
+            capacity=capacity,
+            free=max(capacity - sum(1 for lease in leases if self.usable(lease.address)), 0),
+            leases=leases,
+        )
+
+
+def _address(value: Any, where: str, problems: list[str]) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(str(value))
+    except ValueError:
+        problems.append(f"{where}: value is not a valid IPv4 address")
+        return None
+
+
+def _parse_pool(spec: dict[str, Any]) -> tuple[_IpPool | None, list[str]]:
+    """Validate IP-pool settings as the scaler's ``parse_pool`` does; the pool or the problems."""
+    problems: list[str] = []
+    name = str(spec.get("name") or "")
+    if not _NAME.match(name):
+        problems.append(f"name: String should match pattern '{_NAME.pattern}'")
+    raw_ranges = spec.get("ranges")
+    if not isinstance(raw_ranges, list | tuple) or not raw_ranges:
+        problems.append("ranges: List should have at least 1 item after validation")
+        raw_ranges = []
+    ranges: list[tuple[int, int]] = []
+    for n, item in enumerate(raw_ranges):
+        if not isinstance(item, dict):
+            problems.append(f"ranges.{n}: Input should be a valid dictionary")
+            continue
+        start = _address(item.get("start"), f"ranges.{n}.start", problems)
+        end = _address(item.get("end"), f"ranges.{n}.end", problems)
+        if start is not None and end is not None:
+            if int(start) > int(end):
+                problems.append(f"ranges.{n}: range start {start} is after its end {end}")
+            else:
+                ranges.append((int(start), int(end)))
+    gateway = _address(spec["gateway"], "gateway", problems) if spec.get("gateway") else None
+    network_spec = spec.get("network")
+    if network_spec is None and spec.get("netmask"):
+        anchor = spec.get("gateway") or (
+            raw_ranges[0].get("start") if raw_ranges and isinstance(raw_ranges[0], dict) else ""
+        )
+        network_spec = f"{anchor}/{spec['netmask']}"
+        strict = False
+    else:
+        strict = True
+    network = None
+    try:
+        network = ipaddress.IPv4Network(str(network_spec), strict=strict)
+    except ValueError:
+        problems.append("network: value is not a valid IPv4 network")
+    dns = [_address(d, f"dns.{n}", problems) for n, d in enumerate(spec.get("dns") or ())]
+    excluded = [_address(x, f"exclusions.{n}", problems) for n, x in enumerate(spec.get("exclusions") or ())]
+    if network is not None:
+        for low, high in ranges:
+            first, last = ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
+            if first not in network or last not in network:
+                problems.append(f"range {first}-{last} is outside {network}")
+        if gateway is not None and gateway not in network:
+            problems.append(f"gateway {gateway} is outside {network}")
+    if problems or network is None:
+        return None, problems
+    pool = _IpPool(
+        name=name,
+        network=network,
+        ranges=tuple(ranges),
+        gateway=gateway,
+        dns=tuple(a for a in dns if a is not None),
+        exclusions=frozenset(a for a in excluded if a is not None),
+        ping_check=bool(spec.get("ping_check", False)),
+    )
+    return pool, []
+
+
 @dataclass
 class FakeScaler:
-    """Groups, decisions and activities in memory; records the ``alert.*`` events it consumes."""
+    """Groups, decisions and activities in memory; records the ``alert.*`` events it consumes.
+
+    Every group starts with two protected base instances (``<group>-01``, ``<group>-02``, on
+    loopback addresses); protect, unprotect and detach change them. IP pools live in
+    ``ip_pools``; their leases are the addresses of the instances of the groups that use them.
+    """
 
     groups: dict[str, bool] = field(default_factory=dict)
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -117,8 +292,64 @@ class FakeScaler:
     activities: list[ActivityView] = field(default_factory=list)
     fired: list[AlertFired] = field(default_factory=list)
     resolved: list[AlertResolved] = field(default_factory=list)
+    instances: dict[str, dict[str, InstanceView]] = field(default_factory=dict)
+    ip_pools: dict[str, _IpPool] = field(default_factory=dict)
     status_queries: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _subnets: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in self.groups:
+            self.members(name)
+
+    def members(self, group: str) -> dict[str, InstanceView]:
+        """The group's live instances (two base instances the first time an existing group is asked)."""
+        if group not in self.instances and group in self.groups:
+            octet = self._subnets.setdefault(group, 10 + len(self._subnets) % 240)
+            now = utcnow()
+            self.instances[group] = {
+                f"{group}-{n:02d}": InstanceView(
+                    group=group,
+                    vm_name=f"{group}-{n:02d}",
+                    address=f"127.0.{octet}.{10 + n}",
+                    state="in_service",
+                    protected=True,
+                    base=True,
+                    created_at=now,
+                )
+                for n in (1, 2)
+            }
+        return self.instances.get(group, {})
+
+    def leases(self, pool: _IpPool) -> tuple[IpLeaseView, ...]:
+        """Addresses of the pool held by instances of the groups that use it."""
+        now = utcnow()
+        return tuple(
+            IpLeaseView(
+                address=instance.address,
+                group=group,
+                vm_name=instance.vm_name,
+                state="confirmed",
+                activity_id=instance.activity_id,
+                updated_at=now,
+            )
+            for group in sorted(self.groups)
+            if self.specs.get(group, {}).get("ip_pool") == pool.name
+            for instance in self.members(group).values()
+            if instance.address and any(s <= int(ipaddress.IPv4Address(instance.address)) <= e for s, e in pool.ranges)
+        )
+
+    def pool_view(self, name: str) -> IpPoolView:
+        """One IP pool with its usage."""
+        pool = self.ip_pools[name]
+        return pool.view(self.leases(pool))
+
+    def activity(self, activity_id: str) -> tuple[int, ActivityView] | None:
+        """An activity and its index in ``activities``."""
+        for n, found in enumerate(self.activities):
+            if found.id == activity_id:
+                return n, found
+        return None
 
     def view(self, name: str) -> GroupView:
         """The group as the scaler would show it."""
@@ -157,7 +388,8 @@ class FakeScaler:
             if query.name not in self.groups:
                 return self._missing(query.name, GroupReply)
             mine = tuple(a for a in self.activities if a.group == query.name)
-            return GroupReply(group=self.view(query.name), activities=mine)
+            members = tuple(self.members(query.name).values())
+            return GroupReply(group=self.view(query.name), instances=members, activities=mine)
 
         @bus.responder(router, subjects.QUERY_SCALER_SAVE_GROUP, "scaler")
         async def save_group(query: SaveGroup) -> GroupReply:
@@ -179,6 +411,7 @@ class FakeScaler:
                 return self._missing(query.name, OperationReply)
             del self.groups[query.name]
             self.specs.pop(query.name, None)
+            self.instances.pop(query.name, None)
             return OperationReply(ok=True, message="deleted")
 
         @bus.responder(router, subjects.QUERY_SCALER_SET_ENABLED, "scaler")
@@ -240,9 +473,123 @@ class FakeScaler:
             found = [a for a in reversed(self.activities) if query.group in (None, a.group)]
             return ActivitiesReply(activities=tuple(found[: query.limit]))
 
+        @bus.responder(router, subjects.QUERY_SCALER_ACTIVITY, "scaler")
+        async def activity(query: GetActivity) -> ActivityReply:
+            found = self.activity(query.activity_id)
+            if found is None:
+                return ActivityReply(error=f"no activity {query.activity_id}", error_kind="NotFound")
+            return ActivityReply(activity=found[1])
+
+        @bus.responder(router, subjects.QUERY_SCALER_CANCEL, "scaler")
+        async def cancel(query: CancelActivity) -> ActivityReply:
+            found = self.activity(query.activity_id)
+            if found is None:
+                return ActivityReply(error=f"no activity {query.activity_id}", error_kind="NotFound")
+            n, current = found
+            if current.status != "running":
+                return ActivityReply(activity=current)
+            now = utcnow()
+            undo = tuple(
+                StepView(vm_name=step.vm_name, step="release_ip", phase="compensate", status="done", started_at=now)
+                for step in current.steps
+                if step.step == "reserve_ip" and step.status == "done"
+            )
+            reason = f"cancelled by {query.actor}"
+            cancelled = current.model_copy(
+                update={
+                    "status": "cancelled",
+                    "failed_step": "cancel",
+                    "reason": reason,
+                    "finished_at": now,
+                    "steps": current.steps + undo,
+                }
+            )
+            self.activities[n] = cancelled
+            await bus.publish(
+                subjects.ACTIVITY_ROLLED_BACK,
+                ActivityRolledBack(
+                    activity_id=current.id,
+                    group=current.group,
+                    kind=ActivityKind(current.kind),
+                    failed_step="cancel",
+                    reason=reason,
+                    duration_s=(now - current.created_at).total_seconds(),
+                ),
+            )
+            return ActivityReply(activity=cancelled)
+
+        @bus.responder(router, subjects.QUERY_SCALER_INSTANCES, "scaler")
+        async def instances(query: ListInstances) -> InstancesReply:
+            if query.group is not None and query.group not in self.groups:
+                return self._missing(query.group, InstancesReply)
+            names = sorted(self.groups) if query.group is None else [query.group]
+            return InstancesReply(instances=tuple(i for name in names for i in self.members(name).values()))
+
+        @bus.responder(router, subjects.QUERY_SCALER_PROTECT, "scaler")
+        async def protect(query: ProtectInstance) -> InstanceReply:
+            members = self.members(query.group)
+            if query.vm_name not in members:
+                error = f"no instance {query.vm_name} in {query.group}"
+                return InstanceReply(error=error, error_kind="NotFound")
+            changed = members[query.vm_name].model_copy(update={"protected": query.protected})
+            members[query.vm_name] = changed
+            return InstanceReply(instance=changed)
+
+        @bus.responder(router, subjects.QUERY_SCALER_DETACH, "scaler")
+        async def detach(query: DetachInstance) -> InstanceReply:
+            if query.group not in self.groups:
+                return self._missing(query.group, InstanceReply)
+            running = [a.id for a in self.activities if a.group == query.group and a.status == "running"]
+            if running:
+                error = f"group {query.group} runs activity {running[0]}; try again after it"
+                return InstanceReply(error=error, error_kind="Conflict")
+            members = self.members(query.group)
+            if query.vm_name not in members:
+                error = f"no instance {query.vm_name} in {query.group}"
+                return InstanceReply(error=error, error_kind="NotFound")
+            instance = members.pop(query.vm_name)
+            # its address leaves the IP pool for good, as the scaler does
+            pool = self.ip_pools.get(str(self.specs.get(query.group, {}).get("ip_pool")))
+            if pool is not None and instance.address is not None:
+                excluded = pool.exclusions | {ipaddress.IPv4Address(instance.address)}
+                self.ip_pools[pool.name] = _replace(pool, exclusions=excluded)
+            return InstanceReply(instance=instance)
+
+        @bus.responder(router, subjects.QUERY_SCALER_VALIDATE, "scaler")
+        async def validate(query: ValidateGroup) -> ValidationReply:
+            problems = _problems(query.spec)
+            if problems:
+                return ValidationReply(problems=tuple(problems))
+            disabled = () if query.spec.get("enabled") else (_DISABLED_WARNING,)
+            return ValidationReply(warnings=disabled)
+
         @bus.responder(router, subjects.QUERY_SCALER_IP_POOLS, "scaler")
         async def ip_pools(query: ListIpPools) -> IpPoolsReply:
-            return IpPoolsReply()
+            return IpPoolsReply(pools=tuple(self.pool_view(name) for name in sorted(self.ip_pools)))
+
+        @bus.responder(router, subjects.QUERY_SCALER_SAVE_IP_POOL, "scaler")
+        async def save_ip_pool(query: SaveIpPool) -> IpPoolReply:
+            pool, problems = _parse_pool(query.spec)
+            if pool is None:
+                return IpPoolReply(error="invalid IP pool: " + "; ".join(problems), error_kind="InvalidInput")
+            old = self.ip_pools.get(pool.name)
+            for lease in self.leases(old) if old is not None else ():
+                if not pool.usable(lease.address):
+                    error = f"{lease.address} is held by {lease.vm_name} and would fall outside the pool"
+                    return IpPoolReply(error=error, error_kind="Conflict")
+            self.ip_pools[pool.name] = pool
+            return IpPoolReply(pool=self.pool_view(pool.name))
+
+        @bus.responder(router, subjects.QUERY_SCALER_DELETE_IP_POOL, "scaler")
+        async def delete_ip_pool(query: DeleteIpPool) -> OperationReply:
+            if query.name not in self.ip_pools:
+                return OperationReply(error=f"no IP pool {query.name}", error_kind="NotFound")
+            users = [name for name in sorted(self.groups) if self.specs.get(name, {}).get("ip_pool") == query.name]
+            if users:  # (leases come from the users' instances, so no user means no lease)
+                error = f"IP pool {query.name} is used by {', '.join(users)}"
+                return OperationReply(error=error, error_kind="Conflict")
+            del self.ip_pools[query.name]
+            return OperationReply(ok=True, message=f"IP pool {query.name} deleted")
 
         @bus.consumer(router, subjects.ALERT_FIRED, "scaler")
         async def on_fired(event: AlertFired) -> None:
@@ -298,9 +645,45 @@ class FakeScaler:
         return decision
 
 
+def _version(about: str) -> str | None:
+    match = re.search(r"\b(\d+\.\d+(?:\.\d+)*)\b", about)
+    return match.group(1) if match else None
+
+
+def _member(name: str, address: str) -> PoolMember:
+    return PoolMember(
+        name=name,
+        address=address,
+        port=80,
+        state=MemberState.UP,
+        admin=MemberAdmin.ENABLED,
+        health=MemberHealth.UP,
+    )
+
+
+def _rule(group: str, name: str, expr: str) -> dict[str, Any]:
+    return {
+        "name": f"{group}_{name}",
+        "query": expr,
+        "duration": 300,
+        "labels": {"service": group, "severity": "warning"},
+        "annotations": {"summary": f"{name} on {group}"},
+        "alerts": [],
+        "health": "ok",
+        "type": "alerting",
+        "state": "inactive",
+    }
+
+
 @dataclass
 class FakeBackends:
-    """Inventory and load balancer stand-ins: a few VMs, templates, networks, pools and VIPs."""
+    """Inventory, monitoring and load balancer stand-ins: a few VMs, templates, networks,
+    datastores, clusters, folders, alert rules, pools with members and VIPs.
+
+    ``vcenter_synced=False`` is an inventory that has not reached vCenter yet (its cache is
+    empty and its status says why); ``prometheus_up=False`` makes the Prometheus-backed
+    monitoring queries answer ``ServiceUnavailable`` as the monitoring service does.
+    """
 
     vms: tuple[VmInfo, ...] = (
         VmInfo(name="web-01", moref="vm-1", power_state="poweredOn", ip="127.0.10.11"),
@@ -309,22 +692,158 @@ class FakeBackends:
     templates: tuple[TemplateInfo, ...] = (
         TemplateInfo(vm=VmInfo(name="ubuntu-22-template", moref="vm-9", template=True), description="base image"),
     )
+    datastores: tuple[DatastoreInfo, ...] = (
+        DatastoreInfo(moref="datastore-11", name="ds-01", datacenter="DC1", capacity=2 << 40, free_space=1 << 40),
+        DatastoreInfo(moref="datastore-12", name="ds-02", datacenter="DC1", capacity=1 << 40, free_space=3 << 37),
+    )
+    clusters: tuple[InventoryObject, ...] = (
+        InventoryObject(moref="domain-c7", name="cluster-01", datacenter="DC1", path="/DC1/host/cluster-01"),
+    )
+    hosts: tuple[InventoryObject, ...] = (
+        InventoryObject(moref="host-21", name="127.0.20.1", datacenter="DC1", parent="cluster-01"),
+        InventoryObject(moref="host-22", name="127.0.20.2", datacenter="DC1", parent="cluster-01"),
+    )
+    resource_pools: tuple[InventoryObject, ...] = (
+        InventoryObject(moref="resgroup-8", name="Resources", datacenter="DC1", parent="cluster-01"),
+        InventoryObject(moref="resgroup-31", name="web", datacenter="DC1", parent="cluster-01"),
+    )
+    folders: tuple[FolderInfo, ...] = (
+        FolderInfo(moref="group-v41", name="vmscale", path="vmscale", datacenter="DC1"),
+        FolderInfo(moref="group-v42", name="web", path="vmscale/web", datacenter="DC1"),
+    )
+    members: dict[str, tuple[PoolMember, ...]] = field(
+        default_factory=lambda: {"web-pool": (_member("web-01", "127.0.10.11"), _member("web-02", "127.0.10.12"))}
+    )
+    rule_groups: tuple[dict[str, Any], ...] = (
+        {
+            "name": "web-autoscale",
+            "file": "/etc/prometheus/rules/web.yml",
+            "interval": 30,
+            "rules": [
+                _rule(
+                    "web",
+                    "HighResourceUsage",
+                    'avg(100 - rate(node_cpu_seconds_total{job="web",mode="idle"}[2m]) * 100) > 80',
+                ),
+                _rule(
+                    "web",
+                    "LowResourceUsage",
+                    'avg(100 - rate(node_cpu_seconds_total{job="web",mode="idle"}[2m]) * 100) < 30',
+                ),
+            ],
+        },
+    )
+    vcenter: str = "VMware vCenter Server 8.0.2 build-22385739"
+    vcenter_synced: bool = True
+    prometheus_up: bool = True
+    synced_at: datetime = field(default_factory=utcnow)
+
+    services: tuple[str, ...] = ("inventory", "monitoring", "scaler", "loadbalancer")
+
+    @contextlib.asynccontextmanager
+    async def heartbeats(self, bus: Bus, interval_s: float = 0.5) -> AsyncIterator[None]:
+        """Beat for every backend service while inside, so the gateway reports them alive."""
+        started = utcnow()
+
+        async def beat() -> None:
+            while True:
+                for service in self.services:
+                    await bus.publish(
+                        subjects.HEARTBEAT,
+                        ServiceHeartbeat(
+                            service=service,
+                            instance=f"{service}-stand-in",
+                            pid=os.getpid(),
+                            started_at=started,
+                            version=VERSION,
+                        ),
+                    )
+                await asyncio.sleep(interval_s)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _cached(self) -> dict[str, Any]:
+        """The cache stamp of an inventory reply (none before the first sync)."""
+        if not self.vcenter_synced:
+            return {}
+        return {"age_s": round((utcnow() - self.synced_at).total_seconds(), 3), "synced_at": self.synced_at}
+
+    def _in(self, items: tuple[T, ...], datacenter: str | None) -> tuple[T, ...]:
+        """What the inventory's cache holds of ``items`` in ``datacenter`` (all when None)."""
+        if not self.vcenter_synced:
+            return ()
+        return tuple(item for item in items if datacenter in (None, getattr(item, "datacenter", None)))
 
     def router(self, bus: Bus) -> NatsRouter:
-        """Responders for inventory and load balancer queries."""
+        """Responders for inventory, monitoring and load balancer queries."""
         router = NatsRouter()
 
         @bus.responder(router, subjects.QUERY_INVENTORY_VMS, "inventory")
         async def vms(query: VmsQuery) -> VmsReply:
-            return VmsReply(vms=self.vms, total=len(self.vms))
+            found = self.vms if self.vcenter_synced else ()
+            return VmsReply(vms=found, total=len(found), **self._cached())
+
+        @bus.responder(router, subjects.QUERY_INVENTORY_VM, "inventory")
+        async def vm(query: VmQuery) -> VmReply:
+            # as the inventory: an unknown VM is ``vm=None`` (the gateway makes it a 404)
+            known = (*self.vms, *(t.vm for t in self.templates)) if self.vcenter_synced else ()
+            if query.moref:
+                found = [v for v in known if v.moref == query.moref]
+            else:
+                named = [v for v in known if v.name == query.name]
+                found = [v for v in named if not v.template] or named
+            return VmReply(vm=found[0] if found else None, **self._cached())
 
         @bus.responder(router, subjects.QUERY_INVENTORY_TEMPLATES, "inventory")
         async def templates(query: TemplatesQuery) -> TemplatesReply:
-            return TemplatesReply(templates=self.templates)
+            return TemplatesReply(templates=self.templates if self.vcenter_synced else (), **self._cached())
 
         @bus.responder(router, subjects.QUERY_INVENTORY_NETWORKS, "inventory")
         async def networks(query: NetworksQuery) -> NetworksReply:
-            return NetworksReply()
+            return NetworksReply(**self._cached())
+
+        @bus.responder(router, subjects.QUERY_INVENTORY_DATASTORES, "inventory")
+        async def datastores(query: DatastoresQuery) -> DatastoresReply:
+            found = self._in(self.datastores, query.datacenter)
+            return DatastoresReply(datastores=found, **self._cached())
+
+        @bus.responder(router, subjects.QUERY_INVENTORY_COMPUTE, "inventory")
+        async def compute(query: ComputeQuery) -> ComputeReply:
+            return ComputeReply(
+                clusters=self._in(self.clusters, query.datacenter),
+                hosts=self._in(self.hosts, query.datacenter),
+                resource_pools=self._in(self.resource_pools, query.datacenter),
+                **self._cached(),
+            )
+
+        @bus.responder(router, subjects.QUERY_INVENTORY_FOLDERS, "inventory")
+        async def folders(query: FoldersQuery) -> FoldersReply:
+            return FoldersReply(folders=self._in(self.folders, query.datacenter), **self._cached())
+
+        @bus.responder(router, subjects.QUERY_INVENTORY_STATUS, "inventory")
+        async def status(query: InventoryStatusQuery) -> InventoryStatusReply:
+            if not self.vcenter_synced:
+                return InventoryStatusReply(
+                    connected=False,
+                    consecutive_failures=3,
+                    last_error="vCenter is unreachable: ConnectionRefusedError",
+                )
+            return InventoryStatusReply(
+                connected=True,
+                vcenter=self.vcenter,
+                vcenter_version=_version(self.vcenter),
+                last_success=self.synced_at,
+                vm_count=len(self.vms),
+                template_count=len(self.templates),
+                revision=len(self.vms) + len(self.templates),
+                **self._cached(),
+            )
 
         @bus.responder(router, subjects.QUERY_MONITORING_JOBS, "monitoring")
         async def jobs(query: MonitoringJobsQuery) -> MonitoringJobsReply:
@@ -355,6 +874,14 @@ class FakeBackends:
                 )
             )
 
+        @bus.responder(router, subjects.QUERY_MONITORING_RULES, "monitoring")
+        async def rules(query: MonitoringRulesQuery) -> MonitoringRulesReply:
+            if not self.prometheus_up:
+                return MonitoringRulesReply(
+                    error="prometheus is unreachable: ConnectError", error_kind="ServiceUnavailable"
+                )
+            return MonitoringRulesReply(groups=self.rule_groups)
+
         @bus.responder(router, subjects.QUERY_MONITORING_ROUTES, "monitoring")
         async def routes(query: MonitoringRoutesQuery) -> MonitoringRoutesReply:
             return MonitoringRoutesReply(
@@ -380,7 +907,19 @@ class FakeBackends:
 
         @bus.responder(router, subjects.QUERY_POOL_POOLS, "loadbalancer")
         async def pools(query: ListPools) -> PoolsReply:
-            return PoolsReply(pools=(PoolInfo(name="web-pool", member_count=2),))
+            return PoolsReply(
+                pools=tuple(
+                    PoolInfo(name=name, member_count=len(found)) for name, found in sorted(self.members.items())
+                )
+            )
+
+        @bus.responder(router, subjects.QUERY_POOL_MEMBERS, "loadbalancer")
+        async def members(query: ListPoolMembers) -> PoolMembersReply:
+            # as the load balancer: a missing pool is not found, never an empty list
+            if query.pool not in self.members:
+                error = f"pool {query.pool} does not exist"
+                return PoolMembersReply(pool=query.pool, error=error, error_kind="NotFound")
+            return PoolMembersReply(pool=query.pool, members=self.members[query.pool])
 
         @bus.responder(router, subjects.QUERY_POOL_VIRTUAL_SERVERS, "loadbalancer")
         async def vips(query: ListVirtualServers) -> VirtualServersReply:

@@ -34,8 +34,10 @@ async def gateway(
     app = create_app(settings)
     scaler = FakeScaler(groups={"web": True, "batch": False})
     scaler_bus.broker.include_router(scaler.router(scaler_bus))
-    if request.node.get_closest_marker("without_backends") is None:
-        scaler_bus.broker.include_router(FakeBackends().router(scaler_bus))
+    marker = request.node.get_closest_marker("backends")
+    if marker is None or marker.args != (None,):
+        backends = FakeBackends(**(marker.kwargs if marker else {}))
+        scaler_bus.broker.include_router(backends.router(scaler_bus))
     async with app.router.lifespan_context(app):
         await scaler_bus.connect()
         await scaler_bus.broker.start()

@@ -8,23 +8,11 @@ import json
 import httpx
 import pytest
 import yaml
-from gateway_support import Gateway
+from gateway_support import SPEC, Gateway
 
 from shared import subjects
 
 pytestmark = pytest.mark.integration
-
-SPEC = {
-    "name": "shop",
-    "vm_prefix": "shop",
-    "template": "ubuntu-22-template",
-    "prometheus_job": "shop",
-    "min_size": 2,
-    "max_size": 4,
-    "pool": "web-pool",
-    "vip": "127.0.10.100",
-    "ip_pool": "lab",
-}
 
 
 async def test_a_group_is_created_enabled_scaled_and_deleted_and_every_change_is_audited(gateway: Gateway) -> None:
@@ -57,7 +45,7 @@ async def test_an_unknown_group_is_a_404_problem_and_a_duplicate_a_409(gateway: 
     assert (await admin.post("/api/v1/groups", json={**SPEC, "name": "web", "vm_prefix": "web"})).status_code == 409
 
 
-@pytest.mark.without_backends
+@pytest.mark.backends(None)
 async def test_a_backend_that_does_not_answer_is_a_504_problem_not_a_hang(gateway: Gateway) -> None:
     admin = await gateway.login()
     response = await asyncio.wait_for(admin.get("/api/v1/datastores"), timeout=5)
@@ -134,3 +122,11 @@ async def test_system_status_lists_every_service(gateway: Gateway) -> None:
     assert set(by_name) == {"inventory", "monitoring", "scaler", "loadbalancer", "gateway"}
     assert by_name["gateway"]["healthy"] is True
     assert by_name["inventory"]["error"]
+
+
+async def test_a_query_parameter_given_twice_is_a_422_not_the_last_one_silently(gateway: Gateway) -> None:
+    admin = await gateway.login()
+    response = await admin.get("/api/v1/vms", params=[("group", "web"), ("group", "batch")])
+    assert response.status_code == 422
+    assert response.json()["field"] == "group"
+    assert (await admin.get("/api/v1/vms", params={"group": "web"})).status_code == 200
