@@ -65,9 +65,15 @@ async def system_status(state: State, _: Viewer) -> SystemStatus:
         reply: InventoryStatusReply = await state.runtime.bus.request(
             subjects.QUERY_INVENTORY_STATUS, InventoryStatusQuery(), timeout=2.0
         )
-        vcenter = reply.model_dump(
-            mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
-        )
     except VmscaleError:
         vcenter = None
+    else:
+        # an inventory that answers with an error has told nothing about vCenter: unknown, not "disconnected"
+        vcenter = (
+            None
+            if reply.error
+            else reply.model_dump(
+                mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
+            )
+        )
     return SystemStatus(services=services, vcenter=vcenter)
