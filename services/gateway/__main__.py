@@ -12,6 +12,7 @@ import uvicorn
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from shared.db import upgrade
+from shared.runtime import tune_gc
 from shared.telemetry import configure_logging
 
 
@@ -33,8 +34,10 @@ def main() -> None:
             **tls,  # type: ignore[arg-type]
         )
         return
+    app = create_app(settings)
+    tune_gc()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
