@@ -12,12 +12,12 @@ import statistics
 import time
 import uuid
 
-import nats
 from faststream.nats import NatsRouter
 
 from shared import subjects
 from shared.bus import Topology, build_broker
 from shared.messages import HealthQuery, HealthReply, PowerOnVm
+from shared.testing.servers import delete_streams
 
 N = int(os.environ.get("BENCH_N", "300"))
 
@@ -57,13 +57,7 @@ async def main() -> None:
             core_times.append(time.perf_counter() - started)
     finally:
         await bus.broker.stop()
-        nc = await nats.connect(url)
-        for stream in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
-            try:
-                await nc.jetstream().delete_stream(f"{prefix}_{stream}")
-            except nats.js.errors.NotFoundError:
-                pass
-        await nc.close()
+        await delete_streams(url, prefix)
     js_median, core_median = statistics.median(js_times), statistics.median(core_times)
     print(f"n={N}")
     print(f"core request/reply      p50 {core_median * 1e3:7.2f} ms  p99 {_pct(core_times, 0.99) * 1e3:7.2f} ms")

@@ -27,7 +27,7 @@ from faststream.nats import NatsRouter
 from shared import subjects
 from shared.bus import Topology, build_broker
 from shared.messages import GroupStatusQuery, GroupStatusReply
-from shared.testing.servers import free_port, wait_port
+from shared.testing.servers import delete_streams, free_port, wait_port
 
 DURATION_S = float(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -155,13 +155,7 @@ async def _run(workers: int) -> None:
         process.terminate()
         process.wait(15)
         await bus.broker.stop()
-        nc = await nats.connect(NATS_URL)
-        for stream in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
-            try:
-                await nc.jetstream().delete_stream(f"{prefix}_{stream}")
-            except nats.js.errors.NotFoundError:
-                pass
-        await nc.close()
+        await delete_streams(NATS_URL, prefix)
     accepted = webhook["requests"] - webhook["errors"]
     print(f"workers={workers} connections={CONNECTIONS} duration={DURATION_S:.0f}s")
     for name, r in (("GET /healthz (baseline)", baseline), ("POST webhook", webhook)):

@@ -47,6 +47,7 @@ from services.inventory.adapters.vcenter_watch import VcenterInventory
 from shared import subjects
 from shared.bus import Topology, build_broker
 from shared.messages import InventoryStatusQuery, VmQuery, VmsQuery
+from shared.testing.servers import delete_streams
 
 VMS = int(os.environ.get("BENCH_VMS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_N", "30"))
@@ -294,22 +295,7 @@ async def bench(server: Vcsim) -> None:
             process.wait()
         log.close()
         await bus.broker.stop()
-        await drop_streams(nats_url, prefix)
-
-
-async def drop_streams(nats_url: str, prefix: str) -> None:
-    """Delete the streams this run created."""
-    import nats
-
-    nc = await nats.connect(nats_url)
-    try:
-        for name in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
-            try:
-                await nc.jetstream().delete_stream(f"{prefix}_{name}")
-            except Exception:  # it may not exist
-                pass
-    finally:
-        await nc.close()
+        await delete_streams(nats_url, prefix)
 
 
 def main() -> None:

@@ -31,7 +31,6 @@ from typing import Any
 
 import nats
 import psutil
-import psycopg
 
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPublisher
@@ -58,6 +57,7 @@ from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
 from shared.db import make_engine, upgrade
 from shared.messages import AlertFired, RemoveGroupAlerts, utcnow
 from shared.testing.clock import SystemClock
+from shared.testing.servers import delete_streams, fresh_database
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -195,29 +195,14 @@ async def nats_hop(samples: int) -> list[float]:
         out.append(seen[str(message.message_id)] - sent)
     await nc.close()
     await bus.broker.stop()
-    await delete_streams(prefix)
+    await delete_streams(NATS_URL, prefix)
     return out
-
-
-async def delete_streams(prefix: str) -> None:
-    nc = await nats.connect(NATS_URL)
-    for name in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
-        try:
-            await nc.jetstream().delete_stream(f"{prefix}_{name}")
-        except Exception:
-            pass
-    await nc.close()
 
 
 async def real_run(groups: int, alert_workers: int = 1) -> tuple[list[float], list[float], float]:
     """(isolated decision latencies, latencies under a burst, activities/s) on the real servers."""
     prefix = "b" + uuid.uuid4().hex[:8]
-    database = f"scaler_bench_{uuid.uuid4().hex[:8]}"
-    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
-    try:
+    with fresh_database(POSTGRES_URL, "scaler_bench") as url:
         upgrade("scaler", url)
         world = FakeWorld()
         store = SqlStore(make_engine(url, pool_size=10))
@@ -279,11 +264,8 @@ async def real_run(groups: int, alert_workers: int = 1) -> tuple[list[float], li
         await world_bus.broker.stop()
         await lease.close()
         store.dispose()
-        await delete_streams(prefix)
+        await delete_streams(NATS_URL, prefix)
         return latencies, loaded, rate
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def main(groups: int, alert_workers: int, profile: bool = False) -> None:

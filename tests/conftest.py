@@ -16,6 +16,8 @@ import pytest
 from shared.testing.clock import FakeClock
 from shared.testing.servers import (
     EmbeddedServer,
+    delete_streams,
+    fresh_database,
     start_embedded_nats,
     start_embedded_redis,
     url_reachable,
@@ -72,15 +74,8 @@ def postgres_url() -> str:
 @pytest.fixture
 def postgres_database(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database of this test's own, dropped afterwards."""
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_url, "t") as url:
+        yield url
 
 
 @pytest.fixture
@@ -99,15 +94,4 @@ def prefix() -> str:
 async def js_cleanup(nats_url: str, prefix: str) -> AsyncIterator[None]:
     """Delete this test's streams afterwards."""
     yield
-    import nats
-
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        for name in ("VMSCALE_COMMANDS", "VMSCALE_EVENTS", "VMSCALE_DLQ"):
-            try:
-                await js.delete_stream(f"{prefix}_{name}")
-            except Exception:
-                pass
-    finally:
-        await nc.close()
+    await delete_streams(nats_url, prefix)

@@ -6,54 +6,37 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from lab.system import System, free_lab_config
-
-
-def _database(postgres_url: str) -> tuple[str, str]:
-    name = "e2e_" + uuid.uuid4().hex[:10]
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, postgres_url.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(postgres_url: str, name: str) -> None:
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from shared.testing.servers import free_port, fresh_database
 
 
 def start_system(
     tmp: Path, nats_url: str, redis_url: str, postgres_url: str, load_balancer: str = "haproxy"
 ) -> Iterator[System]:
-    """Start lab + services on free ports, yield, stop everything."""
-    from shared.testing.servers import free_port
-
-    name, database_url = _database(postgres_url)
-    prefix = "e2e" + uuid.uuid4().hex[:8]
-    system = System(
-        config=free_lab_config(tmp / "lab"),
-        state_dir=tmp / "state",
-        env={
-            "NATS_URL": nats_url,
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": database_url,
-            "SUBJECT_PREFIX": prefix,
-            "HEARTBEAT_INTERVAL_S": "1",
-            "LOG_LEVEL": "INFO",
-        },
-        gateway_port=free_port(),
-        load_balancer=load_balancer,  # type: ignore[arg-type]
-    )
-    try:
-        system.start()
-        yield system
-    finally:
-        system.stop()
-        _drop(postgres_url, name)
+    """Start lab + services on free ports, yield, stop everything (the database dropped last)."""
+    with fresh_database(postgres_url, "e2e") as database_url:
+        prefix = "e2e" + uuid.uuid4().hex[:8]
+        system = System(
+            config=free_lab_config(tmp / "lab"),
+            state_dir=tmp / "state",
+            env={
+                "NATS_URL": nats_url,
+                "REDIS_URL": redis_url,
+                "DATABASE_URL": database_url,
+                "SUBJECT_PREFIX": prefix,
+                "HEARTBEAT_INTERVAL_S": "1",
+                "LOG_LEVEL": "INFO",
+            },
+            gateway_port=free_port(),
+            load_balancer=load_balancer,  # type: ignore[arg-type]
+        )
+        try:
+            system.start()
+            yield system
+        finally:
+            system.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+
+from shared.testing.servers import fresh_database
 
 CONTRACTS = str(Path(__file__).resolve().parents[2] / "contracts")
 if CONTRACTS not in sys.path:
@@ -20,15 +21,9 @@ def scaler_db_url(postgres_url: str) -> Iterator[str]:
     """A fresh database for the scaler's integration tests, migrated to head, dropped after."""
     from shared.db import upgrade
 
-    name = f"scaler_{uuid.uuid4().hex[:10]}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade("scaler", url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_url, "scaler") as url:
+        upgrade("scaler", url)
+        yield url
 
 
 @pytest.fixture
