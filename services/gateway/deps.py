@@ -114,6 +114,7 @@ async def rate_limit(state: GatewayState, bucket: str, key: str, limit: int, fai
         raise RateLimited("too many requests; slow down", retry_after_s=retry_after)
 
 
+# by id(): a route is unhashable, and lives as long as the app
 _QUERY_NAMES: dict[int, frozenset[str]] = {}
 
 

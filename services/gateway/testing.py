@@ -15,14 +15,19 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from dataclasses import replace as _replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from faststream.nats import NatsRouter
 
+from services.scaler.domain import ipam
+from services.scaler.domain.errors import InvalidPolicy
+from services.scaler.domain.model import IpLease, IpPool, LeaseState
+from services.scaler.groups import parse_pool
+from services.scaler.views import pool_view
 from shared import subjects
 from shared.bus import Bus
+from shared.errors import kind_of
 from shared.messages import (
     ActivitiesReply,
     ActivityKind,
@@ -66,7 +71,6 @@ from shared.messages import (
     InventoryObject,
     InventoryStatusQuery,
     InventoryStatusReply,
-    IpLeaseView,
     IpPoolReply,
     IpPoolsReply,
     IpPoolView,
@@ -155,128 +159,6 @@ def _problems(spec: dict[str, Any]) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
-class _IpPool:
-    """An IP pool as the scaler's ``IpPool`` holds it (ranges as inclusive integer pairs)."""
-
-    name: str
-    network: ipaddress.IPv4Network
-    ranges: tuple[tuple[int, int], ...]
-    gateway: ipaddress.IPv4Address | None = None
-    dns: tuple[ipaddress.IPv4Address, ...] = ()
-    exclusions: frozenset[ipaddress.IPv4Address] = frozenset()
-    ping_check: bool = False
-
-    def never(self) -> set[int]:
-        """Network, broadcast, gateway and exclusions: never handed out."""
-        never = {int(a) for a in self.exclusions}
-        if self.network.prefixlen < 31:
-            never |= {int(self.network.network_address), int(self.network.broadcast_address)}
-        if self.gateway is not None:
-            never.add(int(self.gateway))
-        return never
-
-    def usable(self, address: str) -> bool:
-        """True when the pool may hand ``address`` out."""
-        value = int(ipaddress.IPv4Address(address))
-        return any(start <= value <= end for start, end in self.ranges) and value not in self.never()
-
-    def capacity(self) -> int:
-        """How many addresses the pool can hand out (overlapping ranges count once)."""
-        merged: list[list[int]] = []
-        for start, end in sorted(self.ranges):
-            if merged and start <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        inside = sum(end - start + 1 for start, end in merged)
-        return inside - sum(1 for value in self.never() if any(s <= value <= e for s, e in merged))
-
-    def view(self, leases: tuple[IpLeaseView, ...]) -> IpPoolView:
-        """The pool as ``query.scaler.ip_pools`` shows it."""
-        capacity = self.capacity()
-        return IpPoolView(
-            name=self.name,
-            network=str(self.network),
-            gateway=str(self.gateway) if self.gateway else None,
-            dns=tuple(str(d) for d in self.dns),
-            ranges=tuple(f"{ipaddress.IPv4Address(s)}-{ipaddress.IPv4Address(e)}" for s, e in self.ranges),
-            exclusions=tuple(sorted((str(e) for e in self.exclusions), key=lambda a: int(ipaddress.IPv4Address(a)))),
-            ping_check=self.ping_check,
-            capacity=capacity,
-            free=max(capacity - sum(1 for lease in leases if self.usable(lease.address)), 0),
-            leases=leases,
-        )
-
-
-def _address(value: Any, where: str, problems: list[str]) -> ipaddress.IPv4Address | None:
-    try:
-        return ipaddress.IPv4Address(str(value))
-    except ValueError:
-        problems.append(f"{where}: value is not a valid IPv4 address")
-        return None
-
-
-def _parse_pool(spec: dict[str, Any]) -> tuple[_IpPool | None, list[str]]:
-    """Validate IP-pool settings as the scaler's ``parse_pool`` does; the pool or the problems."""
-    problems: list[str] = []
-    name = str(spec.get("name") or "")
-    if not _NAME.match(name):
-        problems.append(f"name: String should match pattern '{_NAME.pattern}'")
-    raw_ranges = spec.get("ranges")
-    if not isinstance(raw_ranges, list | tuple) or not raw_ranges:
-        problems.append("ranges: List should have at least 1 item after validation")
-        raw_ranges = []
-    ranges: list[tuple[int, int]] = []
-    for n, item in enumerate(raw_ranges):
-        if not isinstance(item, dict):
-            problems.append(f"ranges.{n}: Input should be a valid dictionary")
-            continue
-        start = _address(item.get("start"), f"ranges.{n}.start", problems)
-        end = _address(item.get("end"), f"ranges.{n}.end", problems)
-        if start is not None and end is not None:
-            if int(start) > int(end):
-                problems.append(f"ranges.{n}: range start {start} is after its end {end}")
-            else:
-                ranges.append((int(start), int(end)))
-    gateway = _address(spec["gateway"], "gateway", problems) if spec.get("gateway") else None
-    network_spec = spec.get("network")
-    if network_spec is None and spec.get("netmask"):
-        anchor = spec.get("gateway") or (
-            raw_ranges[0].get("start") if raw_ranges and isinstance(raw_ranges[0], dict) else ""
-        )
-        network_spec = f"{anchor}/{spec['netmask']}"
-        strict = False
-    else:
-        strict = True
-    network = None
-    try:
-        network = ipaddress.IPv4Network(str(network_spec), strict=strict)
-    except ValueError:
-        problems.append("network: value is not a valid IPv4 network")
-    dns = [_address(d, f"dns.{n}", problems) for n, d in enumerate(spec.get("dns") or ())]
-    excluded = [_address(x, f"exclusions.{n}", problems) for n, x in enumerate(spec.get("exclusions") or ())]
-    if network is not None:
-        for low, high in ranges:
-            first, last = ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
-            if first not in network or last not in network:
-                problems.append(f"range {first}-{last} is outside {network}")
-        if gateway is not None and gateway not in network:
-            problems.append(f"gateway {gateway} is outside {network}")
-    if problems or network is None:
-        return None, problems
-    pool = _IpPool(
-        name=name,
-        network=network,
-        ranges=tuple(ranges),
-        gateway=gateway,
-        dns=tuple(a for a in dns if a is not None),
-        exclusions=frozenset(a for a in excluded if a is not None),
-        ping_check=bool(spec.get("ping_check", False)),
-    )
-    return pool, []
-
-
 @dataclass
 class FakeScaler:
     """Groups, decisions and activities in memory; records the ``alert.*`` events it consumes.
@@ -293,7 +175,7 @@ class FakeScaler:
     fired: list[AlertFired] = field(default_factory=list)
     resolved: list[AlertResolved] = field(default_factory=list)
     instances: dict[str, dict[str, InstanceView]] = field(default_factory=dict)
-    ip_pools: dict[str, _IpPool] = field(default_factory=dict)
+    ip_pools: dict[str, IpPool] = field(default_factory=dict)
     status_queries: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _subnets: dict[str, int] = field(default_factory=dict, repr=False)
@@ -321,28 +203,30 @@ class FakeScaler:
             }
         return self.instances.get(group, {})
 
-    def leases(self, pool: _IpPool) -> tuple[IpLeaseView, ...]:
+    def leases(self, pool: IpPool) -> list[IpLease]:
         """Addresses of the pool held by instances of the groups that use it."""
         now = utcnow()
-        return tuple(
-            IpLeaseView(
-                address=instance.address,
+        return [
+            IpLease(
+                pool=pool.name,
+                address=ipaddress.IPv4Address(instance.address),
                 group=group,
                 vm_name=instance.vm_name,
-                state="confirmed",
+                state=LeaseState.CONFIRMED,
                 activity_id=instance.activity_id,
                 updated_at=now,
             )
             for group in sorted(self.groups)
             if self.specs.get(group, {}).get("ip_pool") == pool.name
             for instance in self.members(group).values()
-            if instance.address and any(s <= int(ipaddress.IPv4Address(instance.address)) <= e for s, e in pool.ranges)
-        )
+            if instance.address
+            and any(r.start <= ipaddress.IPv4Address(instance.address) <= r.end for r in pool.ranges)
+        ]
 
-    def pool_view(self, name: str) -> IpPoolView:
-        """One IP pool with its usage."""
+    def pool(self, name: str) -> IpPoolView:
+        """One IP pool with its usage, shown as the scaler shows it."""
         pool = self.ip_pools[name]
-        return pool.view(self.leases(pool))
+        return pool_view(pool, self.leases(pool))
 
     def activity(self, activity_id: str) -> tuple[int, ActivityView] | None:
         """An activity and its index in ``activities``."""
@@ -552,7 +436,7 @@ class FakeScaler:
             pool = self.ip_pools.get(str(self.specs.get(query.group, {}).get("ip_pool")))
             if pool is not None and instance.address is not None:
                 excluded = pool.exclusions | {ipaddress.IPv4Address(instance.address)}
-                self.ip_pools[pool.name] = _replace(pool, exclusions=excluded)
+                self.ip_pools[pool.name] = pool.model_copy(update={"exclusions": excluded})
             return InstanceReply(instance=instance)
 
         @bus.responder(router, subjects.QUERY_SCALER_VALIDATE, "scaler")
@@ -565,20 +449,22 @@ class FakeScaler:
 
         @bus.responder(router, subjects.QUERY_SCALER_IP_POOLS, "scaler")
         async def ip_pools(query: ListIpPools) -> IpPoolsReply:
-            return IpPoolsReply(pools=tuple(self.pool_view(name) for name in sorted(self.ip_pools)))
+            return IpPoolsReply(pools=tuple(self.pool(name) for name in sorted(self.ip_pools)))
 
         @bus.responder(router, subjects.QUERY_SCALER_SAVE_IP_POOL, "scaler")
         async def save_ip_pool(query: SaveIpPool) -> IpPoolReply:
-            pool, problems = _parse_pool(query.spec)
-            if pool is None:
-                return IpPoolReply(error="invalid IP pool: " + "; ".join(problems), error_kind="InvalidInput")
+            try:
+                pool = parse_pool(query.spec)  # the scaler's own validation
+            except InvalidPolicy as exc:
+                return IpPoolReply(error=str(exc), error_kind=kind_of(exc))
             old = self.ip_pools.get(pool.name)
+            usable = set(ipam.usable(pool))
             for lease in self.leases(old) if old is not None else ():
-                if not pool.usable(lease.address):
+                if lease.address not in usable:
                     error = f"{lease.address} is held by {lease.vm_name} and would fall outside the pool"
                     return IpPoolReply(error=error, error_kind="Conflict")
             self.ip_pools[pool.name] = pool
-            return IpPoolReply(pool=self.pool_view(pool.name))
+            return IpPoolReply(pool=self.pool(pool.name))
 
         @bus.responder(router, subjects.QUERY_SCALER_DELETE_IP_POOL, "scaler")
         async def delete_ip_pool(query: DeleteIpPool) -> OperationReply:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from services.scaler.domain import ipam
 from services.scaler.domain.drift import pool_drift
 from services.scaler.domain.errors import UnknownGroup
-from services.scaler.domain.model import Instance, InstanceState, IpPool
+from services.scaler.domain.model import Instance, InstanceState, IpLease, IpPool
 from services.scaler.domain.saga import Activity
 from services.scaler.ports import DecisionRecord, GroupRecord, MetricsQuery, PoolReader, Store, UnitOfWork
 from shared.errors import NotFound, RetryableError
@@ -103,9 +104,8 @@ def decision_view(record: DecisionRecord) -> DecisionView:
     return DecisionView(**record.model_dump())
 
 
-def pool_view(pool: IpPool, uow: UnitOfWork) -> IpPoolView:
-    """A pool with capacity, free count and held leases."""
-    leases = uow.ip_pools.leases(pool.name)
+def pool_view(pool: IpPool, leases: Sequence[IpLease]) -> IpPoolView:
+    """A pool with capacity, free count and held leases (``leases``: the pool's, any state)."""
     return IpPoolView(
         name=pool.name,
         network=str(pool.network),
@@ -255,4 +255,6 @@ class Views:
 
     async def pools(self) -> list[IpPoolView]:
         """Every IP pool."""
-        return await self._store.transaction(lambda uow: [pool_view(p, uow) for p in uow.ip_pools.all()])
+        return await self._store.transaction(
+            lambda uow: [pool_view(p, uow.ip_pools.leases(p.name)) for p in uow.ip_pools.all()]
+        )

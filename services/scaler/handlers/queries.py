@@ -225,7 +225,7 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
     async def save_ip_pool(query: SaveIpPool) -> IpPoolReply:
         async def work() -> IpPoolReply:
             pool = await scaler.admin.save_pool(parse_pool(query.spec))
-            view = await scaler.ports.store.transaction(lambda uow: pool_view(pool, uow))
+            view = await scaler.ports.store.transaction(lambda uow: pool_view(pool, uow.ip_pools.leases(pool.name)))
             return IpPoolReply(pool=view)
 
         return await _guard(IpPoolReply, work)
