@@ -92,7 +92,7 @@ def supervisor_script(spec: AgentSpec) -> bytes:
         f"exec >>{shlex.quote(str(state / 'log'))} 2>&1 </dev/null\n"
         f"echo $$ > {shlex.quote(str(state / 'supervisor.pid'))}\n"
         "child=''\n"
-        'trap \'test -n "$child" && kill "$child" 2>/dev/null; exit 0\' TERM INT\n'
+        'trap \'test -n "$child" && kill "$child" 2>/dev/null && wait "$child"; exit 0\' TERM INT\n'
         "while true; do\n"
         f"  {shlex.join(spec.argv())} &\n"
         "  child=$!\n"

@@ -146,14 +146,20 @@ class HostConnectorContract:
             assert (await host.run(["kill", "-0", str(child)], check=False)).exit_status == 0
             await host.run(["kill", "-TERM", str(supervisor)])
             for _ in range(50):
-                alive = await host.run(["kill", "-0", str(child)], check=False)
-                if alive.exit_status != 0:
+                if not await self._running(host, supervisor) and not await self._running(host, child):
                     break
                 await asyncio.sleep(0.1)
-            assert (await host.run(["kill", "-0", str(supervisor)], check=False)).exit_status != 0
-            assert (await host.run(["kill", "-0", str(child)], check=False)).exit_status != 0
+            assert not await self._running(host, supervisor)
+            assert not await self._running(host, child)
         finally:
             await host.close()
+
+    async def _running(self, host: RemoteHost, pid: int) -> bool:
+        """Whether ``pid`` still runs: an exited process its parent has not yet reaped (state Z) does not."""
+        stat = await host.run(["cat", f"/proc/{pid}/stat"], check=False)
+        if stat.exit_status != 0:
+            return False
+        return stat.stdout.rpartition(")")[2].split()[0] != "Z"
 
     async def _read_pid(self, host: RemoteHost, path: str) -> int:
         for _ in range(50):
