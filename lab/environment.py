@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from lab import monitoring
+from lab import jenkins, monitoring
 from lab.config import LabConfig
 from lab.loadbalancer import LAB_CHECK, F5Paths, HAProxyPaths
 from lab.vcsim import USERNAME as VCSIM_USER
@@ -62,6 +62,10 @@ def service_env(
             "MONITORING_TIMEOUT_S": "60",
             "HEALTH_TIMEOUT_S": "60",
             "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
+            # scaler → the lab's Jenkins (hooks run only for groups that name a job)
+            "JENKINS_URL": f"http://{config.host}:{config.jenkins_port}",
+            "JENKINS_USER": jenkins.USER,
+            "JENKINS_TOKEN_FILE": str(lab_dir / "jenkins" / "token"),
             # gateway (a loaded laptop or CI box answers slower than production hardware)
             "BACKEND_TIMEOUT_S": "30",
             "WEBHOOK_TOKEN_FILE": env["WEBHOOK_CREDENTIALS_FILE"],

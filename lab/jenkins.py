@@ -30,6 +30,9 @@ def jenkins_part(config: LabConfig, *, name: str = "jenkins", port: int | None =
         if not users.exists():
             users.write_text(f"{USER}:{secrets.token_urlsafe(18)}:{secrets.token_hex(17)}\n")
             users.chmod(0o600)
+        token = directory / "token"  # for the scaler's JENKINS_TOKEN_FILE
+        token.write_text(read_credentials(directory)[2] + "\n")
+        token.chmod(0o600)
 
     def command(directory: Path) -> list[str]:
         return [

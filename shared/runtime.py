@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -40,7 +41,8 @@ __all__ = ["VERSION", "HealthCheck", "ServiceRuntime", "tune_gc"]
 VERSION = "0.1.0"
 
 HealthCheck = Callable[[], Awaitable[str | None]]
-"""A dependency check: returns ``None`` when healthy, otherwise what is wrong."""
+"""A dependency check: returns ``None`` when healthy, otherwise what is wrong (or raises a
+``VmscaleError`` or ``OSError``, whose message is what is wrong)."""
 
 log = get_logger(__name__)
 
@@ -128,18 +130,27 @@ class ServiceRuntime:
         self.include(router)
 
     async def health(self) -> HealthReply:
-        """Run every check, each bounded to two seconds."""
-        results: dict[str, str] = {"nats": "ok"}
-        for name, check in self._checks.items():
+        """Run every check at once, each bounded to two seconds and timed."""
+
+        async def run(check: HealthCheck) -> tuple[str, float]:
+            started = time.perf_counter()
             try:
                 problem = await asyncio.wait_for(check(), timeout=2.0)
-            except (TimeoutError, VmscaleError, OSError) as exc:
+            except TimeoutError:
+                problem = "no answer within 2 s"
+            except (VmscaleError, OSError) as exc:
                 problem = str(exc) or type(exc).__name__
-            results[name] = problem or "ok"
+            return problem or "ok", round((time.perf_counter() - started) * 1000, 2)
+
+        names = list(self._checks)
+        outcomes = await asyncio.gather(*(run(self._checks[name]) for name in names))
+        results = {"nats": "ok", **{name: outcome for name, (outcome, _) in zip(names, outcomes, strict=True)}}
         return HealthReply(
             service=self.service,
             healthy=all(value == "ok" for name, value in results.items() if name not in self._external),
             checks=results,
+            latency_ms={name: elapsed for name, (_, elapsed) in zip(names, outcomes, strict=True)},
+            external=sorted(self._external),
             started_at=self.started_at,
         )
 

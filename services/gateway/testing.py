@@ -62,6 +62,8 @@ from shared.messages import (
     GroupStatusQuery,
     GroupStatusReply,
     GroupView,
+    HealthQuery,
+    HealthReply,
     InstanceMetricsQuery,
     InstanceMetricsReply,
     InstanceReply,
@@ -813,4 +815,33 @@ class FakeBackends:
                 virtual_servers=(VirtualServerInfo(name="web-vs", address="127.0.10.100", port=80, pool="web-pool"),)
             )
 
+        for service in self.services:
+            self._answer_health(bus, router, service)
         return router
+
+    def health(self, service: str) -> HealthReply:
+        """What ``service`` answers about itself and the external systems it drives (no Jenkins)."""
+        external = {
+            "inventory": {"vcenter": "ok" if self.vcenter_synced else "vCenter is unreachable: ConnectionRefusedError"},
+            "monitoring": {
+                "prometheus": "ok" if self.prometheus_up else "prometheus is unreachable: ConnectError",
+                "alertmanager": "ok",
+                "grafana": "ok",
+                "config_files": "ok",
+            },
+            "loadbalancer": {"f5": "ok"},
+            "scaler": {},
+        }[service]
+        own = {"nats": "ok", "database": "ok", **({"redis": "ok"} if service == "scaler" else {})}
+        return HealthReply(
+            service=service,
+            healthy=True,
+            checks={**own, **external},
+            latency_ms={name: 1.0 + index for index, name in enumerate(external)},
+            external=sorted(external),
+        )
+
+    def _answer_health(self, bus: Bus, router: NatsRouter, service: str) -> None:
+        @bus.responder(router, subjects.health_query(service), service)
+        async def health(query: HealthQuery) -> HealthReply:
+            return self.health(service)

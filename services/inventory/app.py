@@ -76,6 +76,12 @@ def create_service(
         if session is not None:
             await asyncio.to_thread(session.close)
 
+    vcenter: InventoryReader = reader
+
+    async def check_vcenter() -> None:
+        await asyncio.to_thread(vcenter.ping)
+
+    runtime.add_check("vcenter", check_vcenter, critical=False)
     runtime.on_startup(start)
     runtime.on_shutdown(stop)
     return service

@@ -60,6 +60,10 @@ class InventoryReader(Protocol):
         """vCenter's product name and version."""
         ...
 
+    def ping(self) -> None:
+        """One round trip to vCenter (logging in if needed). Raises like ``snapshot``."""
+        ...
+
 
 class VmProvisioner(Protocol):
     """Changing VMs in vCenter, one task at a time."""

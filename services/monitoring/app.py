@@ -15,16 +15,17 @@ from services.monitoring.handlers import build_routers
 from services.monitoring.http_sd import HttpSdServer
 from services.monitoring.service import MonitoringService
 from services.monitoring.settings import MonitoringSettings
-from services.monitoring.wiring import build_artifacts, build_monitoring
-from shared.errors import VmscaleError
+from services.monitoring.wiring import Monitoring, build_artifacts, build_monitoring
 from shared.runtime import ServiceRuntime
 
 __all__ = ["build_service", "create_app"]
 
 
-def build_service(settings: MonitoringSettings, client: httpx.AsyncClient) -> MonitoringService:
-    """The use cases of the service over real adapters."""
-    parts = build_monitoring(settings, client)
+def build_service(
+    settings: MonitoringSettings, client: httpx.AsyncClient, parts: Monitoring | None = None
+) -> MonitoringService:
+    """The use cases of the service over real adapters (``parts`` when already built)."""
+    parts = parts or build_monitoring(settings, client)
 
     async def probe(address: str, port: int) -> bool:
         try:
@@ -47,18 +48,11 @@ def create_app(settings: MonitoringSettings, runtime: ServiceRuntime | None = No
     """The FastStream app of the monitoring service."""
     runtime = runtime or ServiceRuntime("monitoring", settings)
     client = httpx.AsyncClient(timeout=settings.http_timeout_s)
-    service = build_service(settings, client)
+    parts = build_monitoring(settings, client)
+    service = build_service(settings, client, parts)
     for router in build_routers(runtime.bus, service):
         runtime.include(router)
     http_sd = HttpSdServer(service.registry, settings) if settings.targets_mode == "http_sd" else None
-
-    async def check_prometheus() -> str | None:
-        try:
-            await service.registry.jobs()
-            await service.alerting.rules()
-        except VmscaleError as exc:
-            return str(exc)
-        return None
 
     async def start() -> None:
         if http_sd is not None:
@@ -69,7 +63,14 @@ def create_app(settings: MonitoringSettings, runtime: ServiceRuntime | None = No
             await http_sd.stop()
         await client.aclose()
 
-    runtime.add_check("prometheus", check_prometheus, critical=False)
+    async def read_config() -> None:  # one read of Alertmanager's file: in a local directory or over SFTP
+        await service.alerting.routes()
+
+    runtime.add_check("prometheus", parts.prometheus.ping, critical=False)
+    runtime.add_check("alertmanager", parts.alertmanager.ping, critical=False)
+    if parts.dashboards is not None:
+        runtime.add_check("grafana", parts.dashboards.ping, critical=False)
+    runtime.add_check("config_files", read_config, critical=False)
     runtime.on_startup(start)
     runtime.on_shutdown(stop)
     return runtime.app()

@@ -62,6 +62,10 @@ class ConfigChecker(Protocol):
 class PrometheusApi(Protocol):
     """Prometheus' lifecycle and read APIs."""
 
+    async def ping(self) -> None:
+        """One round trip to Prometheus. Raises ``ServiceUnavailable``, ``OperationTimeout``."""
+        ...
+
     async def reload(self) -> None:
         """``POST /-/reload``; blocks until Prometheus answered.
 
@@ -93,6 +97,10 @@ class PrometheusApi(Protocol):
 
 class AlertmanagerApi(Protocol):
     """Alertmanager's lifecycle, silences and alerts (API v2)."""
+
+    async def ping(self) -> None:
+        """One round trip to Alertmanager. Raises ``ServiceUnavailable``, ``OperationTimeout``."""
+        ...
 
     async def reload(self) -> None:
         """``POST /-/reload``. Raises ``ConfigurationError`` when the new config is rejected."""
@@ -126,6 +134,11 @@ class Dashboards(Protocol):
         Idempotent. Raises ``Unauthorized``, ``Conflict`` (title taken by another uid),
         ``ServiceUnavailable``.
         """
+        ...
+
+    async def ping(self) -> None:
+        """One authenticated round trip (the token is checked too). Raises ``Unauthorized``,
+        ``ServiceUnavailable``."""
         ...
 
     async def delete(self, uid: str) -> bool:

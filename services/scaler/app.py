@@ -63,6 +63,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
             password=settings.jenkins_password,
             poll_s=settings.jenkins_poll_s,
         )
+        runtime.add_check("jenkins", jenkins.ping, critical=False)
     allowed = frozenset(h.strip() for h in settings.hook_allowed_hosts.split(",") if h.strip())
     store: Store = _LateStore()
     ports = Ports(

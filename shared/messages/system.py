@@ -33,6 +33,10 @@ class HealthReply(Reply):
     service: str = ""
     healthy: bool = False
     checks: dict[str, str] = Field(default_factory=dict)
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    """How long each check took: for an external system, one round trip to it."""
+    external: list[str] = Field(default_factory=list)
+    """The checks that are external systems this service drives (vCenter, a load balancer, ...)."""
     started_at: UtcDatetime | None = None
 
 

@@ -65,6 +65,10 @@ class World:
 class InventoryContract:
     """Reading, cloning, customizing, powering and destroying, as every adapter must."""
 
+    def test_a_ping_is_one_round_trip_that_answers(self, world: World) -> None:
+        world.reader.ping()
+        world.reader.ping()
+
     def test_a_snapshot_lists_vms_and_templates_but_never_system_vms(self, world: World) -> None:
         snapshot = world.reader.snapshot()
         by_name = {vm.name: vm for vm in snapshot.vms}

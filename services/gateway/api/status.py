@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.gateway.deps import State, Viewer
 from shared import subjects
@@ -30,36 +30,79 @@ class ServiceStatus(BaseModel):
     error: str | None = None
 
 
+class ExternalSystem(BaseModel):
+    """One external system as the service that drives it sees it."""
+
+    name: str = Field(description="vcenter, f5 or haproxy, prometheus, alertmanager, grafana, jenkins, config_files")
+    owner: str = Field(description="the service that talks to it")
+    state: Literal["ok", "failing", "unknown", "not configured"]
+    detail: str | None = Field(default=None, description="what is wrong, when it is not ok")
+    latency_ms: float | None = Field(default=None, description="one round trip, as the owner measured it")
+
+
 class SystemStatus(BaseModel):
     """The whole system at a glance."""
 
     services: list[ServiceStatus]
+    systems: list[ExternalSystem]
     vcenter: dict[str, Any] | None
 
 
-async def _health(state: Any, service: str) -> ServiceStatus:
+# what each service drives; Grafana and Jenkins are optional, the others always configured
+OWNED: dict[str, tuple[str, ...]] = {
+    "inventory": ("vcenter",),
+    "loadbalancer": ("load balancer",),
+    "monitoring": ("prometheus", "alertmanager", "grafana", "config_files"),
+    "scaler": ("jenkins",),
+}
+OPTIONAL = frozenset({"grafana", "jenkins"})
+
+
+def external_systems(service: str, reply: HealthReply | None) -> list[ExternalSystem]:
+    """The systems ``service`` drives: as it reported them, or unknown when it did not answer."""
+    if reply is None:
+        detail = f"{service} did not answer"
+        return [ExternalSystem(name=name, owner=service, state="unknown", detail=detail) for name in OWNED[service]]
+    out = [
+        ExternalSystem(
+            name=name,
+            owner=service,
+            state="ok" if reply.checks.get(name) == "ok" else "failing",
+            detail=None if reply.checks.get(name) == "ok" else reply.checks.get(name, "not checked"),
+            latency_ms=reply.latency_ms.get(name),
+        )
+        for name in reply.external
+    ]
+    missing = sorted(OPTIONAL.intersection(OWNED[service]) - set(reply.external))
+    return out + [ExternalSystem(name=name, owner=service, state="not configured") for name in missing]
+
+
+async def _health(state: Any, service: str) -> tuple[ServiceStatus, list[ExternalSystem]]:
     started = time.perf_counter()
     try:
-        reply: HealthReply = await state.runtime.bus.request(subjects.health_query(service), HealthQuery(), timeout=2.0)
+        reply: HealthReply = await state.runtime.bus.request(subjects.health_query(service), HealthQuery(), timeout=3.0)
     except VmscaleError as exc:
-        return ServiceStatus(
+        status = ServiceStatus(
             service=service, healthy=False, latency_ms=None, checks={}, heartbeat_age_s=None, error=exc.message
         )
-    return ServiceStatus(
+        return status, external_systems(service, None) if service in OWNED else []
+    status = ServiceStatus(
         service=service,
         healthy=reply.healthy,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         checks=dict(reply.checks),
         heartbeat_age_s=None,
     )
+    return status, external_systems(service, reply) if service in OWNED else []
 
 
 @router.get("/system/status", response_model=SystemStatus, summary="Connectivity and health of everything")
 async def system_status(state: State, _: Viewer) -> SystemStatus:
-    """Each service's health (its checks cover vCenter, the load balancer, Prometheus, ...)."""
+    """Each service's health, and every external system as the service that drives it sees it."""
     ages = {item.service: item.age_s for item in state.board.liveness()}
     results = await asyncio.gather(*(_health(state, service) for service in subjects.SERVICES))
-    services = [item.model_copy(update={"heartbeat_age_s": ages.get(item.service)}) for item in results]
+    services = [item.model_copy(update={"heartbeat_age_s": ages.get(item.service)}) for item, _ in results]
+    systems = [system for _, owned in results for system in owned]
     vcenter: dict[str, Any] | None = None
     try:
         reply: InventoryStatusReply = await state.runtime.bus.request(
@@ -76,4 +119,4 @@ async def system_status(state: State, _: Viewer) -> SystemStatus:
                 mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
             )
         )
-    return SystemStatus(services=services, vcenter=vcenter)
+    return SystemStatus(services=services, systems=systems, vcenter=vcenter)

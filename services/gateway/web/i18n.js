@@ -65,7 +65,9 @@ window.I18N = {
     "audit.actor": "Who", "audit.action": "What", "audit.target": "Target", "audit.source": "From", "audit.outcome": "Outcome",
     "status.title": "System status", "status.sub": "Each service's health and what it sees of vCenter, the load balancer and the monitoring stack.",
     "status.service": "Service", "status.latency": "Latency", "status.heartbeat": "Heartbeat", "status.checks": "Checks",
-    "status.vcenter": "vCenter"
+    "status.vcenter": "vCenter", "status.systems": "External systems", "status.system": "System", "status.owner": "Seen by",
+    "status.detail": "Detail", "status.state.ok": "ok", "status.state.failing": "failing", "status.state.unknown": "unknown",
+    "status.state.not configured": "not configured", "status.services": "Services"
   },
   ko: {
     "app.title": "VM 오토스케일링", "live.title": "실시간 업데이트",
@@ -131,6 +133,8 @@ window.I18N = {
     "audit.actor": "사용자", "audit.action": "작업", "audit.target": "대상", "audit.source": "출처", "audit.outcome": "결과",
     "status.title": "시스템 상태", "status.sub": "각 서비스의 상태와 vCenter, 로드밸런서, 모니터링 스택 연결 상태.",
     "status.service": "서비스", "status.latency": "지연", "status.heartbeat": "하트비트", "status.checks": "점검",
-    "status.vcenter": "vCenter"
+    "status.vcenter": "vCenter", "status.systems": "외부 시스템", "status.system": "시스템", "status.owner": "확인 서비스",
+    "status.detail": "상세", "status.state.ok": "정상", "status.state.failing": "장애", "status.state.unknown": "알 수 없음",
+    "status.state.not configured": "미설정", "status.services": "서비스"
   }
 };

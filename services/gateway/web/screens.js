@@ -230,8 +230,14 @@ App.screens.audit = async () => {
 App.screens.status = async () => {
   const s = await api("GET", "/api/v1/system/status");
   const vc = s.vcenter;
+  const systemNames = { vcenter: "vCenter", f5: "F5 BIG-IP", haproxy: "HAProxy", prometheus: "Prometheus", alertmanager: "Alertmanager",
+    grafana: "Grafana", jenkins: "Jenkins", config_files: "Prometheus/Alertmanager files", "load balancer": "Load balancer" };
+  const tones = { ok: "ok", failing: "bad", unknown: "warn", "not configured": "" };
   return page("status.title", "status.sub",
-    h("div.card", {}, table([t("status.service"), t("common.status"), t("status.latency"), t("status.heartbeat"), t("status.checks")],
+    h("div.card", {}, h("h2", {}, t("status.systems")), table([t("status.system"), t("common.status"), t("status.latency"), t("status.owner"), t("status.detail")],
+      s.systems.map((x) => h("tr", {}, h("td", {}, systemNames[x.name] || x.name), h("td", {}, badge(t(`status.state.${x.state}`), tones[x.state])),
+        h("td.num", {}, x.latency_ms == null ? "—" : `${x.latency_ms} ms`), h("td", {}, x.owner), h("td.mono", {}, x.detail || ""))))),
+    h("div.card", {}, h("h2", {}, t("status.services")), table([t("status.service"), t("common.status"), t("status.latency"), t("status.heartbeat"), t("status.checks")],
       s.services.map((x) => h("tr", {}, h("td", {}, x.service), h("td", {}, badge(x.healthy ? "healthy" : "down", x.healthy ? "ok" : "bad")),
         h("td.num", {}, x.latency_ms == null ? "—" : `${x.latency_ms} ms`), h("td.num", {}, x.heartbeat_age_s == null ? "—" : `${x.heartbeat_age_s} s`),
         h("td.mono", {}, x.error || Object.entries(x.checks).map(([k, v]) => `${k}: ${v}`).join(" · ")))))),

@@ -148,6 +148,10 @@ class MemoryVcenter:
         """A product name."""
         return "vmscale in-memory vCenter 1.0"
 
+    def ping(self) -> None:
+        """Answers at once, unless a fault is queued for ``ping``."""
+        self._call("ping")
+
     # -- VmProvisioner ------------------------------------------------------------------------
 
     def start_clone(self, plan: ClonePlan) -> str:

@@ -337,6 +337,10 @@ class VcenterInventory:
         self._session.instance()
         return self._session.about or ""
 
+    def ping(self) -> None:
+        """One cheap round trip on the session (vCenter's current time)."""
+        self._session.keepalive()
+
 
 def _extra(options: Any, key: str) -> str | None:
     for option in options or []:

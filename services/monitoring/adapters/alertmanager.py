@@ -25,6 +25,10 @@ class AlertmanagerHttp:
         if response.status_code == 500:
             raise ConfigurationError("Alertmanager rejected the reload", reason=response.text.strip()[:500])
 
+    async def ping(self) -> None:
+        """``GET /api/v2/status``."""
+        await send(self._client, "GET", f"{self._base}/api/v2/status", system="alertmanager")
+
     async def silences(self) -> list[dict[str, Any]]:
         """Every silence, any state."""
         response = await send(self._client, "GET", f"{self._base}/api/v2/silences", system="alertmanager")

@@ -26,6 +26,10 @@ class GrafanaHttp:
             self._client, method, f"{self._base}{path}", system="grafana", headers=self._headers, **kwargs
         )
 
+    async def ping(self) -> None:
+        """``GET /api/search?limit=1`` with the token (``/api/health`` would not check the token)."""
+        await self._call("GET", "/api/search", params={"limit": 1})
+
     async def upsert(self, dashboard: dict[str, Any], folder_uid: str | None = None) -> str:
         """Create or update by uid, keeping the current folder unless another one is named.
 

@@ -99,6 +99,9 @@ class MemoryPrometheus:
         self.usage: dict[tuple[str, str], float] = {}
         """Percent use per (instance, "cpu" | "memory"), what query_range answers."""
 
+    async def ping(self) -> None:
+        """Always answers."""
+
     async def reload(self) -> None:
         """Load the rule files, unless a failure was scripted."""
         self.reloads += 1
@@ -173,6 +176,9 @@ class MemoryAlertmanager:
         self.fail_next_reload = False
         self.alerts_held: list[dict[str, Any]] = []
 
+    async def ping(self) -> None:
+        """Always answers."""
+
     async def reload(self) -> None:
         """Count the reload, unless a failure was scripted."""
         self.reloads += 1
@@ -222,6 +228,9 @@ class MemoryDashboards:
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.folders: dict[str, str] = {}
         self.annotations: list[dict[str, Any]] = []
+
+    async def ping(self) -> None:
+        """Always answers."""
 
     async def upsert(self, dashboard: dict[str, Any], folder_uid: str | None = None) -> str:
         """Store by uid; the folder stays unless another is named; titles unique per folder."""

@@ -27,6 +27,10 @@ class PrometheusHttp:
         if response.status_code == 500:
             raise ConfigurationError("Prometheus rejected the reload", reason=response.text.strip()[:500])
 
+    async def ping(self) -> None:
+        """``GET /api/v1/status/buildinfo``."""
+        await self._data("/api/v1/status/buildinfo")
+
     async def _data(self, path: str, **params: Any) -> Any:
         response = await send(self._client, "GET", f"{self._base}{path}", system="prometheus", params=params)
         return response.json().get("data")

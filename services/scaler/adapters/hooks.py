@@ -83,6 +83,10 @@ class JenkinsHook:
         body = (await self._call("GET", f"{self._base}/crumbIssuer/api/json", "crumb")).json()
         return {str(body["crumbRequestField"]): str(body["crumb"])}
 
+    async def ping(self) -> None:
+        """One authenticated round trip (``GET /api/json``): Jenkins answers and takes our credentials."""
+        await self._call("GET", f"{self._base}/api/json", "Jenkins", params={"tree": "mode"})
+
     async def trigger(self, job: str, parameters: dict[str, str]) -> str:
         """Queue a build; returns the queue item URL."""
         path = "/".join(f"job/{quote(part, safe='')}" for part in job.split("/"))

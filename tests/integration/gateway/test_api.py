@@ -115,13 +115,16 @@ async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: 
     assert listed[0]["status"] == "allowed" and listed[0]["group"] == "web"
 
 
-async def test_system_status_lists_every_service(gateway: Gateway) -> None:
+@pytest.mark.backends(None)  # inventory, monitoring and the load balancer do not answer
+async def test_system_status_lists_every_service_and_says_which_did_not_answer(gateway: Gateway) -> None:
     viewer = await gateway.login()
     body = (await viewer.get("/api/v1/system/status")).json()
     by_name = {s["service"]: s for s in body["services"]}
     assert set(by_name) == {"inventory", "monitoring", "scaler", "loadbalancer", "gateway"}
     assert by_name["gateway"]["healthy"] is True
     assert by_name["inventory"]["error"]
+    systems = {s["name"]: s for s in body["systems"]}
+    assert systems["vcenter"]["state"] == "unknown" and systems["vcenter"]["detail"] == "inventory did not answer"
 
 
 async def test_a_query_parameter_given_twice_is_a_422_not_the_last_one_silently(gateway: Gateway) -> None:

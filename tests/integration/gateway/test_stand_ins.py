@@ -91,6 +91,23 @@ async def test_system_status_shows_the_vcenter_connection(gateway: Gateway) -> N
     assert vcenter["vcenter_version"] == "8.0.2" and vcenter["last_success"]
 
 
+async def test_system_status_shows_every_external_system_as_its_owner_sees_it(gateway: Gateway) -> None:
+    viewer = await gateway.login()
+    systems = {s["name"]: s for s in (await viewer.get("/api/v1/system/status")).json()["systems"]}
+    owners = {name: s["owner"] for name, s in systems.items()}
+    assert owners == {
+        "vcenter": "inventory",
+        "f5": "loadbalancer",
+        "prometheus": "monitoring",
+        "alertmanager": "monitoring",
+        "grafana": "monitoring",
+        "config_files": "monitoring",
+        "jenkins": "scaler",
+    }
+    assert all(s["state"] == "ok" and s["latency_ms"] is not None for n, s in systems.items() if n != "jenkins")
+    assert systems["jenkins"]["state"] == "not configured"
+
+
 @pytest.mark.backends(vcenter_synced=False, prometheus_up=False)
 async def test_system_status_says_when_vcenter_is_unreachable(gateway: Gateway) -> None:
     viewer = await gateway.login()
@@ -99,6 +116,9 @@ async def test_system_status_says_when_vcenter_is_unreachable(gateway: Gateway) 
     vcenter = response.json()["vcenter"]
     assert vcenter["connected"] is False and vcenter["consecutive_failures"] == 3
     assert vcenter["vcenter"] is None and vcenter["last_success"] is None
+    systems = {s["name"]: s for s in response.json()["systems"]}
+    assert systems["vcenter"]["state"] == "failing" and "unreachable" in systems["vcenter"]["detail"]
+    assert systems["prometheus"]["state"] == "failing" and systems["alertmanager"]["state"] == "ok"
 
 
 # -- monitoring and load balancer -------------------------------------------------------------

@@ -90,3 +90,12 @@ async def test_a_wrong_token_is_unauthorized(monitoring_lab: MonitoringLab) -> N
     async with httpx.AsyncClient() as client:
         with pytest.raises(Unauthorized):
             await GrafanaHttp(client, monitoring_lab.grafana_url, "glsa_wrong").annotate("x", [])
+
+
+async def test_the_health_ping_checks_the_token_not_just_that_grafana_answers(
+    grafana: GrafanaHttp, monitoring_lab: MonitoringLab
+) -> None:
+    await grafana.ping()
+    async with httpx.AsyncClient(timeout=10) as client:
+        with pytest.raises(Unauthorized):
+            await GrafanaHttp(client, monitoring_lab.grafana_url, "not-the-token").ping()

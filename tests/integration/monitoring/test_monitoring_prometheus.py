@@ -12,10 +12,13 @@ import pytest
 import yaml
 
 from lab.agent import set_load
+from services.monitoring.adapters.alertmanager import AlertmanagerHttp
+from services.monitoring.adapters.prometheus import PrometheusHttp
 from services.monitoring.domain import Target
 from services.monitoring.wiring import Monitoring, build_monitoring
-from shared.errors import ConfigurationError, InvalidInput
+from shared.errors import ConfigurationError, InvalidInput, ServiceUnavailable
 from shared.messages import AlertRuleSpec
+from shared.testing.servers import free_port
 from tests.contracts.monitoring_lab import AgentFleet, MonitoringLab, lab_settings
 
 pytestmark = pytest.mark.integration
@@ -173,3 +176,16 @@ async def test_usage_follows_each_agents_load_as_the_dashboard_charts_it(
     usage = await monitoring.registry.usage(job, minutes=1, step_s=1, rate_window="5s")
     assert set(usage) == {busy, calm}
     assert all(kinds.get("memory") for kinds in usage.values())
+
+
+async def test_prometheus_and_alertmanager_answer_the_health_ping(monitoring: Monitoring) -> None:
+    await monitoring.prometheus.ping()
+    await monitoring.alertmanager.ping()
+
+
+async def test_the_health_ping_to_a_closed_port_is_service_unavailable(http: httpx.AsyncClient) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServiceUnavailable):
+        await PrometheusHttp(http, closed).ping()
+    with pytest.raises(ServiceUnavailable):
+        await AlertmanagerHttp(http, closed).ping()

@@ -11,11 +11,12 @@ from pydantic import SecretStr
 from scaler_hooks import CONTEXT, LifecycleHookContract
 
 from lab.config import LabConfig
+from lab.environment import service_env
 from lab.jenkins import jenkins_part, read_credentials
 from lab.runner import Lab
 from services.scaler.adapters.hooks import JenkinsHook
 from services.scaler.domain import HookSpec
-from shared.errors import PermanentError, Unauthorized
+from shared.errors import PermanentError, ServiceUnavailable, Unauthorized
 from shared.testing.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -113,3 +114,29 @@ def test_the_lab_registers_the_jenkins_part(tmp_path: Path) -> None:
     from lab.parts import all_parts
 
     assert "jenkins" in [p.name for p in all_parts(LabConfig(lab_dir=tmp_path))]
+
+
+async def test_the_health_ping_takes_our_credentials_and_says_when_they_are_wrong(
+    jenkins: tuple[str, str, str, str],
+) -> None:
+    url, user, password, token = jenkins
+    async with httpx.AsyncClient(trust_env=False) as client:
+        await JenkinsHook(client, url, user, token=SecretStr(token)).ping()
+        await JenkinsHook(client, url, user, password=SecretStr(password)).ping()
+        with pytest.raises(Unauthorized):
+            await JenkinsHook(client, url, user, token=SecretStr("0" * 34)).ping()
+        with pytest.raises(ServiceUnavailable):
+            await JenkinsHook(client, f"http://127.0.0.1:{free_port()}", user, token=SecretStr(token)).ping()
+
+
+def test_the_lab_hands_the_scaler_its_jenkins_token_as_a_file(tmp_path: Path) -> None:
+    config = LabConfig(lab_dir=tmp_path)
+    part = jenkins_part(config)
+    lab = Lab(tmp_path, [part])
+    assert part.prepare is not None
+    lab.part_dir(part).mkdir(parents=True)
+    part.prepare(lab.part_dir(part))
+    env = service_env(config, gateway_url="http://127.0.0.1:8400")
+    assert env["JENKINS_URL"] == f"http://127.0.0.1:{config.jenkins_port}"
+    assert env["JENKINS_USER"] == read_credentials(lab.part_dir(part))[0]
+    assert Path(env["JENKINS_TOKEN_FILE"]).read_text().strip() == read_credentials(lab.part_dir(part))[2]
