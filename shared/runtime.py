@@ -36,7 +36,7 @@ from shared.messages import HealthQuery, HealthReply, ServiceHeartbeat, utcnow
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider, get_logger
 
-__all__ = ["VERSION", "HealthCheck", "ServiceRuntime", "tune_gc"]
+__all__ = ["VERSION", "HealthCheck", "ServiceRuntime", "threaded_check", "tune_gc"]
 
 VERSION = "0.1.0"
 
@@ -45,6 +45,25 @@ HealthCheck = Callable[[], Awaitable[str | None]]
 ``VmscaleError`` or ``OSError``, whose message is what is wrong)."""
 
 log = get_logger(__name__)
+
+
+def threaded_check(blocking: Callable[[], object]) -> HealthCheck:
+    """A health check around a blocking call (a vendor SDK), run in a thread, one at a time.
+
+    A thread cannot be cancelled: when the check times out, the call goes on. Asked again while
+    it runs, the check waits for that same call instead of starting another, so an unreachable
+    system never fills the thread pool with hung calls.
+    """
+    running: asyncio.Future[object] | None = None
+
+    async def check() -> None:
+        nonlocal running
+        if running is None or running.done():
+            running = asyncio.ensure_future(asyncio.to_thread(blocking))
+            running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(running)
+
+    return check
 
 
 class ServiceRuntime:

@@ -17,7 +17,7 @@ from services.inventory.ports import InventoryReader, OperationStore, VmProvisio
 from services.inventory.service import InventoryService
 from services.inventory.settings import InventorySettings
 from shared.messages import Event
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, threaded_check
 from shared.subjects import Subject
 
 __all__ = ["create_app", "create_service"]
@@ -76,12 +76,7 @@ def create_service(
         if session is not None:
             await asyncio.to_thread(session.close)
 
-    vcenter: InventoryReader = reader
-
-    async def check_vcenter() -> None:
-        await asyncio.to_thread(vcenter.ping)
-
-    runtime.add_check("vcenter", check_vcenter, critical=False)
+    runtime.add_check("vcenter", threaded_check(reader.ping), critical=False)
     runtime.on_startup(start)
     runtime.on_shutdown(stop)
     return service

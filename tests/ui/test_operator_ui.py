@@ -148,3 +148,18 @@ async def test_korean_is_switched_in_the_header_remembered_and_switched_back(
     await page.screenshot(path=screenshots / "events-korean.png", full_page=True)
     await page.click("#lang")
     await expect(page.locator('.menu a[href="#/templates"]')).to_have_text("Templates")
+
+
+async def test_the_system_screen_lists_each_external_system_with_its_state_and_latency(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/status")
+    for name, owner in (("vCenter", "inventory"), ("F5 BIG-IP", "loadbalancer"), ("Prometheus", "monitoring")):
+        row = page.locator("tr", has=page.locator("td", has_text=re.compile(f"^{name}$")))
+        await expect(row).to_contain_text(owner)
+        await expect(row.locator(".badge")).to_have_text("ok")
+        await expect(row).to_contain_text(re.compile(r"\d ms"))
+    jenkins = page.locator("tr", has=page.locator("td", has_text=re.compile("^Jenkins$")))
+    await expect(jenkins.locator(".badge")).to_have_text("not configured")
+    await page.screenshot(path=screenshots / "status-systems.png", full_page=True)

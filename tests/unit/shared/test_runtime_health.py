@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from shared.errors import ServiceUnavailable
-from shared.runtime import ServiceRuntime
+from shared.runtime import ServiceRuntime, threaded_check
 from shared.settings import ServiceSettings
 
 
@@ -82,3 +83,36 @@ async def test_a_check_that_does_not_answer_in_two_seconds_says_so(tmp_path: Pat
     service.add_check("vcenter", hangs, critical=False)
     reply = await service.health()
     assert reply.checks["vcenter"] == "no answer within 2 s"
+
+
+async def test_a_threaded_check_never_starts_a_second_call_while_one_hangs(tmp_path: Path) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def ping() -> None:  # a vendor SDK call that blocks until the far end answers
+        calls.append(1)
+        if not release.wait(timeout=30):
+            raise OSError("vCenter did not answer")
+
+    service = runtime(tmp_path)
+    service.add_check("vcenter", threaded_check(ping), critical=False)
+    first = await service.health()
+    second = await service.health()
+    assert first.checks["vcenter"] == second.checks["vcenter"] == "no answer within 2 s"
+    assert len(calls) == 1  # the second health answer waited on the same hung call
+    release.set()
+    await asyncio.sleep(0)
+    for _ in range(100):
+        if (await service.health()).checks["vcenter"] == "ok":
+            break
+    assert (await service.health()).checks["vcenter"] == "ok"
+    assert len(calls) >= 2
+
+
+async def test_a_threaded_check_reports_what_the_call_raised(tmp_path: Path) -> None:
+    def refused() -> None:
+        raise ServiceUnavailable("vCenter is unreachable: ConnectionRefusedError")
+
+    service = runtime(tmp_path)
+    service.add_check("vcenter", threaded_check(refused), critical=False)
+    assert (await service.health()).checks["vcenter"] == "vCenter is unreachable: ConnectionRefusedError"
