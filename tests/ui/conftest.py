@@ -73,7 +73,8 @@ async def gateway(
         "thresholds": {"cpu_high": 80, "memory_high": 80, "cpu_low": 30, "memory_low": 30},
     }
     bus.broker.include_router(scaler.router(bus))
-    bus.broker.include_router(FakeBackends().router(bus))
+    backends = FakeBackends()
+    bus.broker.include_router(backends.router(bus))
     port = free_port()
     async with app.router.lifespan_context(app):
         await bus.connect()
@@ -85,7 +86,8 @@ async def gateway(
                 break
             await asyncio.sleep(0.02)
         try:
-            yield RunningGateway(f"http://127.0.0.1:{port}", scaler, bus, app)
+            async with backends.heartbeats(bus):  # the services beat, so the System screen shows them alive
+                yield RunningGateway(f"http://127.0.0.1:{port}", scaler, bus, app)
         finally:
             server.should_exit = True
             server.force_exit = True

@@ -56,6 +56,18 @@ OWNED: dict[str, tuple[str, ...]] = {
     "scaler": ("jenkins",),
 }
 OPTIONAL = frozenset({"grafana", "jenkins"})
+ORDER = (
+    "vcenter",
+    "load balancer",
+    "f5",
+    "haproxy",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "jenkins",
+    "config_files",
+)
+"""How the page lists them: the path a scale-out takes, then the optional ones and the files."""
 
 
 def external_systems(service: str, reply: HealthReply | None) -> list[ExternalSystem]:
@@ -102,7 +114,10 @@ async def system_status(state: State, _: Viewer) -> SystemStatus:
     ages = {item.service: item.age_s for item in state.board.liveness()}
     results = await asyncio.gather(*(_health(state, service) for service in subjects.SERVICES))
     services = [item.model_copy(update={"heartbeat_age_s": ages.get(item.service)}) for item, _ in results]
-    systems = [system for _, owned in results for system in owned]
+    systems = sorted(
+        (system for _, owned in results for system in owned),
+        key=lambda s: (ORDER.index(s.name) if s.name in ORDER else len(ORDER), s.name),
+    )
     vcenter: dict[str, Any] | None = None
     try:
         reply: InventoryStatusReply = await state.runtime.bus.request(
