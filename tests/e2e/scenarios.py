@@ -234,10 +234,13 @@ def scenario_scale_in(system: System) -> None:
         240,
         "scale-in down to min",
     )
-    removed = [
-        a["vm_names"][0] for a in sorted(activities(system), key=lambda a: a["created_at"]) if a["kind"] == "scale_in"
-    ]
-    assert removed == [i["vm_name"] for i in reversed(grown)], "newest first"
+    scale_ins = [a for a in sorted(activities(system), key=lambda a: a["created_at"]) if a["kind"] == "scale_in"]
+    removed = [a["vm_names"][0] for a in scale_ins]
+    assert removed == [i["vm_name"] for i in reversed(grown)], (
+        "newest first",
+        [(i["vm_name"], i["created_at"]) for i in grown],
+        [(a["created_at"], a["vm_names"], a["status"], a["failed_step"], a["reason"]) for a in scale_ins],
+    )
     left = instances(system)
     assert {i["vm_name"] for i in left} == {"web-1", "web-2"}, "no base VM is ever removed"
     for instance in grown:
