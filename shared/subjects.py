@@ -122,6 +122,7 @@ TEMPLATE_CREATED = _evt("template.created", m.TemplateCreated)
 CMD_TEMPLATE_DELETE = _cmd("cmd.template.delete", m.DeleteTemplate)
 TEMPLATE_DELETED = _evt("template.deleted", m.TemplateDeleted)
 VM_IP_ASSIGNED = _evt("vm.ip_assigned", m.VmIpAssigned)
+VM_PROGRESS = _evt("vm.progress", m.VmProgress)
 
 # Inventory queries (gateway / scaler / lab → inventory), served from its cache
 QUERY_INVENTORY_VMS = Subject("query.inventory.vms", m.VmsQuery, Kind.QUERY, reply=m.VmsReply)

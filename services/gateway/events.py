@@ -24,6 +24,9 @@ from shared.bus import Bus
 __all__ = ["EventFeed", "FeedEvent"]
 
 _SECRET_HINTS = ("password", "secret", "token", "credential", "private_key")
+LIVE_ONLY = frozenset({subjects.VM_PROGRESS.name})
+"""Progress reports: handed to live listeners (progress bars) but not kept, so they never push
+real events out of the ring."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class EventFeed:
         self.add(self._bus.topology.unprefixed(msg.subject), data)
 
     def add(self, name: str, data: dict[str, Any]) -> FeedEvent:
-        """Record one event and hand it to every listener."""
+        """Record one event (a live-only one is not kept) and hand it to every listener."""
         try:
             at = datetime.fromisoformat(str(data.get("occurred_at")))
         except ValueError:
@@ -116,7 +119,8 @@ class EventFeed:
             status=_status(name, data),
             data=_scrub({k: v for k, v in data.items() if k not in ("schema_version", "causation_id")}),
         )
-        self._ring.append(event)
+        if name not in LIVE_ONLY:
+            self._ring.append(event)
         for queue in list(self._listeners):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(event)

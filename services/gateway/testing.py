@@ -23,6 +23,7 @@ from faststream.nats import NatsRouter
 from services.scaler.domain import ipam
 from services.scaler.domain.errors import InvalidPolicy
 from services.scaler.domain.model import IpLease, IpPool, LeaseState
+from services.scaler.domain.saga import HOOK_STEPS, SCALE_IN_PLAN, SCALE_OUT_PLAN
 from services.scaler.groups import parse_pool
 from services.scaler.views import pool_view
 from shared import subjects
@@ -509,7 +510,18 @@ class FakeScaler:
         )
         self.decisions.append(decision)
         kind = ActivityKind.SCALE_OUT if delta > 0 else ActivityKind.SCALE_IN
-        step = StepView(vm_name=f"{group}-1", step="reserve_ip", phase="forward", status="done", started_at=now)
+        # the scaler's own plan, its first step done and the second running (hooks not configured)
+        plan = SCALE_OUT_PLAN if kind is ActivityKind.SCALE_OUT else SCALE_IN_PLAN
+        steps = tuple(
+            StepView(
+                vm_name=f"{group}-1",
+                step=step.value,
+                phase="forward",
+                status="done" if n == 0 else "running" if n == 1 else "skipped" if step in HOOK_STEPS else "pending",
+                started_at=now if n < 2 else None,
+            )
+            for n, step in enumerate(plan)
+        )
         self.activities.append(
             ActivityView(
                 id=activity_id,
@@ -519,7 +531,7 @@ class FakeScaler:
                 cause=trigger,
                 decision_id=decision.id,
                 created_at=now,
-                steps=(step,),
+                steps=steps,
             )
         )
         await bus.publish(

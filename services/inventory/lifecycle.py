@@ -12,6 +12,7 @@ Every pyvmomi call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from shared.messages import (
     PowerOffVm,
     PowerOnVm,
     VmOperationFailed,
+    VmProgress,
     deterministic_id,
     utcnow,
 )
@@ -115,6 +117,29 @@ class Lifecycle:
         updated = op.model_copy(update=update)
         await self.call(self.store.save, updated)
         return updated
+
+    async def progress(self, event: VmProgress) -> None:
+        """Publish how far an operation has got; best effort (a progress bar may miss a beat,
+        the operation never waits on it or fails for it)."""
+        try:
+            await self._publish(subjects.VM_PROGRESS, event)
+        except VmscaleError as exc:
+            log.info("progress not published", vm_name=event.vm_name, step=event.step, error=type(exc).__name__)
+
+    async def wait_task(self, task_id: str, on_progress: Callable[[int], VmProgress]) -> str | None:
+        """Wait for a vCenter task in a worker thread, publishing its progress as it moves."""
+        loop = asyncio.get_running_loop()
+        sent: list[concurrent.futures.Future[None]] = []
+
+        def report(percent: int) -> None:  # in the worker thread
+            sent.append(asyncio.run_coroutine_threadsafe(self.progress(on_progress(percent)), loop))
+
+        try:
+            moref: str | None = await self.call(self.provisioner.wait_task, task_id, self.timeouts.task_s, report)
+            return moref
+        finally:
+            for future in sent:  # in order, before the step that follows is announced
+                await asyncio.wrap_future(future)
 
     # -- accepting ----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from shared.messages import (
     VmIpAssigned,
     VmPoweredOff,
     VmPoweredOn,
+    VmProgress,
     utcnow,
 )
 from shared.subjects import Subject
@@ -54,6 +55,47 @@ def _duplicate(name: str) -> Conflict:
         f"a VM named {name!r} exists and was not created by this activity",
         vm_name=name,
         reason=FailureReason.DUPLICATE_NAME.value,
+    )
+
+
+# How far each step takes a progress bar; vCenter's own percent for the clone task fills the
+# span up to the next step (a clone's customization, power-on and IP come after its task; the
+# scaler powers on in a step of its own, so its clones end at customization).
+CLONE_PERCENT = {"clone_started": 5, "cloned": 60, "customized": 75, "powered_on": 85}
+CLONE_ONLY_PERCENT = {"clone_started": 5, "cloned": 80, "customized": 95}
+TEMPLATE_PERCENT = {"clone_started": 5, "cloned": 95}
+
+
+def _within(marks: dict[str, int], step: str, task_percent: int | None) -> int:
+    start = marks[step]
+    if task_percent is None:
+        return start
+    end = min((value for value in marks.values() if value > start), default=100)
+    return start + (end - start) * task_percent // 100
+
+
+def _clone_progress(cmd: CloneVm, step: str, task_percent: int | None = None) -> VmProgress:
+    return VmProgress(
+        operation="clone",
+        vm_name=cmd.vm_name,
+        step=step,
+        percent=_within(CLONE_PERCENT if cmd.power_on else CLONE_ONLY_PERCENT, step, task_percent),
+        task_percent=task_percent,
+        activity_id=cmd.activity_id,
+        group=cmd.group,
+        source=cmd.template,
+    )
+
+
+def _template_progress(cmd: MakeTemplate, step: str, task_percent: int | None = None) -> VmProgress:
+    return VmProgress(
+        operation="template",
+        vm_name=cmd.template_name,
+        step=step,
+        percent=_within(TEMPLATE_PERCENT, step, task_percent),
+        task_percent=task_percent,
+        activity_id=cmd.activity_id,
+        source=cmd.source_vm,
     )
 
 
@@ -99,15 +141,17 @@ class Operations:
         if op.vm_moref is None:
             if op.task_id is None:
                 op = await self._start_clone(op, cmd)
+                await life.progress(_clone_progress(cmd, "clone_started"))
             moref = op.vm_moref
             if moref is None and op.task_id is not None:
                 try:
-                    moref = await life.call(life.provisioner.wait_task, op.task_id, t.task_s)
+                    moref = await life.wait_task(op.task_id, lambda p: _clone_progress(cmd, "clone_started", p))
                 except NotFound:
                     moref = await self._ours(cmd)
             if moref is None:
                 raise NotFound("the clone task produced no VM", reason=FailureReason.NOT_FOUND.value)
             op = await life.advance(op, "cloned", vm_moref=moref)
+            await life.progress(_clone_progress(cmd, "cloned"))
         moref = str(op.vm_moref)
         if op.step == "cloned":
             created = await self._refresh(moref)
@@ -119,11 +163,13 @@ class Operations:
                 await life.call(life.provisioner.set_network, moref, network, t.task_s)
             await life.call(life.provisioner.customize, moref, identity, t.task_s)
             op = await life.advance(op, "customized")
+            await life.progress(_clone_progress(cmd, "customized"))
         ip = None
         if cmd.power_on:
             if op.step == "customized":
                 await life.call(life.provisioner.power, moref, True, t.task_s)
                 op = await life.advance(op, "powered_on")
+                await life.progress(_clone_progress(cmd, "powered_on"))
             vm, _network = await self._wait_ip(moref, identity.ip, cmd.network.network, t.ip_s)
             ip = identity.ip
         else:
@@ -252,9 +298,11 @@ class Operations:
             plan = plan_template(cmd.template_name, sources[0], cmd.folder, cmd.description, life.cache.objects)
             task_id = await life.call(life.provisioner.start_clone, plan)
             op = await life.advance(op, "clone_started", task_id=task_id)
+            await life.progress(_template_progress(cmd, "clone_started"))
         if op.vm_moref is None:
-            moref = await life.call(life.provisioner.wait_task, str(op.task_id), life.timeouts.task_s)
+            moref = await life.wait_task(str(op.task_id), lambda p: _template_progress(cmd, "clone_started", p))
             op = await life.advance(op, "cloned", vm_moref=moref)
+            await life.progress(_template_progress(cmd, "cloned"))
         moref = str(op.vm_moref)
         await self._refresh(moref)
         meta = TemplateMeta(

@@ -7,6 +7,7 @@ Errors are ``shared.errors`` classes carrying a ``reason`` detail (``FailureReas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -77,11 +78,12 @@ class VmProvisioner(Protocol):
         """
         ...
 
-    def wait_task(self, task_id: str, timeout_s: float) -> str | None:
+    def wait_task(self, task_id: str, timeout_s: float, on_progress: Callable[[int], None] | None = None) -> str | None:
         """Block until the task ends; the moref it produced (a clone's VM), if any.
 
-        Idempotent (safe to call again after a restart). Raises the task's error translated,
-        ``NotFound`` for an unknown task, ``OperationTimeout`` after ``timeout_s``.
+        ``on_progress`` is called (in the waiting thread) with vCenter's percent for the task
+        each time it changes. Idempotent (safe to call again after a restart). Raises the task's
+        error translated, ``NotFound`` for an unknown task, ``OperationTimeout`` after ``timeout_s``.
         """
         ...
 

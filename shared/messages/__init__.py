@@ -182,6 +182,7 @@ from shared.messages.vm import (
     VmOperationFailed,
     VmPoweredOff,
     VmPoweredOn,
+    VmProgress,
 )
 
 __all__ = [
@@ -349,6 +350,7 @@ __all__ = [
     "VmOperationFailed",
     "VmPoweredOff",
     "VmPoweredOn",
+    "VmProgress",
     "VmQuery",
     "VmReply",
     "VmsQuery",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
 
@@ -29,6 +30,7 @@ __all__ = [
     "VmOperationFailed",
     "VmPoweredOff",
     "VmPoweredOn",
+    "VmProgress",
 ]
 
 VM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -187,6 +189,23 @@ class TemplateCreated(Event):
     template_name: str
     source_vm: str
     moref: str
+
+
+class VmProgress(Event):
+    """How far a long VM operation has got: for progress bars, published as it moves (best effort).
+
+    ``percent`` only grows; the operation's own outcome (``vm.cloned``, ``template.created``,
+    ``vm.operation_failed``) ends it. ``task_percent`` is vCenter's own figure for the running task.
+    """
+
+    operation: Literal["clone", "template"]
+    vm_name: str
+    step: str
+    percent: int = Field(ge=0, le=100)
+    task_percent: int | None = Field(default=None, ge=0, le=100)
+    activity_id: str | None = None
+    group: str | None = None
+    source: str | None = None
 
 
 class DeleteTemplate(Command):

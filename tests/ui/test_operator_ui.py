@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from shared import subjects
+from shared.messages import TemplateCreated, VmProgress
 
 pytestmark = pytest.mark.ui
 
@@ -117,8 +118,8 @@ async def test_a_group_is_created_with_the_apis_messages_shown_then_enabled(
     await page.screenshot(path=screenshots / "groups-enabled.png", full_page=True)
 
 
-async def test_an_event_arrives_live_on_the_events_screen(signed_in: Page, gateway, screenshots: Path) -> None:
-    page = signed_in
+async def scale_web_out_with_the_events_screen_open(page: Page, gateway) -> str:
+    """Open the events screen with its live feed on, ask for one more ``web`` VM; the activity id."""
     await page.goto(f"{gateway.url}/ui/#/events")
     await expect(page.locator("#live.on")).to_be_visible()
     cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
@@ -126,7 +127,13 @@ async def test_an_event_arrives_live_on_the_events_screen(signed_in: Page, gatew
         response = await client.post(
             "/api/v1/groups/web/scale", json={"delta": 1}, headers={"X-CSRF-Token": cookies["vmscale_csrf"]}
         )
-        assert response.status_code == 200
+    assert response.status_code == 200, response.text
+    return str(response.json()["decision"]["activity_id"])
+
+
+async def test_an_event_arrives_live_on_the_events_screen(signed_in: Page, gateway, screenshots: Path) -> None:
+    page = signed_in
+    await scale_web_out_with_the_events_screen_open(page, gateway)
     started = page.locator(f'#live-events li[data-subject="{subjects.ACTIVITY_STARTED.name}"]')
     await expect(started).to_have_count(1)
     await expect(page.locator("#timeline li").first).to_contain_text("web · scale_out")
@@ -163,3 +170,55 @@ async def test_the_system_screen_lists_each_external_system_with_its_state_and_l
     jenkins = page.locator("tr", has=page.locator("td", has_text=re.compile("^Jenkins$")))
     await expect(jenkins.locator(".badge")).to_have_text("not configured")
     await page.screenshot(path=screenshots / "status-systems.png", full_page=True)
+
+
+async def test_a_running_activity_shows_its_progress_and_the_clone_moves_it(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    activity_id = await scale_web_out_with_the_events_screen_open(page, gateway)
+    item = page.locator(f'#timeline li[data-activity="{activity_id}"]')
+    # reserve_ip done and the hook skipped: 2 of the scale-out's 8 steps
+    await expect(item.locator(".meter-label")).to_have_text("2 of 8 steps")
+    await expect(item.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "25")
+    progress = VmProgress(
+        operation="clone",
+        vm_name="web-1",
+        step="clone_started",
+        percent=60,
+        task_percent=100,
+        activity_id=activity_id,
+        group="web",
+        source="ubuntu-22-template",
+    )
+    await gateway.bus.publish(subjects.VM_PROGRESS, progress)
+    await expect(item.locator(".meter-label")).to_have_text("2 of 8 steps · clone 60%")
+    await expect(item.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "33")
+    # progress moves a bar; it is not listed among the live events
+    await expect(page.locator(f'#live-events li[data-subject="{subjects.VM_PROGRESS.name}"]')).to_have_count(0)
+    await page.screenshot(path=screenshots / "events-activity-progress.png", full_page=True)
+
+
+async def test_a_template_being_made_shows_a_progress_bar_until_vcenter_is_done(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/templates")
+    await expect(page.locator("#live.on")).to_be_visible()
+    source = await page.locator("#tpl-source option").first.get_attribute("value")
+    await page.fill("#tpl-name", "tpl-web-new")
+    await page.click("form.card button[type=submit]")
+    row = page.locator('#tpl-making tr[data-template="tpl-web-new"]')
+    await expect(row.locator(".meter-label")).to_have_text("Template creation queued")
+    await gateway.bus.publish(
+        subjects.VM_PROGRESS,
+        VmProgress(operation="template", vm_name="tpl-web-new", step="clone_started", percent=50, source=source),
+    )
+    await expect(row.locator(".meter-label")).to_have_text("50% · cloning in vCenter")
+    await expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "50")
+    await page.screenshot(path=screenshots / "template-progress.png", full_page=True)
+    await gateway.bus.publish(
+        subjects.TEMPLATE_CREATED, TemplateCreated(template_name="tpl-web-new", source_vm=str(source), moref="vm-900")
+    )
+    await expect(row).to_contain_text("Created")
+    await expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")

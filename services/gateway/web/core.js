@@ -109,6 +109,23 @@ function table(headers, rows, empty) {
   if (!rows.length) return h("div.empty", {}, empty || t("common.none"));
   return h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))), h("tbody", {}, rows));
 }
+/* A progress bar with its label; .set(percent, label, kind) moves it (kind "bad" paints it red). */
+function meter(percent, label) {
+  const fill = h("span", { style: `width:${percent}%` });
+  const bar = h("div.progress", { role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": percent }, fill);
+  const text = h("span.meter-label", {}, label ?? `${percent}%`);
+  const el = h("div.meter", {}, bar, text);
+  el.percent = percent;
+  el.set = (value, caption, kind) => {
+    el.percent = value;
+    fill.style.width = `${value}%`;
+    bar.setAttribute("aria-valuenow", value);
+    bar.classList.toggle("bad", kind === "bad");
+    bar.classList.toggle("ok", kind === "ok");
+    text.textContent = caption ?? `${value}%`;
+  };
+  return el;
+}
 function page(titleKey, subKey, ...content) {
   return [h("h1", {}, t(titleKey)), h("p.sub", {}, t(subKey)), ...content];
 }
@@ -132,7 +149,7 @@ function startLive() {
   for (const name of ["activity", "decision", "alert", "pool", "vm", "template", "monitoring", "audit"]) {
     ["started", "step_completed", "succeeded", "rolled_back", "recorded", "fired", "resolved", "updated",
       "member_added", "member_removed", "cloned", "destroyed", "created", "deleted", "operation_failed",
-      "agent_progress", "agents_installed", "registered", "deregistered", "failed"].forEach((verb) =>
+      "agent_progress", "agents_installed", "registered", "deregistered", "failed", "progress"].forEach((verb) =>
       App.source.addEventListener(`${name}.${verb}`, deliver));
   }
 }

@@ -7,14 +7,24 @@ function field(labelKey, input, help) {
 }
 function refreshButton() { return h("button.ghost.small", { type: "button", onclick: route }, t("common.refresh")); }
 
-/* 1. Templates */
-App.screens.templates = async () => {
-  const [templates, vms] = await Promise.all([
-    api("GET", "/api/v1/templates").catch((e) => e), api("GET", "/api/v1/vms").catch(() => ({ vms: [] }))]);
+/* 1. Templates: creation with a progress bar per template being made (live from vCenter's task) */
+App.screens.templates = async (_, onCleanup) => {
+  const vms = await api("GET", "/api/v1/vms").catch(() => ({ vms: [] }));
   const source = h("select", { id: "tpl-source", name: "vm_name" }, vms.vms.map((vm) => h("option", { value: vm.name }, vm.name)));
   const name = h("input", { id: "tpl-name", name: "template_name", required: true });
   name.addEventListener("input", () => { name.value = name.value.replace(/^\s+/, ""); });
   name.addEventListener("blur", () => { name.value = name.value.trim(); });
+  const making = new Map();  // template name → its row's meter and state
+  const makingBody = h("tbody");
+  const makingCard = h("div.card", { id: "tpl-making", hidden: true }, h("h2", {}, t("templates.making")),
+    h("table", {}, h("thead", {}, h("tr", {}, [t("templates.name"), t("templates.source"), t("common.status"), t("agents.progress")].map((x) => h("th", {}, x)))), makingBody));
+  function track(template, from) {
+    if (making.has(template)) return making.get(template);
+    const row = { meter: meter(0, t("templates.queued")), state: h("span", {}, badge(t("common.running"), "info")) };
+    makingBody.prepend(h("tr", { dataset: { template } }, h("td", {}, template), h("td", {}, from || "—"), h("td", {}, row.state), h("td", { style: "width:45%" }, row.meter)));
+    making.set(template, row); makingCard.hidden = false;
+    return row;
+  }
   const form = h("form.card", {}, h("h2", {}, t("templates.create")), h("div.notice", {}, t("templates.warning")),
     h("div.cols", {}, field("templates.source", source), field("templates.name", name)),
     field("templates.description", h("textarea", { id: "tpl-desc", name: "description", rows: 2 })),
@@ -23,17 +33,39 @@ App.screens.templates = async () => {
     e.preventDefault();
     try {
       await api("POST", "/api/v1/templates", { vm_name: source.value, template_name: name.value, description: form.description.value });
+      track(name.value, source.value);
       toast(t("templates.queued")); form.reset();
     } catch (err) { failed(err); }
   });
-  const list = templates instanceof Error ? unavailable(templates) : table(
-    [t("common.name"), t("templates.source"), t("templates.description"), t("common.created"), t("common.actions")],
-    templates.map((tpl) => h("tr", {}, h("td", {}, tpl.vm.name), h("td", {}, tpl.source_vm || "—"), h("td", {}, tpl.description),
-      h("td", {}, fmtTime(tpl.created_at)), h("td", {}, h("button.danger.small", { type: "button", disabled: !can("operator"),
-        onclick: async () => { if (await confirmDialog(t("templates.confirmDelete", { name: tpl.vm.name }))) {
-          try { await api("DELETE", `/api/v1/templates/${encodeURIComponent(tpl.vm.name)}`); toast(t("common.deleted")); } catch (err) { failed(err); } } } },
-      t("common.delete"))))));
-  return page("templates.title", "templates.sub", form, h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), list));
+  const list = h("div");
+  async function load() {
+    const templates = await api("GET", "/api/v1/templates").catch((e) => e);
+    list.replaceChildren(templates instanceof Error ? unavailable(templates) : table(
+      [t("common.name"), t("templates.source"), t("templates.description"), t("common.created"), t("common.actions")],
+      templates.map((tpl) => h("tr", {}, h("td", {}, tpl.vm.name), h("td", {}, tpl.source_vm || "—"), h("td", {}, tpl.description),
+        h("td", {}, fmtTime(tpl.created_at)), h("td", {}, h("button.danger.small", { type: "button", disabled: !can("operator"),
+          onclick: async () => { if (await confirmDialog(t("templates.confirmDelete", { name: tpl.vm.name }))) {
+            try { await api("DELETE", `/api/v1/templates/${encodeURIComponent(tpl.vm.name)}`); toast(t("common.deleted")); load(); } catch (err) { failed(err); } } } },
+        t("common.delete")))))));
+  }
+  onCleanup(onLive((event) => {
+    const data = event.data || {};
+    if (event.subject === "vm.progress" && data.operation === "template") {
+      const row = track(data.vm_name, data.source);
+      if (data.percent >= row.meter.percent) row.meter.set(data.percent, `${data.percent}% · ${t(`progress.${data.step}`)}`);
+    } else if (event.subject === "template.created" && making.has(data.template_name)) {
+      making.get(data.template_name).meter.set(100, t("templates.done"), "ok");
+      making.get(data.template_name).state.replaceChildren(badge(t("templates.done"), "ok"));
+      load();
+    } else if (event.subject === "vm.operation_failed" && data.operation === "template_create" && making.has(data.vm_name)) {
+      const row = making.get(data.vm_name);
+      row.meter.set(row.meter.percent, data.detail || data.reason, "bad");
+      row.state.replaceChildren(badge(t("common.failed"), "bad"));
+    } else if (event.subject === "template.deleted") load();
+  }));
+  await load();
+  return page("templates.title", "templates.sub", form, makingCard,
+    h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), list));
 };
 
 /* 2. Node Exporter install: batch with per-host progress; several IPs to choose from */
@@ -165,21 +197,49 @@ App.screens.events = async (_, onCleanup) => {
   const status = h("select", { id: "ev-status" }, ["", "running", "succeeded", "rolled_back", "failed"].map((s) => h("option", { value: s }, s || t("common.all"))));
   const timeline = h("ul.timeline", { id: "timeline" });
   const live = h("ul.timeline", { id: "live-events" });
+  const clones = new Map();  // VM name → its latest vm.progress
+  const meters = new Map();  // running activity id → { activity, meter }
+  function progressOf(a) {
+    const forward = a.steps.filter((s) => s.phase === "forward");
+    const done = forward.filter((s) => s.status === "done" || s.status === "skipped").length;
+    let partial = 0, clone = null;
+    for (const s of forward) {
+      const p = s.status === "running" && s.step === "clone" ? clones.get(s.vm_name) : null;
+      if (p) { partial += p.percent / 100; clone = p; }
+    }
+    const percent = forward.length ? Math.min(100, Math.round((100 * (done + partial)) / forward.length)) : 0;
+    const caption = t("events.stepsDone", { done, total: forward.length }) + (clone ? ` · ${t("events.cloneAt", { percent: clone.percent })}` : "");
+    return [percent, caption];
+  }
   async function load() {
     const q = new URLSearchParams(); if (group.value) q.set("group", group.value.trim()); if (status.value) q.set("status", status.value);
     const [acts, decs] = await Promise.all([api("GET", `/api/v1/activities?${q}`).catch((e) => e), api("GET", `/api/v1/decisions?${group.value ? "group=" + encodeURIComponent(group.value.trim()) : ""}`).catch(() => [])]);
     if (acts instanceof Error) { timeline.replaceChildren(unavailable(acts)); return; }
     const byId = new Map(decs.map((d) => [d.id, d]));
+    meters.clear();
     timeline.replaceChildren(...(acts.length ? acts.map((a) => {
       const d = byId.get(a.decision_id);
       const cls = a.status === "succeeded" ? "ok" : a.status === "running" ? "run" : "bad";
-      return h("li." + cls, {}, h("div.row", {}, h("strong", {}, `${a.group} · ${a.kind}`), badge(a.status, cls === "ok" ? "ok" : cls === "run" ? "info" : "bad"),
+      let bar = null;
+      if (a.status === "running") {
+        bar = meter(...progressOf(a));
+        meters.set(a.id, { activity: a, meter: bar });
+      }
+      return h("li." + cls, { dataset: { activity: a.id } }, h("div.row", {}, h("strong", {}, `${a.group} · ${a.kind}`), badge(a.status, cls === "ok" ? "ok" : cls === "run" ? "info" : "bad"),
         h("span.muted", {}, fmtTime(a.created_at)), h("span.muted", {}, `${t("events.duration")}: ${fmtDuration(a.created_at, a.finished_at)}`)),
         h("div.muted", {}, `${t("events.cause")}: ${a.cause}${d ? ` — ${d.reason}: ${d.message}` : ""}${a.reason ? ` — ${a.reason}` : ""}`),
+        bar,
         h("ul.steps", {}, a.steps.map((s) => h("li", {}, badge(`${s.step} ${s.status}`, s.status === "done" ? "ok" : s.status === "failed" ? "bad" : "info")))));
     }) : [h("div.empty", {}, t("common.none"))]));
   }
   onCleanup(onLive((event) => {
+    if (event.subject === "vm.progress") {  // moves a bar; too frequent for the live list
+      if (event.data.operation !== "clone") return;
+      clones.set(event.data.vm_name, event.data);
+      const running = meters.get(event.data.activity_id);
+      if (running) { const [percent, caption] = progressOf(running.activity); if (percent >= running.meter.percent) running.meter.set(percent, caption); }
+      return;
+    }
     if (group.value && event.group !== group.value.trim()) return;
     live.prepend(h("li." + (event.status === "failed" || event.status === "blocked" ? "bad" : "ok"), { dataset: { subject: event.subject } },
       h("div.row", {}, h("strong", {}, event.subject), event.group ? badge(event.group, "info") : null, event.status ? badge(event.status) : null, h("span.muted", {}, fmtTime(event.at)))));

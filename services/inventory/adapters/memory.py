@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.inventory.domain import (
@@ -49,6 +50,8 @@ class MemoryVcenter:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     calls: dict[str, int] = field(default_factory=dict)
+    task_progress: tuple[int, ...] = (40, 100)
+    """What ``wait_task`` reports to ``on_progress`` before it returns (vCenter's percentages)."""
 
     # -- test controls ------------------------------------------------------------------------
 
@@ -187,13 +190,16 @@ class MemoryVcenter:
             self._tasks[task] = (moref, None)
             return task
 
-    def wait_task(self, task_id: str, timeout_s: float) -> str | None:
-        """The task's result (they are all finished)."""
+    def wait_task(self, task_id: str, timeout_s: float, on_progress: Callable[[int], None] | None = None) -> str | None:
+        """The task's result (they are all finished; ``task_progress`` is reported first)."""
         with self._lock:
             self._call("wait_task")
             if task_id not in self._tasks:
                 raise NotFound("no such task", task=task_id, reason=FailureReason.NOT_FOUND.value)
             result, error = self._tasks[task_id]
+            if on_progress is not None:
+                for percent in self.task_progress:
+                    on_progress(percent)
             if error is not None:
                 raise error
             return result

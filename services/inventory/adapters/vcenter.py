@@ -10,6 +10,7 @@ task id so the caller can record it before waiting.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pyVmomi import vim
@@ -41,20 +42,25 @@ class VcenterProvisioner:
 
         return self._session.call(run, retry=False)
 
-    def wait_task(self, task_id: str, timeout_s: float) -> str | None:
+    def wait_task(self, task_id: str, timeout_s: float, on_progress: Callable[[int], None] | None = None) -> str | None:
         """Wait for a task; its result's moref (clone: the new VM), or ``None``.
 
-        Raises the task's error translated, ``NotFound`` when the task is unknown (vCenter
-        forgets finished tasks after a while), ``OperationTimeout`` after ``timeout_s``.
+        ``on_progress`` hears the task's ``info.progress`` each time it changes. Raises the
+        task's error translated, ``NotFound`` when the task is unknown (vCenter forgets finished
+        tasks after a while), ``OperationTimeout`` after ``timeout_s``.
         """
         deadline = time.monotonic() + timeout_s
+        reported: int | None = None
 
-        def read(si: Any) -> tuple[str, Any, Any]:
+        def read(si: Any) -> tuple[str, Any, Any, int | None]:
             info = vim.Task(task_id, si._stub).info
-            return str(info.state), info.result, info.error
+            return str(info.state), info.result, info.error, info.progress
 
         while True:
-            state, result, error = self._session.call(read)
+            state, result, error, progress = self._session.call(read)
+            if on_progress is not None and state == "running" and progress is not None and progress != reported:
+                reported = int(progress)
+                on_progress(reported)
             if state == "success":
                 return str(result._moId) if hasattr(result, "_moId") else None
             if state == "error":

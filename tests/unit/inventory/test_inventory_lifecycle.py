@@ -9,23 +9,37 @@ from services.inventory.adapters.memory import MemoryOperationStore, MemoryVcent
 from services.inventory.cache import InventoryCache
 from services.inventory.lifecycle import Lifecycle, Timeouts
 from shared import subjects
-from shared.errors import QuotaExceeded
-from shared.messages import CloneVm, DestroyVm, NetworkSpec, Placement, VmsQuery
+from shared.errors import QuotaExceeded, ServiceUnavailable
+from shared.messages import CloneVm, DestroyVm, MakeTemplate, NetworkSpec, Placement, VmProgress, VmsQuery
 
 pytestmark = pytest.mark.unit
 
 
 class Published(list):
+    """Outcomes in order; progress reports (``vm.progress``) apart, in ``progress``."""
+
+    def __init__(self, refuse_progress: bool = False) -> None:
+        super().__init__()
+        self.progress: list[VmProgress] = []
+        self.refuse_progress = refuse_progress
+
     async def __call__(self, subject, event) -> None:
-        self.append((subject.name, event))
+        if subject is subjects.VM_PROGRESS:
+            if self.refuse_progress:
+                raise ServiceUnavailable("NATS is unavailable")
+            self.progress.append(event)
+        else:
+            self.append((subject.name, event))
 
 
-def make(world: MemoryVcenter | None = None) -> tuple[Lifecycle, MemoryVcenter, Published, MemoryOperationStore]:
+def make(
+    world: MemoryVcenter | None = None, published: Published | None = None
+) -> tuple[Lifecycle, MemoryVcenter, Published, MemoryOperationStore]:
     world = world or seeded_vcenter()
     cache = InventoryCache()
     snapshot = world.snapshot()
     cache.replace(snapshot.vms, snapshot.objects)
-    published, store = Published(), MemoryOperationStore()
+    published, store = published if published is not None else Published(), MemoryOperationStore()
     life = Lifecycle(world, world, store, cache, published, Timeouts(task_s=5, ip_s=1, poll_s=0.01))
     return life, world, published, store
 
@@ -49,6 +63,60 @@ async def test_a_clone_is_customized_powered_on_and_answered_once() -> None:
     event = published[0][1]
     assert (event.ip, event.power_state, event.correlation_id) == ("127.0.10.31", "poweredOn", "act-1")
     assert life.cache.named("web-11")[0].ip == "127.0.10.31"
+
+
+async def test_a_clone_reports_its_progress_step_by_step_and_within_the_vcenter_task() -> None:
+    life, world, published, _ = make()
+    world.task_progress = (40, 100)
+    await life.submit("clone", clone())
+    await life.drain()
+    steps = [(p.step, p.percent, p.task_percent) for p in published.progress]
+    assert steps == [
+        ("clone_started", 5, None),
+        ("clone_started", 27, 40),  # 5 + (60 - 5) * 40%
+        ("clone_started", 60, 100),
+        ("cloned", 60, None),
+        ("customized", 75, None),
+        ("powered_on", 85, None),
+    ]
+    assert {(p.operation, p.vm_name, p.group, p.activity_id, p.source) for p in published.progress} == {
+        ("clone", "web-11", "web", "act-1", "tpl-web")
+    }
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name]
+
+
+async def test_a_clone_without_power_on_fills_the_bar_up_to_its_customization() -> None:
+    life, world, published, _ = make()
+    world.task_progress = (100,)
+    await life.submit("clone", clone().model_copy(update={"power_on": False}))
+    await life.drain()
+    assert [(p.step, p.percent) for p in published.progress] == [
+        ("clone_started", 5),
+        ("clone_started", 80),
+        ("cloned", 80),
+        ("customized", 95),
+    ]
+
+
+async def test_a_template_reports_its_progress_with_the_template_and_source_names() -> None:
+    life, world, published, _ = make()
+    world.task_progress = (50,)
+    await life.submit("template_create", MakeTemplate(source_vm="web-1", template_name="tpl-web-2"))
+    await life.drain()
+    assert [(p.step, p.percent) for p in published.progress] == [
+        ("clone_started", 5),
+        ("clone_started", 50),
+        ("cloned", 95),
+    ]
+    assert {(p.operation, p.vm_name, p.source) for p in published.progress} == {("template", "tpl-web-2", "web-1")}
+    assert [name for name, _ in published] == [subjects.TEMPLATE_CREATED.name]
+
+
+async def test_progress_that_cannot_be_published_never_holds_up_or_fails_the_clone() -> None:
+    life, _world, published, _ = make(published=Published(refuse_progress=True))
+    await life.submit("clone", clone())
+    await life.drain()
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name] and published.progress == []
 
 
 async def test_a_redelivered_command_republishes_the_same_event_without_cloning_again() -> None:
