@@ -56,7 +56,11 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route stdlib and structlog logging to stderr as JSON lines (or console text)."""
-    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    json_lines = fmt == "json"
+    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+    # JSON lines carry a failure's traceback as text under "exception" (the console renderer
+    # prints it by itself); without this a library's exc_info would be an unreadable repr
+    tracebacks: list[Any] = [structlog.processors.format_exc_info] if json_lines else []
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -74,6 +78,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *tracebacks,
                 renderer,
             ],
             foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],

@@ -119,8 +119,8 @@ class Lifecycle:
         return updated
 
     async def progress(self, event: VmProgress) -> None:
-        """Publish how far an operation has got; best effort (a progress bar may miss a beat,
-        the operation never waits on it or fails for it)."""
+        """Publish how far an operation has got; best effort: a progress bar may miss a beat,
+        the operation never fails for it."""
         try:
             await self._publish(subjects.VM_PROGRESS, event)
         except VmscaleError as exc:

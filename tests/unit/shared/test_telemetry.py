@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.telemetry import build_tracer_provider
+from shared.telemetry import build_tracer_provider, configure_logging
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +45,29 @@ def test_with_an_exporter_every_span_is_recorded() -> None:
     with build_tracer_provider("gateway", exporter).get_tracer("t").start_as_current_span("request") as span:
         assert span.is_recording()
     assert len(exporter.get_finished_spans()) == 1
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """Put the root logger's handlers and level back after a test configured it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_a_json_log_line_carries_a_librarys_traceback_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("scaler", "INFO", "json")
+    try:
+        raise TimeoutError("fetch took too long")
+    except TimeoutError as exc:
+        logging.getLogger("faststream").error("Task-30 raised an exception, retrying...", exc_info=exc)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "Task-30 raised an exception, retrying..." and line["level"] == "error"
+    assert "Traceback (most recent call last)" in line["exception"]
+    assert "TimeoutError: fetch took too long" in line["exception"]
+    assert "exc_info" not in line
