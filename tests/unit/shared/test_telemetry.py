@@ -65,7 +65,7 @@ def test_a_json_log_line_carries_a_librarys_traceback_as_text(capsys: pytest.Cap
     try:
         raise TimeoutError("fetch took too long")
     except TimeoutError as exc:
-        logging.getLogger("faststream").error("Task-30 raised an exception, retrying...", exc_info=exc)
+        logging.getLogger("vmscale.library").error("Task-30 raised an exception, retrying...", exc_info=exc)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["event"] == "Task-30 raised an exception, retrying..." and line["level"] == "error"
     assert "Traceback (most recent call last)" in line["exception"]
