@@ -41,6 +41,7 @@ from shared.messages import (
     CancelActivity,
     ComputeQuery,
     ComputeReply,
+    DashboardLink,
     DatastoreInfo,
     DatastoresQuery,
     DatastoresReply,
@@ -636,6 +637,7 @@ class FakeBackends:
     vcenter: str = "VMware vCenter Server 8.0.2 build-22385739"
     vcenter_synced: bool = True
     prometheus_up: bool = True
+    grafana_up: bool = True
     synced_at: datetime = field(default_factory=utcnow)
 
     services: tuple[str, ...] = ("inventory", "monitoring", "scaler", "loadbalancer")
@@ -747,13 +749,22 @@ class FakeBackends:
 
         @bus.responder(router, subjects.QUERY_MONITORING_JOBS, "monitoring")
         async def jobs(query: MonitoringJobsQuery) -> MonitoringJobsReply:
-            return MonitoringJobsReply(jobs={"web": 2})
+            if not self.grafana_up:
+                return MonitoringJobsReply(jobs={"web": 2}, dashboards_error="Grafana: grafana is unreachable")
+            link = DashboardLink(
+                kind="infrastructure",
+                title="web monitoring",
+                url="http://127.0.0.1:13000/d/dashboard-web/web-monitoring",
+            )
+            return MonitoringJobsReply(jobs={"web": 2}, dashboards={"web": (link,)})
 
         @bus.responder(router, subjects.QUERY_MONITORING_TARGETS, "monitoring")
         async def targets(query: MonitoringTargetsQuery) -> MonitoringTargetsReply:
             return MonitoringTargetsReply(
                 targets=tuple(
-                    TargetHealthInfo(job=query.job, target=f"{vm.ip}:9100", instance=vm.ip or "", health="up")
+                    TargetHealthInfo(
+                        job=query.job, target=f"{vm.ip}:9100", instance=vm.ip or "", vm_name=vm.name, health="up"
+                    )
                     for vm in self.vms
                 )
             )
@@ -838,7 +849,7 @@ class FakeBackends:
             "monitoring": {
                 "prometheus": "ok" if self.prometheus_up else "prometheus is unreachable: ConnectError",
                 "alertmanager": "ok",
-                "grafana": "ok",
+                "grafana": "ok" if self.grafana_up else "grafana is unreachable: ConnectError",
                 "config_files": "ok",
             },
             "loadbalancer": {"f5": "ok"},

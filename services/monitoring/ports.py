@@ -145,6 +145,10 @@ class Dashboards(Protocol):
         """Delete by uid; ``False`` when it did not exist."""
         ...
 
+    async def listed(self) -> dict[str, tuple[str, str]]:
+        """Every dashboard: uid → (title, URL path). Raises ``Unauthorized``, ``ServiceUnavailable``."""
+        ...
+
     async def annotate(self, text: str, tags: Sequence[str], time_ms: int | None = None) -> int:
         """Add an organisation-wide annotation; returns its id."""
         ...

@@ -7,14 +7,20 @@ redelivered command repeats nothing visible.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from services.monitoring.agent_ops import AgentOperations
 from services.monitoring.agents import AgentInstaller
 from services.monitoring.alerting import Alerting
 from services.monitoring.artifacts import Artifacts
-from services.monitoring.domain import Target, dashboard_uid, infrastructure_dashboard, jvm_dashboard
+from services.monitoring.domain import (
+    Target,
+    dashboard_uid,
+    infrastructure_dashboard,
+    jvm_dashboard,
+    jvm_dashboard_uid,
+)
 from services.monitoring.ports import Dashboards
 from services.monitoring.registry import TargetRegistry
 from services.monitoring.settings import MonitoringSettings
@@ -22,6 +28,7 @@ from shared.errors import OperationTimeout, VmscaleError
 from shared.messages import (
     AgentProgress,
     AgentsInstalled,
+    DashboardLink,
     DeleteJob,
     DeregisterTarget,
     GroupAlertsProvisioned,
@@ -136,6 +143,23 @@ class MonitoringService:
             **cmd.caused_by(cmd),
         )
 
+    async def dashboard_links(self, jobs: Iterable[str]) -> dict[str, tuple[DashboardLink, ...]]:
+        """Each job's dashboards that Grafana has (none without Grafana), as absolute URLs."""
+        if self.dashboards is None:
+            return {}
+        listed = await self.dashboards.listed()
+        base = self.settings.grafana_url.rstrip("/")
+        links: dict[str, tuple[DashboardLink, ...]] = {}
+        for job in jobs:
+            found = [
+                DashboardLink(kind=kind, title=listed[uid][0], url=base + listed[uid][1])
+                for kind, uid in (("infrastructure", dashboard_uid(job)), ("jvm", jvm_dashboard_uid(job)))
+                if uid in listed
+            ]
+            if found:
+                links[job] = tuple(found)
+        return links
+
     async def _upsert(self, model: dict[str, Any]) -> str | None:
         """Create or update a dashboard in its folder; a dashboard never fails a registration."""
         if self.dashboards is None:
@@ -174,7 +198,7 @@ class MonitoringService:
         existed = await self.registry.delete_job(cmd.job)
         if self.dashboards is not None:  # the infrastructure and, for JMX jobs, the JVM dashboard
             await self.dashboards.delete(dashboard_uid(cmd.job))
-            await self.dashboards.delete(str(jvm_dashboard(cmd.job)["uid"]))
+            await self.dashboards.delete(jvm_dashboard_uid(cmd.job))
         return JobDeleted(job=cmd.job, existed=existed, **cmd.caused_by(cmd))
 
     # -- alerting -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ __all__ = [
     "AgentProgress",
     "AgentsInstalled",
     "AlertRuleSpec",
+    "DashboardLink",
     "DeleteJob",
     "DeregisterTarget",
     "GroupAlertsProvisioned",
@@ -244,10 +245,26 @@ class MonitoringJobsQuery(Query):
     """vmscale's Prometheus jobs."""
 
 
+class DashboardLink(BaseModel):
+    """A Grafana dashboard of a job, as Grafana lists it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["infrastructure", "jvm"]
+    title: str
+    url: str
+
+
 class MonitoringJobsReply(Reply):
-    """Job name → number of targets (system jobs excluded)."""
+    """Job name → number of targets (system jobs excluded), and each job's dashboards in Grafana.
+
+    ``dashboards_error`` says why there are no links when Grafana could not be asked; the jobs
+    are answered all the same.
+    """
 
     jobs: dict[str, int] = Field(default_factory=dict)
+    dashboards: dict[str, tuple[DashboardLink, ...]] = Field(default_factory=dict)
+    dashboards_error: str | None = None
 
 
 class MonitoringTargetsQuery(Query):

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from shared import subjects
-from shared.messages import TemplateCreated, VmProgress
+from shared.messages import TargetRegistered, TemplateCreated, VmProgress
 
 pytestmark = pytest.mark.ui
 
@@ -222,3 +222,33 @@ async def test_a_template_being_made_shows_a_progress_bar_until_vcenter_is_done(
     )
     await expect(row).to_contain_text("Created")
     await expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+
+
+async def test_vms_are_registered_in_a_job_whose_dashboards_are_linked_and_which_is_deleted_after_confirming(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/monitoring")
+    await expect(page.locator("#live.on")).to_be_visible()
+    web = page.locator('tr[data-job="web"]')
+    await expect(web.locator("a.dash")).to_have_text("Infrastructure")
+    await expect(web.locator("a.dash")).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:13000/d/dashboard-web")
+    )
+    await page.fill("#mon-job", "web")
+    await page.check('#mon-register input[data-vm="web-01"]')
+    await page.click("#mon-register button[type=submit]")
+    await expect(page.locator(".toast").last).to_have_text("1 registration(s) queued in web")
+    registered = TargetRegistered(job="web", vm_name="web-01", target="127.0.10.11:9100", up=True)
+    await gateway.bus.publish(subjects.MONITORING_REGISTERED, registered)
+    await expect(page.locator(".toast", has_text="web-01 is registered in web")).to_have_count(1)
+    await page.screenshot(path=screenshots / "monitoring-registration.png", full_page=True)
+    target = page.locator("tr", has=page.locator("td", has_text=re.compile("^web-01$"))).filter(has_text="9100")
+    await target.locator("button", has_text="Deregister").click()
+    await expect(page.locator("#confirm-text")).to_have_text("Stop scraping web-01 in web?")
+    await page.click("#confirm-ok")
+    await expect(page.locator(".toast", has_text="Deregistering web-01")).to_have_count(1)
+    await web.locator("button.danger").click()
+    await expect(page.locator("#confirm-text")).to_have_text("Delete job web, its targets and its dashboards?")
+    await page.click("#confirm-ok")
+    await expect(page.locator(".toast", has_text="Deleting job web")).to_have_count(1)

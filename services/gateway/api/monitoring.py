@@ -95,6 +95,8 @@ class TargetRegistration(BaseModel):
     address: str = Field(min_length=1, max_length=64)
     port: int = Field(default=9100, ge=1, le=65535, strict=True)
     labels: dict[str, str] = Field(default_factory=dict)
+    install_exporter: bool = Field(default=False, strict=True)
+    """Install (or verify) Node Exporter on the VM over SSH first."""
 
 
 class TargetsAccepted(BaseModel):
@@ -120,7 +122,12 @@ async def register_targets(
     """Queue one registration per VM (1 to 500); each target gets ``instance`` = its address."""
     for target in body:
         command = RegisterTarget(
-            job=job, vm_name=target.vm_name, address=target.address, port=target.port, labels=target.labels
+            job=job,
+            vm_name=target.vm_name,
+            address=target.address,
+            port=target.port,
+            labels=target.labels,
+            install_exporter=target.install_exporter,
         )
         await send(state.runtime.bus, subjects.CMD_MONITORING_REGISTER, command)
     await state.audit(me, "prometheus.register_targets", job, client_address(request), targets=len(body))

@@ -149,7 +149,7 @@ function startLive() {
   for (const name of ["activity", "decision", "alert", "pool", "vm", "template", "monitoring", "audit"]) {
     ["started", "step_completed", "succeeded", "rolled_back", "recorded", "fired", "resolved", "updated",
       "member_added", "member_removed", "cloned", "destroyed", "created", "deleted", "operation_failed",
-      "agent_progress", "agents_installed", "registered", "deregistered", "failed", "progress"].forEach((verb) =>
+      "agent_progress", "agents_installed", "registered", "deregistered", "failed", "progress", "job_deleted"].forEach((verb) =>
       App.source.addEventListener(`${name}.${verb}`, deliver));
   }
 }

@@ -68,18 +68,28 @@ App.screens.templates = async (_, onCleanup) => {
     h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), list));
 };
 
+/* VMs to pick from (vCLS hidden, natural order), each with a checkbox and its IP: a choice when it has several */
+function vmChoices(vms) {
+  return vms.filter((vm) => !vm.name.startsWith("vCLS-")).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((vm) => {
+    const ips = [...new Set([vm.ip, ...vm.nics.flatMap((n) => n.ips || [])].filter(Boolean))];
+    const ip = ips.length > 1 ? h("select", {}, ips.map((x) => h("option", { value: x }, x))) : h("input", { value: ips[0] || "", placeholder: "10.0.0.10" });
+    return { vm, ip, check: h("input", { type: "checkbox", dataset: { vm: vm.name } }) };
+  });
+}
+function checkAll(rows) {
+  return h("input", { type: "checkbox", "aria-label": t("common.all"), onchange: (e) => rows.forEach((r) => { r.check.checked = e.target.checked; }) });
+}
+
 /* 2. Node Exporter install: batch with per-host progress; several IPs to choose from */
 App.screens.agents = async (_, onCleanup) => {
   const { vms } = await api("GET", "/api/v1/vms");
   const tool = h("select", { id: "agent-tool", name: "tool" }, ["node_exporter", "promtail", "jmx_exporter"].map((x) => h("option", { value: x }, x)));
   const progress = new Map();
-  const rows = vms.filter((vm) => !vm.name.startsWith("vCLS-")).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((vm) => {
-    const ips = [...new Set([vm.ip, ...vm.nics.flatMap((n) => n.ips || [])].filter(Boolean))];
-    const ip = ips.length > 1 ? h("select", {}, ips.map((x) => h("option", { value: x }, x))) : h("input", { value: ips[0] || "", placeholder: "10.0.0.10" });
+  const rows = vmChoices(vms).map((r) => {
     const bar = h("span", { style: "width:0%" });
     const state = h("span.muted", {}, "—");
-    progress.set(vm.name, { bar, state });
-    return { vm, ip, check: h("input", { type: "checkbox" }), row: null, bar, state };
+    progress.set(r.vm.name, { bar, state });
+    return { ...r, bar, state };
   });
   const body = rows.map((r) => h("tr", {}, h("td", {}, r.check), h("td", {}, r.vm.name), h("td", {}, r.ip),
     h("td", {}, r.state), h("td", { style: "width:160px" }, h("div.progress", {}, r.bar))));
@@ -98,7 +108,7 @@ App.screens.agents = async (_, onCleanup) => {
     p.bar.style.width = "100%";
     p.state.replaceChildren(badge(event.data.ok ? "ok" : event.data.reason || "failed", event.data.ok ? "ok" : "bad"));
   }));
-  const all = h("input", { type: "checkbox", onchange: (e) => rows.forEach((r) => { r.check.checked = e.target.checked; }) });
+  const all = checkAll(rows);
   return page("agents.title", "agents.sub", h("div.card", {},
     h("div.row", {}, field("agents.tool", tool), h("span.spacer"),
       h("button.ghost", { type: "button", onclick: () => run("status") }, t("agents.check")),
@@ -107,22 +117,86 @@ App.screens.agents = async (_, onCleanup) => {
     table([all, t("agents.server"), t("agents.ip"), t("common.status"), t("agents.progress")], body)));
 };
 
-/* 3. Monitoring registration: jobs, targets with health, rules */
-App.screens.monitoring = async () => {
-  const jobs = await api("GET", "/api/v1/prometheus/jobs");
+/* 3. Monitoring registration: register VMs in a job (grouped, as autoscaling needs), jobs with their
+   Grafana dashboards, targets with health; deregister and delete with confirmation */
+App.screens.monitoring = async (_, onCleanup) => {
+  const vms = await api("GET", "/api/v1/vms").catch(() => ({ vms: [] }));
+  const jobName = h("input", { id: "mon-job", name: "job", required: true, pattern: "[a-zA-Z_][a-zA-Z0-9_:\\-]*", placeholder: "web" });
+  const service = h("input", { id: "mon-service", name: "service", value: "node-exporter" });
+  const environment = h("input", { id: "mon-environment", name: "environment", value: "production" });
+  const port = h("input", { id: "mon-port", name: "port", type: "number", min: 1, max: 65535, value: 9100 });
+  const install = h("input", { id: "mon-install", type: "checkbox" });
+  const choices = vmChoices(vms.vms);
+  const form = h("form.card", { id: "mon-register" }, h("h2", {}, t("monitoring.register")), h("div.notice", {}, t("monitoring.registerHelp")),
+    h("div.cols", {}, field("monitoring.jobName", jobName), field("monitoring.port", port)),
+    h("div.cols", {}, field("monitoring.service", service), field("monitoring.environment", environment)),
+    h("label.check", {}, install, t("monitoring.installFirst")),
+    table([checkAll(choices), t("agents.server"), t("agents.ip")], choices.map((r) => h("tr", {}, h("td", {}, r.check), h("td", {}, r.vm.name), h("td", {}, r.ip)))),
+    h("div.row.end", {}, h("button", { type: "submit", disabled: !can("operator") }, t("monitoring.registerButton"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const labels = Object.fromEntries([["service", service.value.trim()], ["environment", environment.value.trim()]].filter(([, v]) => v));
+    const targets = choices.filter((r) => r.check.checked).map((r) => ({ vm_name: r.vm.name, address: r.ip.value.trim(), port: Number(port.value), labels, install_exporter: install.checked }));
+    if (!targets.length) { toast(t("agents.select"), true); return; }
+    try {
+      const res = await api("POST", `/api/v1/prometheus/jobs/${encodeURIComponent(jobName.value.trim())}/targets`, targets);
+      toast(t("monitoring.queued", { n: res.queued, job: res.job }));
+    } catch (err) { failed(err); }
+  });
+  const jobsBox = h("div");
   const targetsBox = h("div");
+  let shown = null;
+  function dashboardLinks(job, list) {
+    const links = (list.dashboards || {})[job] || [];
+    return links.length ? links.map((d) => h("a.dash", { href: d.url, target: "_blank", rel: "noopener noreferrer", title: d.title }, t(`monitoring.dashboard.${d.kind}`))) : "—";
+  }
+  async function loadJobs() {
+    const list = await api("GET", "/api/v1/prometheus/jobs").catch((err) => err);
+    if (list instanceof Error) { jobsBox.replaceChildren(unavailable(list)); return; }
+    jobsBox.replaceChildren(
+      list.dashboards_error ? h("div.notice", {}, `${t("monitoring.noDashboards")}: ${list.dashboards_error}`) : "",
+      table([t("monitoring.job"), t("monitoring.targets"), t("monitoring.dashboards"), t("common.actions")],
+        Object.entries(list.jobs).map(([job, count]) => h("tr", { dataset: { job } },
+          h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); show(job); } }, job)), h("td.num", {}, count),
+          h("td", {}, dashboardLinks(job, list)),
+          h("td", {}, h("button.danger.small", { type: "button", disabled: !can("admin"), onclick: async () => {
+            if (!(await confirmDialog(t("monitoring.confirmDelete", { job })))) return;
+            try { await api("DELETE", `/api/v1/prometheus/jobs/${encodeURIComponent(job)}`); toast(t("monitoring.deleteQueued", { job })); } catch (err) { failed(err); } } },
+          t("common.delete")))))));
+  }
   async function show(job) {
+    shown = job;
     try {
       const { targets } = await api("GET", `/api/v1/prometheus/targets?job=${encodeURIComponent(job)}`);
       targetsBox.replaceChildren(h("h2", {}, `${t("monitoring.targets")}: ${job}`), table(
-        ["Instance", t("monitoring.health"), t("monitoring.lastError"), t("monitoring.lastScrape")],
-        targets.map((x) => h("tr", {}, h("td.mono", {}, x.instance), h("td", {}, badge(x.health, x.health === "up" ? "ok" : "bad")),
-          h("td", {}, x.last_error || "—"), h("td", {}, fmtTime(x.last_scrape))))));
+        ["Instance", t("agents.server"), t("monitoring.health"), t("monitoring.lastError"), t("monitoring.lastScrape"), t("common.actions")],
+        targets.map((x) => h("tr", {}, h("td.mono", {}, x.target), h("td", {}, x.vm_name || "—"), h("td", {}, badge(x.health, x.health === "up" ? "ok" : "bad")),
+          h("td", {}, x.last_error || "—"), h("td", {}, fmtTime(x.last_scrape)),
+          h("td", {}, h("button.ghost.small", { type: "button", disabled: !can("operator") || !x.vm_name, onclick: async () => {
+            if (!(await confirmDialog(t("monitoring.confirmDeregister", { vm: x.vm_name, job })))) return;
+            const [address, portText] = x.target.split(":");
+            try {
+              await api("DELETE", `/api/v1/prometheus/jobs/${encodeURIComponent(job)}/targets/${encodeURIComponent(x.vm_name)}?address=${encodeURIComponent(address)}&port=${encodeURIComponent(portText || "9100")}`);
+              toast(t("monitoring.deregisterQueued", { vm: x.vm_name }));
+            } catch (err) { failed(err); } } }, t("monitoring.deregister")))))));
     } catch (err) { targetsBox.replaceChildren(unavailable(err)); }
   }
-  const rows = Object.entries(jobs.jobs).map(([job, count]) => h("tr", {}, h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); show(job); } }, job)), h("td.num", {}, count)));
-  return page("monitoring.title", "monitoring.sub", h("div.grid.two", {},
-    h("div.card", {}, h("div.row", {}, h("h2", {}, t("monitoring.job")), h("span.spacer"), refreshButton()), table([t("monitoring.job"), t("monitoring.targets")], rows)),
+  onCleanup(onLive((event) => {
+    if (event.subject === "monitoring.registered") {
+      toast(t("monitoring.registered", { vm: event.data.vm_name, job: event.data.job }));
+      loadJobs(); if (shown === event.data.job) show(shown);
+    } else if (event.subject === "monitoring.failed" && event.data.operation === "register") {
+      toast(`${t("monitoring.failed")}: ${event.data.reason}`, true);
+    } else if (["monitoring.deregistered", "monitoring.job_deleted"].includes(event.subject)) {
+      loadJobs(); if (shown) show(shown);
+    }
+  }));
+  await loadJobs();
+  const first = jobsBox.querySelector("tr[data-job]");
+  if (first) await show(first.dataset.job);
+  else targetsBox.replaceChildren(h("div.empty", {}, t("monitoring.pickJob")));
+  return page("monitoring.title", "monitoring.sub", form, h("div.grid.two", {},
+    h("div.card", {}, h("div.row", {}, h("h2", {}, t("monitoring.jobs")), h("span.spacer"), refreshButton()), jobsBox),
     h("div.card", {}, targetsBox)));
 };
 

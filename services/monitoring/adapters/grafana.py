@@ -30,6 +30,11 @@ class GrafanaHttp:
         """``GET /api/search?limit=1`` with the token (``/api/health`` would not check the token)."""
         await self._call("GET", "/api/search", params={"limit": 1})
 
+    async def listed(self) -> dict[str, tuple[str, str]]:
+        """``GET /api/search?type=dash-db``: uid → (title, URL path)."""
+        found = (await self._call("GET", "/api/search", params={"type": "dash-db", "limit": 5000})).json()
+        return {str(d["uid"]): (str(d.get("title", "")), str(d.get("url", ""))) for d in found if d.get("uid")}
+
     async def upsert(self, dashboard: dict[str, Any], folder_uid: str | None = None) -> str:
         """Create or update by uid, keeping the current folder unless another one is named.
 

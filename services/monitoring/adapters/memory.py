@@ -243,6 +243,10 @@ class MemoryDashboards:
         self.folders[uid] = folder
         return f"/d/{uid}"
 
+    async def listed(self) -> dict[str, tuple[str, str]]:
+        """uid → (title, ``/d/<uid>``)."""
+        return {uid: (str(model["title"]), f"/d/{uid}") for uid, model in self.dashboards.items()}
+
     async def delete(self, uid: str) -> bool:
         """Remove by uid."""
         self.folders.pop(uid, None)

@@ -7,6 +7,7 @@ from services.monitoring.domain.names import (
     check_group,
     check_job,
     dashboard_uid,
+    jvm_dashboard_uid,
     receiver_name,
     rule_group_name,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "dashboard_uid",
     "infrastructure_dashboard",
     "jvm_dashboard",
+    "jvm_dashboard_uid",
     "managed_routes",
     "parse_job_file",
     "receiver_name",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.monitoring.domain.names import dashboard_uid
+from services.monitoring.domain.names import dashboard_uid, jvm_dashboard_uid
 
 __all__ = ["infrastructure_dashboard", "jvm_dashboard"]
 
@@ -209,7 +209,7 @@ def jvm_dashboard(job: str, *, title: str | None = None, datasource_uid: str = "
     ]
     return {
         "id": None,
-        "uid": dashboard_uid(job)[:36] + "-jvm",
+        "uid": jvm_dashboard_uid(job),
         "title": f"{title or job} JMX monitoring",
         "tags": ["prometheus", "jmx-exporter", "java"],
         "timezone": "browser",

@@ -70,3 +70,8 @@ def receiver_name(template: str, group: str, direction: str) -> str:
 def dashboard_uid(job: str) -> str:
     """``dashboard-<job lower-cased, anything but [a-z0-9] turned into '-'>``, at most 40 chars."""
     return ("dashboard-" + re.sub(r"[^a-z0-9]", "-", job.lower()))[:40]
+
+
+def jvm_dashboard_uid(job: str) -> str:
+    """The JVM dashboard's uid: the infrastructure one's (at most 36 chars) with ``-jvm``."""
+    return dashboard_uid(job)[:36] + "-jvm"

@@ -54,7 +54,11 @@ def query_router(bus: Bus, service: MonitoringService) -> NatsRouter:
     @bus.responder(router, subjects.QUERY_MONITORING_JOBS, SERVICE)
     async def jobs(query: MonitoringJobsQuery) -> MonitoringJobsReply:
         async def make() -> MonitoringJobsReply:
-            return MonitoringJobsReply(jobs=await service.registry.jobs())
+            jobs = await service.registry.jobs()
+            try:  # Grafana being down costs the links, never the jobs
+                return MonitoringJobsReply(jobs=jobs, dashboards=await service.dashboard_links(jobs))
+            except VmscaleError as exc:
+                return MonitoringJobsReply(jobs=jobs, dashboards_error=f"Grafana: {exc}")
 
         return await _answer(MonitoringJobsReply, make)
 

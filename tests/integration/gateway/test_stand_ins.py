@@ -124,6 +124,19 @@ async def test_system_status_says_when_vcenter_is_unreachable(gateway: Gateway) 
 # -- monitoring and load balancer -------------------------------------------------------------
 
 
+async def test_jobs_link_their_grafana_dashboards(gateway: Gateway) -> None:
+    body = (await (await gateway.login()).get("/api/v1/prometheus/jobs")).json()
+    assert body["jobs"] == {"web": 2} and body["dashboards_error"] is None
+    assert [(d["kind"], d["title"]) for d in body["dashboards"]["web"]] == [("infrastructure", "web monitoring")]
+
+
+@pytest.mark.backends(grafana_up=False)
+async def test_with_grafana_down_the_jobs_are_listed_and_the_missing_links_explained(gateway: Gateway) -> None:
+    body = (await (await gateway.login()).get("/api/v1/prometheus/jobs")).json()
+    assert body["jobs"] == {"web": 2} and body["dashboards"] == {}
+    assert body["dashboards_error"] == "Grafana: grafana is unreachable"
+
+
 async def test_the_alert_rules_are_listed(gateway: Gateway) -> None:
     viewer = await gateway.login()
     response = await viewer.get("/api/v1/prometheus/rules")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.monitoring.adapters.grafana import GrafanaHttp
-from services.monitoring.domain import infrastructure_dashboard
+from services.monitoring.domain import dashboard_uid, infrastructure_dashboard, jvm_dashboard, jvm_dashboard_uid
 from shared.errors import Unauthorized
 from tests.contracts.monitoring_lab import MonitoringLab
 
@@ -77,6 +77,18 @@ async def test_concurrent_upserts_resolve_version_mismatches(grafana: GrafanaHtt
     dashboard = infrastructure_dashboard(job)
     await asyncio.gather(*(grafana.upsert({**dashboard, "refresh": f"{n}s"}) for n in range(1, 5)))
     assert (await api.get(f"/api/dashboards/uid/dashboard-{job}")).status_code == 200
+
+
+async def test_a_saved_dashboard_is_listed_with_its_title_and_url(grafana: GrafanaHttp) -> None:
+    job = f"job-{uuid.uuid4().hex[:6]}"
+    await grafana.upsert(infrastructure_dashboard(job))
+    await grafana.upsert(jvm_dashboard(job))
+    listed = await grafana.listed()
+    assert listed[dashboard_uid(job)][0] == f"{job} monitoring"
+    assert listed[dashboard_uid(job)][1].startswith(f"/d/{dashboard_uid(job)}")
+    assert listed[jvm_dashboard_uid(job)][0] == f"{job} JMX monitoring"
+    await grafana.delete(dashboard_uid(job))
+    assert dashboard_uid(job) not in await grafana.listed()
 
 
 async def test_annotations_are_written(grafana: GrafanaHttp, api: httpx.AsyncClient) -> None:

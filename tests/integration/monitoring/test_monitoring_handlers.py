@@ -83,7 +83,9 @@ async def harness(nats_url: str, prefix: str, monitoring_lab: MonitoringLab, tmp
             await bus.broker.stop()
 
 
-async def test_register_publishes_registered_once_the_target_is_up(harness: Harness, agents: AgentFleet) -> None:
+async def test_register_publishes_registered_once_the_target_is_up(
+    harness: Harness, agents: AgentFleet, monitoring_lab: MonitoringLab
+) -> None:
     job = f"job-{uuid.uuid4().hex[:6]}"
     address = agents.start("vm-bus-1")
     command = RegisterTarget(
@@ -102,6 +104,9 @@ async def test_register_publishes_registered_once_the_target_is_up(harness: Harn
     assert [(t.vm_name, t.health) for t in reply.targets] == [("vm-bus-1", "up")]
     jobs = await harness.bus.request(subjects.QUERY_MONITORING_JOBS, MonitoringJobsQuery())
     assert jobs.jobs[job] == 1
+    ((dashboard,),) = [jobs.dashboards[job]]  # the registration made the job's dashboard in Grafana
+    assert dashboard.kind == "infrastructure"
+    assert dashboard.url.startswith(f"{monitoring_lab.grafana_url}/d/dashboard-")
     await harness.bus.publish(
         subjects.CMD_MONITORING_DEREGISTER, DeregisterTarget(job=job, vm_name="vm-bus-1", address=address)
     )

@@ -91,6 +91,17 @@ async def test_register_reports_up_and_creates_the_jobs_dashboard_once(parts: di
     assert parts["prometheus"].reloads == 0
 
 
+async def test_each_job_links_the_dashboards_grafana_has_for_it(parts: dict) -> None:
+    service: MonitoringService = parts["service"]
+    await service.register(RegisterTarget(job="web", vm_name="web-1", address="127.0.10.5", wait_up=False))
+    await service.register(RegisterTarget(job="batch", vm_name="batch-1", address="127.0.10.6", wait_up=False))
+    await parts["dashboards"].delete("dashboard-batch")  # someone removed it in Grafana
+    links = await service.dashboard_links(["web", "batch"])
+    assert list(links) == ["web"]
+    ((link,),) = links.values()
+    assert (link.kind, link.title, link.url) == ("infrastructure", "web monitoring", "/d/dashboard-web")
+
+
 async def test_delete_job_removes_the_file_and_the_dashboard(parts: dict) -> None:
     service: MonitoringService = parts["service"]
     await service.register(RegisterTarget(job="web", vm_name="web-1", address="127.0.10.5", wait_up=False))
