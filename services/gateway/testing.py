@@ -795,13 +795,37 @@ class FakeBackends:
 
         @bus.responder(router, subjects.QUERY_MONITORING_ROUTES, "monitoring")
         async def routes(query: MonitoringRoutesQuery) -> MonitoringRoutesReply:
+            # as the monitoring service reads them from Alertmanager's file (managed_routes)
+            url = "http://127.0.0.1:8400/api/webhook/autoscale/web"
             return MonitoringRoutesReply(
-                routes=({"service": "web", "receiver": "jenkins-webhook-web-out", "matchers": ["service=web"]},)
+                routes=tuple(
+                    {
+                        "group": "web",
+                        "receiver": f"jenkins-webhook-web-{direction}",
+                        "direction": direction,
+                        "matchers": ['service="web"', f'alertname="{alert}"'],
+                        "url": url,
+                    }
+                    for direction, alert in (("out", "web_HighResourceUsage"), ("in", "web_LowResourceUsage"))
+                )
             )
 
         @bus.responder(router, subjects.QUERY_MONITORING_SILENCES, "monitoring")
         async def silences(query: MonitoringSilencesQuery) -> MonitoringSilencesReply:
-            return MonitoringSilencesReply()
+            # as Alertmanager's v2 API lists them: vmscale's scale-in silence of a group at its minimum
+            return MonitoringSilencesReply(
+                silences=(
+                    {
+                        "id": "5b1c0d3e-silence-web",
+                        "matchers": [{"name": "alertname", "value": "web_LowResourceUsage", "isRegex": False}],
+                        "startsAt": "2026-01-01T10:00:00Z",
+                        "endsAt": "2026-01-01T11:00:00Z",
+                        "createdBy": "vmscale",
+                        "comment": "web is at its minimum size: scale-in alerts silenced",
+                        "status": {"state": "active"},
+                    },
+                )
+            )
 
         @bus.responder(router, subjects.QUERY_MONITORING_ALERTS, "monitoring")
         async def alerts(query: MonitoringAlertsQuery) -> MonitoringAlertsReply:

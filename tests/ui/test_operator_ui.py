@@ -252,3 +252,21 @@ async def test_vms_are_registered_in_a_job_whose_dashboards_are_linked_and_which
     await expect(page.locator("#confirm-text")).to_have_text("Delete job web, its targets and its dashboards?")
     await page.click("#confirm-ok")
     await expect(page.locator(".toast", has_text="Deleting job web")).to_have_count(1)
+
+
+async def test_routing_shows_each_groups_two_routes_to_the_gateway_and_its_silence(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/routing")
+    out = page.locator('tr[data-group="web"][data-direction="out"]')
+    await expect(out).to_contain_text('alertname="web_HighResourceUsage"')
+    await expect(out.locator(".badge", has_text="vmscale gateway")).to_have_count(1)
+    await expect(page.locator('tr[data-group="web"][data-direction="in"]')).to_contain_text("scale-in")
+    await expect(page.locator("tr", has_text="web is at its minimum size")).to_contain_text("active")
+    await page.screenshot(path=screenshots / "routing.png", full_page=True)
+    await out.locator("button", has_text="Disable group").click()
+    await expect(page.locator("#confirm-text")).to_contain_text("Disable web?")
+    await page.click("#confirm-ok")
+    await expect(page.locator(".toast", has_text="web disabled")).to_have_count(1)
+    assert gateway.scaler.groups["web"] is False

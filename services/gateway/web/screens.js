@@ -200,14 +200,27 @@ App.screens.monitoring = async (_, onCleanup) => {
     h("div.card", {}, targetsBox)));
 };
 
-/* 5. Alertmanager routing */
+/* 5. Alertmanager routing: each group's two routes to the gateway webhook, and the silences */
 App.screens.routing = async () => {
-  const [routes, silences] = await Promise.all([api("GET", "/api/v1/alertmanager/routes"), api("GET", "/api/v1/alertmanager/silences").catch(() => ({ silences: [] }))]);
-  const rows = routes.routes.map((r) => h("tr", {}, h("td", {}, r.service || r.group || "—"), h("td.mono", {}, r.receiver || "—"),
-    h("td.mono", {}, JSON.stringify(r.matchers || r.match || {}))));
-  const srows = silences.silences.map((s) => h("tr", {}, h("td.mono", {}, JSON.stringify(s.matchers || [])), h("td", {}, fmtTime(s.endsAt || s.ends_at)), h("td", {}, s.comment || "")));
-  return page("routing.title", "routing.sub", h("div.card", {}, table([t("groups.name"), t("routing.receiver"), t("routing.matchers")], rows)),
-    h("div.card", {}, h("h2", {}, t("routing.silences")), table([t("routing.matchers"), "→", ""], srows)));
+  const [routes, silences] = await Promise.all([api("GET", "/api/v1/alertmanager/routes").catch((e) => e), api("GET", "/api/v1/alertmanager/silences").catch(() => ({ silences: [] }))]);
+  const matcherText = (m) => (typeof m === "string" ? m : `${m.name}${m.isEqual === false ? "!" : ""}${m.isRegex ? "=~" : "="}"${m.value}"`);
+  const alertOf = (r) => (r.matchers || []).map(matcherText).find((m) => m.startsWith("alertname")) || "—";
+  const toGateway = (url) => /\/api\/webhook\/autoscale\//.test(url || "");
+  const rows = routes instanceof Error ? [] : routes.routes.map((r) => h("tr", { dataset: { group: r.group, direction: r.direction } },
+    h("td", {}, h("a", { href: `#/group/${encodeURIComponent(r.group)}` }, r.group)),
+    h("td", {}, badge(t(`routing.direction.${r.direction}`), r.direction === "out" ? "info" : "")),
+    h("td.mono", {}, alertOf(r)), h("td.mono", {}, r.receiver),
+    h("td", {}, toGateway(r.url) ? badge(t("routing.toGateway"), "ok") : badge(t("routing.elsewhere"), "bad"), h("div.mono.muted", {}, r.url || "—")),
+    h("td", {}, r.direction === "out" ? h("button.ghost.small", { type: "button", disabled: !can("operator"), onclick: async () => {
+      if (!(await confirmDialog(t("routing.confirmDisable", { group: r.group })))) return;
+      try { await api("POST", `/api/v1/groups/${encodeURIComponent(r.group)}/disable`); toast(t("routing.disabled", { group: r.group })); route(); } catch (err) { failed(err); } } },
+    t("routing.disable")) : "")));
+  const srows = silences.silences.map((x) => h("tr", {}, h("td.mono", {}, (x.matchers || []).map(matcherText).join(", ")),
+    h("td", {}, badge((x.status || {}).state || "—", (x.status || {}).state === "active" ? "warn" : "")), h("td", {}, fmtTime(x.endsAt)),
+    h("td", {}, x.createdBy || "—"), h("td", {}, x.comment || "")));
+  return page("routing.title", "routing.sub", h("div.card", {}, h("div.notice", {}, t("routing.help")),
+    routes instanceof Error ? unavailable(routes) : table([t("groups.name"), t("routing.direction"), t("routing.alert"), t("routing.receiver"), t("routing.target"), t("common.actions")], rows)),
+    h("div.card", {}, h("h2", {}, t("routing.silences")), table([t("routing.matchers"), t("common.status"), t("routing.ends"), t("routing.by"), t("routing.comment")], srows)));
 };
 
 /* 6. Monitoring dashboard: current state, thresholds, observed values at decisions, alerts; refreshes */
