@@ -61,6 +61,11 @@ async def test_the_dashboard_charts_each_instance_from_prometheus(signed_in: Pag
     assert await charts.count() >= 1
     # a flat line has no height, so check the drawn points rather than "visibility"
     await expect(charts.first.locator("svg polyline").first).to_have_attribute("points", re.compile(r"\d+(\.\d+)?,\d"))
+    # now = the highest instance's latest value (the stand-in's VMs are at 20/30 % CPU, 35 % memory)
+    await expect(charts.locator(".legend")).to_have_count(await charts.count())  # each chart says what its lines are
+    stats = page.locator("#dash-stats")
+    await expect(stats.locator(".card", has_text="CPU now")).to_contain_text("30.0%")
+    await expect(stats.locator(".card", has_text="Memory now")).to_contain_text("35.0%")
     await page.screenshot(path=screenshots / "dashboard-instances.png", full_page=True)
 
 
@@ -181,6 +186,9 @@ async def test_a_running_activity_shows_its_progress_and_the_clone_moves_it(
     # reserve_ip done and the hook skipped: 2 of the scale-out's 8 steps
     await expect(item.locator(".meter-label")).to_have_text("2 of 8 steps")
     await expect(item.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "25")
+    # drawn, not only announced: the page's CSP drops style attributes, so widths go through the CSSOM
+    share = "el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width"
+    assert 0.2 < await item.locator(".progress > span").evaluate(share) < 0.3
     progress = VmProgress(
         operation="clone",
         vm_name="web-1",

@@ -40,6 +40,7 @@ function h(spec, attrs, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") el.style.cssText = value;  // through the CSSOM: the CSP (style-src 'self') drops style attributes
     else el.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {

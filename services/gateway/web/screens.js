@@ -251,22 +251,31 @@ App.screens.dashboard = async (args, onCleanup) => {
       api("GET", "/api/v1/alerts").catch(() => ({ alerts: [] })),
       api("GET", `/api/v1/prometheus/usage?job=${encodeURIComponent(g.spec.prometheus_job || g.name)}&minutes=15&step_s=15`).catch(() => ({ series: [] }))]);
     const observed = decisions.slice().reverse().map((d) => d.observed || {});
-    const last = observed[observed.length - 1] || {};
-    const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80;
+    const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80, cpuLow = th.cpu_low ?? 30, memLow = th.memory_low ?? 30;
+    // now = the highest latest value over the group's instances, as Prometheus reports them
+    const latest = (key) => Math.max(...usage.series.map((s) => { const v = (s[key][s[key].length - 1] || [])[1]; return typeof v === "number" ? v : -1; }), -1);
+    const cpuNow = latest("cpu"), memNow = latest("memory");
+    const pct = (v) => (v >= 0 ? `${v.toFixed(1)}%` : "—");
+    // scale-out above the high line, scale-in below the low one: CPU red/amber, memory violet/teal
+    const thresholds = [[cpuHigh, "#ff6b6b"], [cpuLow, "#f2b84b"], ...(memHigh !== cpuHigh || memLow !== cpuLow ? [[memHigh, "#b48cff"], [memLow, "#56c7c7"]] : [])];
+    const key = (color, text, dashed) => h("span.key", {}, h("i", { style: `${dashed ? "border-top:2px dashed" : "border-top:2px solid"} ${color}` }), text);
+    const legend = () => h("div.legend", {}, key("#4fa3ff", "CPU"), key("#3ccf8e", t("dashboard.memory")),
+      key("#ff6b6b", t("dashboard.scaleOutLine"), true), key("#f2b84b", t("dashboard.scaleInLine"), true),
+      ...(thresholds.length > 2 ? [key("#b48cff", `${t("dashboard.memory")} ↑`, true), key("#56c7c7", `${t("dashboard.memory")} ↓`, true)] : []));
     const stat = (label, value, bad) => h("div.card", {}, h("div.stat-label", {}, label), h("div.stat" + (bad ? ".bad" : ""), {}, value));
     const mine = alerts.alerts.filter((a) => ((a.labels || {}).service === g.name) && (!a.status || (a.status.state || "active") === "active"));
     body.replaceChildren(
-      h("div.grid.four", {}, stat(t("dashboard.size"), `${g.size} / ${g.min_size}–${g.max_size}`),
-        stat("CPU", typeof last.cpu === "number" ? `${last.cpu.toFixed(1)}%` : "—", last.cpu > cpuHigh),
-        stat(t("dashboard.cpuThreshold"), `${cpuHigh}% / ${th.cpu_low ?? 30}%`),
-        stat(t("dashboard.memThreshold"), `${memHigh}% / ${th.memory_low ?? 30}%`)),
+      h("div.grid.four", { id: "dash-stats" }, stat(t("dashboard.size"), `${g.size} / ${g.min_size}–${g.max_size}`),
+        stat(t("dashboard.cpuNow"), pct(cpuNow), cpuNow > cpuHigh), stat(t("dashboard.memNow"), pct(memNow), memNow > memHigh),
+        stat(t("dashboard.cpuThreshold"), `${cpuHigh}% / ${cpuLow}%`),
+        stat(t("dashboard.memThreshold"), `${memHigh}% / ${memLow}%`)),
       h("div.grid.two", { id: "instance-charts" }, usage.series.map((s) => {
         const points = s.cpu.map(([, cpu], i) => ({ cpu, memory: (s.memory[i] || [])[1] }));
         const now = points[points.length - 1] || {};
         return h("div.card.instance-chart", {}, h("h2", {}, `${s.instance} · CPU ${typeof now.cpu === "number" ? now.cpu.toFixed(1) : "—"}% · ${t("groups.memory").replace(/\s*%$/, "")} ${typeof now.memory === "number" ? now.memory.toFixed(1) : "—"}%`),
-          lineChart(points, [[cpuHigh, "#ff6b6b"], [th.cpu_low ?? 30, "#f2b84b"]]));
+          lineChart(points, thresholds), legend());
       })),
-      h("div.card", {}, h("h2", {}, t("dashboard.chart")), lineChart(observed, [[cpuHigh, "#ff6b6b"], [th.cpu_low ?? 30, "#f2b84b"]])),
+      h("div.card", {}, h("h2", {}, t("dashboard.chart")), observed.length ? [lineChart(observed, thresholds), legend()] : h("div.empty", {}, t("dashboard.noDecisions"))),
       h("div.card", {}, h("h2", {}, t("dashboard.alerts")), table(["alertname", t("common.status"), "severity", "summary", t("common.created")],
         mine.map((a) => h("tr", {}, h("td", {}, a.labels.alertname), h("td", {}, badge("firing", "bad")), h("td", {}, a.labels.severity || ""),
           h("td", {}, (a.annotations || {}).summary || ""), h("td", {}, fmtTime(a.startsAt)))))));
