@@ -532,6 +532,7 @@ class FakeScaler:
                 cause=trigger,
                 decision_id=decision.id,
                 created_at=now,
+                vm_names=(f"{group}-1",),
                 steps=steps,
             )
         )

@@ -278,3 +278,22 @@ async def test_routing_shows_each_groups_two_routes_to_the_gateway_and_its_silen
     await page.click("#confirm-ok")
     await expect(page.locator(".toast", has_text="web disabled")).to_have_count(1)
     assert gateway.scaler.groups["web"] is False
+
+
+async def test_the_group_page_shows_a_running_activity_moving_with_its_clone(
+    signed_in: Page, gateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/group/web")
+    await expect(page.locator("#live.on")).to_be_visible()
+    await page.click("#scale-out")
+    await page.click("#confirm-ok")
+    row = page.locator("#group-activities tbody tr").first
+    await expect(row.locator(".meter-label")).to_have_text("2 of 8 steps")
+    activity_id = await row.get_attribute("data-activity")
+    progress = VmProgress(
+        operation="clone", vm_name="web-1", step="clone_started", percent=80, activity_id=activity_id, group="web"
+    )
+    await gateway.bus.publish(subjects.VM_PROGRESS, progress)
+    await expect(row.locator(".meter-label")).to_have_text("2 of 8 steps · clone 80%")
+    await page.screenshot(path=screenshots / "group-activity-progress.png", full_page=True)

@@ -127,6 +127,29 @@ function meter(percent, label) {
   };
   return el;
 }
+/* How far an activity has got: its plan's forward steps done (or skipped), plus a running clone's own
+   percent from vm.progress (``clones``: VM name → latest progress). [percent, caption]. */
+function activityProgress(a, clones) {
+  const forward = a.steps.filter((s) => s.phase === "forward");
+  const done = forward.filter((s) => s.status === "done" || s.status === "skipped").length;
+  let partial = 0, clone = null;
+  for (const s of forward) {
+    const p = s.status === "running" && s.step === "clone" ? clones.get(s.vm_name) : null;
+    if (p) { partial += p.percent / 100; clone = p; }
+  }
+  const percent = forward.length ? Math.min(100, Math.round((100 * (done + partial)) / forward.length)) : 0;
+  const caption = t("events.stepsDone", { done, total: forward.length }) + (clone ? ` · ${t("events.cloneAt", { percent: clone.percent })}` : "");
+  return [percent, caption];
+}
+/* A clone's vm.progress moves its activity's bar (``meters``: activity id → { activity, meter }); never back. */
+function moveActivityMeter(progress, clones, meters) {
+  if (progress.operation !== "clone") return;
+  clones.set(progress.vm_name, progress);
+  const running = meters.get(progress.activity_id);
+  if (!running) return;
+  const [percent, caption] = activityProgress(running.activity, clones);
+  if (percent >= running.meter.percent) running.meter.set(percent, caption);
+}
 function page(titleKey, subKey, ...content) {
   return [h("h1", {}, t(titleKey)), h("p.sub", {}, t(subKey)), ...content];
 }

@@ -168,7 +168,19 @@ App.screens.group = async (args, onCleanup) => {
       `${on ? t("group.resume") : t("group.suspend")} ${p}`);
   }));
   const pool = pools.find((p) => p.name === g.spec.ip_pool);
-  onCleanup(onLive((event) => { if (event.group === name && event.type === "activity") route(); }));
+  const clones = new Map(), meters = new Map();
+  const activities = (reply.activities || []).slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 10);
+  const activityRows = activities.map((a) => {
+    let bar = "";
+    if (a.status === "running") { bar = meter(...activityProgress(a, clones)); meters.set(a.id, { activity: a, meter: bar }); }
+    const kind = a.status === "succeeded" ? "ok" : a.status === "running" ? "info" : "bad";
+    return h("tr", { dataset: { activity: a.id } }, h("td", {}, fmtTime(a.created_at)), h("td", {}, a.kind), h("td", {}, badge(a.status, kind)),
+      h("td", {}, (a.vm_names || []).join(", ") || "—"), h("td", { style: "width:35%" }, bar || (a.reason ? `${a.failed_step || ""} ${a.reason}`.trim() : fmtDuration(a.created_at, a.finished_at))));
+  });
+  onCleanup(onLive((event) => {
+    if (event.subject === "vm.progress") { if (event.data.group === name) moveActivityMeter(event.data, clones, meters); return; }
+    if (event.group === name && event.type === "activity") route();
+  }));
   return [h("div.row", {}, h("h1", {}, name), badge(g.enabled ? t("common.enabled") : t("common.disabled"), g.enabled ? "ok" : null), h("span.spacer"),
       h("a.button.ghost", { href: `#/groups/edit/${encodeURIComponent(name)}`, hidden: !can("admin") }, t("common.edit"))),
     h("p.sub", {}, `${g.size} VMs · ${g.min_size} ~ ${g.max_size} · ${g.alerts_status}`),
@@ -185,6 +197,8 @@ App.screens.group = async (args, onCleanup) => {
         h("td", {}, h("button.ghost.small", { type: "button", disabled: !can("operator"), onclick: async () => {
           try { await api("POST", `/api/v1/groups/${encodeURIComponent(name)}/instances/${encodeURIComponent(i.vm_name)}/${i.protected ? "unprotect" : "protect"}`); route(); } catch (err) { failed(err); } } },
           i.protected ? t("group.unprotect") : t("group.protect"))))))),
+    h("div.card", { id: "group-activities" }, h("h2", {}, t("group.activities")),
+      table([t("audit.at"), t("group.kind"), t("common.status"), "VM", t("group.progressOrOutcome")], activityRows)),
     h("div.card", { id: "dry-run" }, h("h2", {}, t("group.dryRun")), preview ? table([t("events.cause"), t("common.status"), "Δ", ""],
       preview.outcomes.map((o) => h("tr", {}, h("td", {}, o.trigger), h("td", {}, badge(o.allowed ? t("group.wouldScale") : t("events.blocked"), o.allowed ? "ok" : "warn")),
         h("td.num", {}, o.delta), h("td", {}, `${o.reason}: ${o.message}`)))) : h("div.empty", {}, "—")),

@@ -295,18 +295,7 @@ App.screens.events = async (_, onCleanup) => {
   const live = h("ul.timeline", { id: "live-events" });
   const clones = new Map();  // VM name → its latest vm.progress
   const meters = new Map();  // running activity id → { activity, meter }
-  function progressOf(a) {
-    const forward = a.steps.filter((s) => s.phase === "forward");
-    const done = forward.filter((s) => s.status === "done" || s.status === "skipped").length;
-    let partial = 0, clone = null;
-    for (const s of forward) {
-      const p = s.status === "running" && s.step === "clone" ? clones.get(s.vm_name) : null;
-      if (p) { partial += p.percent / 100; clone = p; }
-    }
-    const percent = forward.length ? Math.min(100, Math.round((100 * (done + partial)) / forward.length)) : 0;
-    const caption = t("events.stepsDone", { done, total: forward.length }) + (clone ? ` · ${t("events.cloneAt", { percent: clone.percent })}` : "");
-    return [percent, caption];
-  }
+  const progressOf = (a) => activityProgress(a, clones);
   async function load() {
     const q = new URLSearchParams(); if (group.value) q.set("group", group.value.trim()); if (status.value) q.set("status", status.value);
     const [acts, decs] = await Promise.all([api("GET", `/api/v1/activities?${q}`).catch((e) => e), api("GET", `/api/v1/decisions?${group.value ? "group=" + encodeURIComponent(group.value.trim()) : ""}`).catch(() => [])]);
@@ -329,13 +318,7 @@ App.screens.events = async (_, onCleanup) => {
     }) : [h("div.empty", {}, t("common.none"))]));
   }
   onCleanup(onLive((event) => {
-    if (event.subject === "vm.progress") {  // moves a bar; too frequent for the live list
-      if (event.data.operation !== "clone") return;
-      clones.set(event.data.vm_name, event.data);
-      const running = meters.get(event.data.activity_id);
-      if (running) { const [percent, caption] = progressOf(running.activity); if (percent >= running.meter.percent) running.meter.set(percent, caption); }
-      return;
-    }
+    if (event.subject === "vm.progress") { moveActivityMeter(event.data, clones, meters); return; }  // too frequent for the live list
     if (group.value && event.group !== group.value.trim()) return;
     live.prepend(h("li." + (event.status === "failed" || event.status === "blocked" ? "bad" : "ok"), { dataset: { subject: event.subject } },
       h("div.row", {}, h("strong", {}, event.subject), event.group ? badge(event.group, "info") : null, event.status ? badge(event.status) : null, h("span.muted", {}, fmtTime(event.at)))));
