@@ -117,3 +117,5 @@ class OutboxRelay:
                 await self.flush()
             except RetryableError as exc:
                 log.warning("outbox flush failed; will retry", error=str(exc))
+            except Exception:  # the relay must outlive any one failure, or nothing is published again
+                log.exception("outbox flush failed unexpectedly; will retry")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,33 +98,35 @@ class Scaler:
         await self.decisions.tick()
         await self.relay.flush()
 
-    async def _loop(self, interval_s: float) -> None:
+    @staticmethod
+    async def _forever(
+        what: str, work: Callable[[], Awaitable[object]], interval_s: float, *, wait_first: bool
+    ) -> None:
+        """Run ``work`` every ``interval_s`` for the life of the service. A failure is logged and
+        the next round comes anyway: a loop that ended on an unexpected error would stop the
+        scaler (or its orphan sweep) without a word."""
+        if wait_first:
+            await asyncio.sleep(interval_s)
         while True:
             try:
-                await self.tick()
+                await work()
             except VmscaleError as exc:
-                log.warning("tick failed; retrying", error=str(exc))
+                log.warning(f"{what} failed; retrying", error=str(exc))
+            except Exception:
+                log.exception(f"{what} failed unexpectedly; retrying")
             await asyncio.sleep(interval_s)
-
-    async def _sweep_orphans(self, interval_s: float) -> None:
-        assert self.orphans is not None
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.orphans.sweep()
-            except VmscaleError as exc:
-                log.warning("orphan sweep failed; retrying", error=str(exc))
 
     async def start(self, tick_s: float = 1.0, orphan_sweep_s: float = 60.0) -> None:
         """Resume unfinished activities at once, then tick, relay and sweep in the background."""
         with contextlib.suppress(VmscaleError):
             await self.tick()
         self._loops = [
-            asyncio.create_task(self._loop(tick_s)),
+            asyncio.create_task(self._forever("tick", self.tick, tick_s, wait_first=False)),
             asyncio.create_task(self.relay.run(interval_s=max(tick_s, 0.5))),
         ]
         if self.orphans is not None:
-            self._loops.append(asyncio.create_task(self._sweep_orphans(orphan_sweep_s)))
+            sweeps = self._forever("orphan sweep", self.orphans.sweep, orphan_sweep_s, wait_first=True)
+            self._loops.append(asyncio.create_task(sweeps))
 
     async def stop(self) -> None:
         """Stop the loops and local steps; unfinished work stays in the database."""

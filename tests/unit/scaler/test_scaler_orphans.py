@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from scaler_harness import Harness
 
 from services.scaler.domain.model import InstanceState
 from services.scaler.orphans import OrphanSweeper, find_orphans
+from services.scaler.service import Scaler
 from shared import subjects
 
 pytestmark = pytest.mark.unit
@@ -44,3 +47,59 @@ async def test_an_orphan_is_reported_after_two_sweeps_and_the_all_clear_once() -
     reports = h.publisher.of(subjects.ORPHAN_VMS_DETECTED)
     assert [r.vm_names for r in reports] == [("web-planted",), ()]
     assert {i.vm_name for i in await h.instances()} == {"web-base-0", "web-base-1"}
+
+
+async def test_the_sweep_loop_outlives_an_unexpected_error_and_still_reports() -> None:
+    h = Harness()
+    await h.setup(base=2)
+    calls: list[str] = []
+
+    async def tagged(group: str) -> list[str]:
+        calls.append(group)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in an adapter")  # not one of ours: it used to end the loop for good
+        return ["web-base-0", "web-base-1", "web-planted"]
+
+    sweeper = OrphanSweeper(h.store, tagged, h.scaler.relay)
+    loop = asyncio.create_task(Scaler._forever("orphan sweep", sweeper.sweep, 0.0, wait_first=True))
+    try:
+        while not h.publisher.of(subjects.ORPHAN_VMS_DETECTED):
+            assert not loop.done(), loop
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+    assert h.publisher.of(subjects.ORPHAN_VMS_DETECTED)[0].vm_names == ("web-planted",)
+
+
+async def test_the_outbox_relay_outlives_an_unexpected_error() -> None:
+    h = Harness()
+    await h.setup(base=2)
+    publish = h.publisher.publish
+    armed: list[bool] = []
+    failures: list[str] = []
+
+    async def flaky(subject, message) -> None:  # type: ignore[no-untyped-def]
+        if armed and not failures:
+            failures.append(subject.name)
+            raise RuntimeError("a bug in a publisher")  # not one of ours: it used to end the relay for good
+        await publish(subject, message)
+
+    h.publisher.publish = flaky  # type: ignore[method-assign]
+
+    async def tagged(group: str) -> list[str]:
+        return ["web-base-0", "web-base-1", "web-planted"]
+
+    sweeper = OrphanSweeper(h.store, tagged, h.scaler.relay)
+    h.publisher.down = True  # the report stays in the outbox, for the relay loop
+    await sweeper.sweep()
+    await sweeper.sweep()
+    h.publisher.down = False
+    armed.append(True)
+    relay = asyncio.create_task(h.scaler.relay.run(interval_s=0.01))
+    try:
+        while not h.publisher.of(subjects.ORPHAN_VMS_DETECTED):
+            assert not relay.done(), relay
+            await asyncio.sleep(0.01)
+    finally:
+        relay.cancel()
+    assert failures == [subjects.ORPHAN_VMS_DETECTED.name]
