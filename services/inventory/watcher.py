@@ -61,11 +61,14 @@ class Watcher:
         self.status.consecutive_failures = 0
         self.status.last_error = None
 
-    def _failed(self, exc: VmscaleError) -> None:
+    def _failed(self, exc: Exception) -> None:
         self.status.connected = False
         self.status.consecutive_failures += 1
-        self.status.last_error = str(exc)
-        log.warning("vCenter read failed", error=str(exc), failures=self.status.consecutive_failures)
+        self.status.last_error = str(exc) or type(exc).__name__
+        if isinstance(exc, VmscaleError):
+            log.warning("vCenter read failed", error=str(exc), failures=self.status.consecutive_failures)
+        else:  # not translated into ours: a bug to fix, with its traceback, but the watch goes on
+            log.exception("vCenter read failed unexpectedly", failures=self.status.consecutive_failures)
 
     async def sync(self) -> None:
         """One full read into the cache (the cold sync)."""
@@ -88,6 +91,6 @@ class Watcher:
                 if batch.full:
                     _settle()
                 self._ok()
-            except VmscaleError as exc:
+            except Exception as exc:  # any failure backs off and heals; a dead watch would freeze the cache
                 self._failed(exc)
                 await asyncio.sleep(min(self._backoff_s * self.status.consecutive_failures, 30.0))

@@ -84,6 +84,8 @@ def create_app(settings: LoadbalancerSettings, runtime: ServiceRuntime | None = 
                 await reconciler.run_once()
             except VmscaleError as exc:
                 log.warning("reconcile failed", error=str(exc))
+            except Exception:  # the next round still comes: a dead loop would stop reconciling silently
+                log.exception("reconcile failed unexpectedly")
 
     async def check_driver() -> str | None:
         try:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from memory_world import seeded_vcenter
 
 from services.inventory.adapters.memory import MemoryOperationStore, MemoryVcenter
 from services.inventory.cache import InventoryCache
 from services.inventory.lifecycle import Lifecycle, Timeouts
+from services.inventory.watcher import Watcher
 from shared import subjects
 from shared.errors import QuotaExceeded, ServiceUnavailable
-from shared.messages import CloneVm, DestroyVm, MakeTemplate, NetworkSpec, Placement, VmProgress, VmsQuery
+from shared.messages import (
+    CloneVm,
+    DestroyVm,
+    MakeTemplate,
+    NetworkSpec,
+    Placement,
+    VmInfo,
+    VmProgress,
+    VmsQuery,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -212,3 +225,37 @@ def test_a_list_asked_again_after_a_change_shows_the_change_in_natural_order() -
     assert [vm.name for vm in life.cache.select(VmsQuery())[0]] == ["web-2", "web-10", "web-11"]
     life.cache.remove("vm-12")
     assert [vm.name for vm in life.cache.select(VmsQuery())[0]] == ["web-10", "web-11"]
+
+
+class _FailsOnce:
+    """The in-memory vCenter whose change feed raises an error we never translated, once."""
+
+    def __init__(self, world: MemoryVcenter) -> None:
+        self.world = world
+        self.raised = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.world, name)
+
+    def changes(self, max_wait_s: int) -> Any:
+        if not self.raised:
+            self.raised = True
+            raise ConnectionResetError("the vCenter connection was reset")
+        return self.world.changes(max_wait_s)
+
+
+async def test_the_watch_outlives_an_unexpected_error_and_the_cache_stays_current() -> None:
+    world = seeded_vcenter()
+    cache = InventoryCache()
+    reader = _FailsOnce(world)
+    watcher = Watcher(reader, cache, wait_s=0, backoff_s=0.0)  # type: ignore[arg-type]
+    task = asyncio.create_task(watcher.run())
+    try:
+        await watcher.synced.wait()
+        world.add_vm(VmInfo(name="web-planted", moref="vm-77", folder="prod/web", datacenter="DC1"))
+        while not cache.named("web-planted"):
+            assert not task.done(), task
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert reader.raised and watcher.status.connected and watcher.status.consecutive_failures == 0
