@@ -297,3 +297,17 @@ async def test_the_group_page_shows_a_running_activity_moving_with_its_clone(
     await gateway.bus.publish(subjects.VM_PROGRESS, progress)
     await expect(row.locator(".meter-label")).to_have_text("2 of 8 steps · clone 80%")
     await page.screenshot(path=screenshots / "group-activity-progress.png", full_page=True)
+
+
+async def test_uninstalling_an_agent_asks_first_and_cancel_sends_nothing(signed_in: Page, gateway) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/agents")
+    await page.check('input[data-vm="web-01"]')
+    await page.click("button:has-text('Uninstall')")
+    await expect(page.locator("#confirm-text")).to_have_text("Uninstall node_exporter from 1 VM(s)?")
+    await page.click('#confirm button[value="cancel"]')
+    await expect(page.locator("#confirm")).not_to_be_visible()
+    await expect(page.locator(".toast")).to_have_count(0)  # nothing was queued
+    await page.click("button:has-text('Uninstall')")
+    await page.click("#confirm-ok")
+    await expect(page.locator(".toast", has_text="queued")).to_have_count(1)

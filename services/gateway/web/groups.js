@@ -131,6 +131,7 @@ App.screens.groups = async (args) => {
     const th = g.spec.thresholds || {};
     const toggle = h("button.small" + (g.enabled ? ".ghost" : ""), { type: "button", dataset: { action: "toggle", group: g.name }, disabled: !can("operator"),
       onclick: async () => {
+        if (g.enabled && !(await confirmDialog(t("groups.confirmDisable", { group: g.name })))) return;
         try { await api("POST", `/api/v1/groups/${encodeURIComponent(g.name)}/${g.enabled ? "disable" : "enable"}`);
           toast(t(g.enabled ? "groups.disabledToast" : "groups.enabledToast", { name: g.name })); route(); } catch (err) { failed(err); } } },
       g.enabled ? t("groups.disable") : t("groups.enable"));

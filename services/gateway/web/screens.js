@@ -96,6 +96,7 @@ App.screens.agents = async (_, onCleanup) => {
   async function run(action) {
     const hosts = rows.filter((r) => r.check.checked).map((r) => ({ vm_name: r.vm.name, address: r.ip.value }));
     if (!hosts.length) { toast(t("agents.select"), true); return; }
+    if (action === "uninstall" && !(await confirmDialog(t("agents.confirmUninstall", { tool: tool.value, n: hosts.length })))) return;
     try {
       const res = await api("POST", "/api/v1/agents", { tool: tool.value, action, hosts });
       hosts.forEach((x) => { const p = progress.get(x.vm_name); p.bar.style.width = "10%"; p.state.replaceChildren(badge(action, "info")); });
@@ -212,7 +213,7 @@ App.screens.routing = async () => {
     h("td.mono", {}, alertOf(r)), h("td.mono", {}, r.receiver),
     h("td", {}, toGateway(r.url) ? badge(t("routing.toGateway"), "ok") : badge(t("routing.elsewhere"), "bad"), h("div.mono.muted", {}, r.url || "—")),
     h("td", {}, r.direction === "out" ? h("button.ghost.small", { type: "button", disabled: !can("operator"), onclick: async () => {
-      if (!(await confirmDialog(t("routing.confirmDisable", { group: r.group })))) return;
+      if (!(await confirmDialog(t("groups.confirmDisable", { group: r.group })))) return;
       try { await api("POST", `/api/v1/groups/${encodeURIComponent(r.group)}/disable`); toast(t("routing.disabled", { group: r.group })); route(); } catch (err) { failed(err); } } },
     t("routing.disable")) : "")));
   const srows = silences.silences.map((x) => h("tr", {}, h("td.mono", {}, (x.matchers || []).map(matcherText).join(", ")),
