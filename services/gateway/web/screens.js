@@ -294,6 +294,7 @@ App.screens.events = async (_, onCleanup) => {
   const status = h("select", { id: "ev-status" }, ["", "running", "succeeded", "rolled_back", "failed"].map((s) => h("option", { value: s }, s || t("common.all"))));
   const timeline = h("ul.timeline", { id: "timeline" });
   const live = h("ul.timeline", { id: "live-events" });
+  const waiting = h("div.empty", {}, t("events.waiting"));
   const clones = new Map();  // VM name → its latest vm.progress
   const meters = new Map();  // running activity id → { activity, meter }
   const progressOf = (a) => activityProgress(a, clones);
@@ -321,6 +322,7 @@ App.screens.events = async (_, onCleanup) => {
   onCleanup(onLive((event) => {
     if (event.subject === "vm.progress") { moveActivityMeter(event.data, clones, meters); return; }  // too frequent for the live list
     if (group.value && event.group !== group.value.trim()) return;
+    waiting.remove();
     live.prepend(h("li." + (event.status === "failed" || event.status === "blocked" ? "bad" : "ok"), { dataset: { subject: event.subject } },
       h("div.row", {}, h("strong", {}, event.subject), event.group ? badge(event.group, "info") : null, event.status ? badge(event.status) : null, h("span.muted", {}, fmtTime(event.at)))));
     while (live.children.length > 30) live.lastChild.remove();
@@ -329,7 +331,7 @@ App.screens.events = async (_, onCleanup) => {
   group.addEventListener("change", load); status.addEventListener("change", load);
   await load();
   return page("events.title", "events.sub", h("div.row", {}, field("events.filterGroup", group), field("events.filterStatus", status)),
-    h("div.grid.two", {}, h("div.card", {}, h("h2", {}, t("events.activities")), timeline), h("div.card", {}, h("h2", {}, t("events.newLive")), live)));
+    h("div.grid.two", {}, h("div.card", {}, h("h2", {}, t("events.activities")), timeline), h("div.card", {}, h("h2", {}, t("events.newLive")), waiting, live)));
 };
 
 /* Users and API keys (admin) */
