@@ -340,6 +340,7 @@ class Decisions:
             metrics=metrics,
             recommendations=record.state.recommendations,
             failure_backoff=record.state.failure_backoff,
+            last_activity_end_at=record.state.last_activity_end_at,
         )
         decision = decide(spec, policy, observed, now)
         state_update: dict[str, Any] = {"lease_fence": token}

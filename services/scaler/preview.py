@@ -106,6 +106,7 @@ class Preview:
                     metrics=metrics,
                     recommendations=current.state.recommendations,
                     failure_backoff=current.state.failure_backoff,
+                    last_activity_end_at=current.state.last_activity_end_at,
                 )
 
             observed = await self._store.transaction(observe)

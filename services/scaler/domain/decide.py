@@ -258,6 +258,17 @@ def _evidence(group: ScalingGroup, intent: _Intent, observed: Observed, now: dat
     if not have or metrics is None or metrics.cpu is None or metrics.memory is None:
         alert = observed.alert
         fresh = alert is not None and (now - alert.received_at).total_seconds() <= group.alert_fresh_s
+        ended = observed.last_activity_end_at
+        if fresh and alert is not None and ended is not None and alert.received_at <= ended:
+            # a re-check after an activity: the alert's evidence is from before that change of
+            # capacity, and nothing confirms it now (without this, a scale-in followed at once
+            # by a scale-out on the old high alert whenever Prometheus blinked)
+            return Block(
+                reason=BlockReason.STALE_ALERT,
+                message=f"Prometheus unavailable and the alert predates the activity that ended {ended:%H:%M:%S} UTC",
+                rule=rule,
+                direction=intent.direction,
+            )
         if fresh:
             return "Prometheus unavailable; acting on a fresh alert"
         return Block(

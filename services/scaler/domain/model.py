@@ -448,6 +448,8 @@ class Observed(Frozen):
     metrics: MetricReading | None = None
     recommendations: tuple[Recommendation, ...] = ()
     failure_backoff: FailureBackoff | None = None
+    last_activity_end_at: UtcDatetime | None = None
+    """When the group's latest activity ended: an alert received before it predates that change."""
 
     @property
     def size(self) -> int:

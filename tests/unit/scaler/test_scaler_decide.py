@@ -93,6 +93,28 @@ CASES = [
         1,
     ),
     (
+        "Prometheus down: a fresh alert from before the last activity ended does not",
+        {},
+        {
+            "metrics": MetricReading(available=False, error="down"),
+            "alert": alert(received=NOW - timedelta(seconds=50)),
+            "last_activity_end_at": NOW - timedelta(seconds=1),
+        },
+        STEP,
+        BlockReason.STALE_ALERT,
+    ),
+    (
+        "Prometheus down: a fresh alert received after the last activity ended still scales out",
+        {},
+        {
+            "metrics": MetricReading(available=False, error="down"),
+            "alert": alert(received=NOW - timedelta(seconds=5)),
+            "last_activity_end_at": NOW - timedelta(seconds=50),
+        },
+        STEP,
+        1,
+    ),
+    (
         "Prometheus down: an old alert does not",
         {},
         {"metrics": MetricReading(available=False), "alert": alert(received=NOW - timedelta(minutes=10))},
