@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.system import System, free_lab_config
-from shared.testing.servers import free_port, fresh_database
+from shared.testing.servers import delete_streams, free_port, fresh_database
 
 
 def start_system(
@@ -37,6 +38,8 @@ def start_system(
             yield system
         finally:
             system.stop()
+            # its streams go too: left behind, every run added three to the shared JetStream
+            asyncio.run(delete_streams(nats_url, prefix))
 
 
 @pytest.fixture(scope="module")
