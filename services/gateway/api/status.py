@@ -97,7 +97,7 @@ async def _health(state: Any, service: str) -> tuple[ServiceStatus, list[Externa
         status = ServiceStatus(
             service=service, healthy=False, latency_ms=None, checks={}, heartbeat_age_s=None, error=exc.message
         )
-        return status, external_systems(service, None) if service in OWNED else []
+        return status, _owned(service, None)
     status = ServiceStatus(
         service=service,
         healthy=reply.healthy,
@@ -105,7 +105,12 @@ async def _health(state: Any, service: str) -> tuple[ServiceStatus, list[Externa
         checks=dict(reply.checks),
         heartbeat_age_s=None,
     )
-    return status, external_systems(service, reply) if service in OWNED else []
+    return status, _owned(service, reply)
+
+
+def _owned(service: str, reply: HealthReply | None) -> list[ExternalSystem]:
+    """The external systems of ``service`` (the gateway drives none)."""
+    return external_systems(service, reply) if service in OWNED else []
 
 
 @router.get("/system/status", response_model=SystemStatus, summary="Connectivity and health of everything")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from scaler_harness import Harness
@@ -61,13 +63,7 @@ async def test_the_sweep_loop_outlives_an_unexpected_error_and_still_reports() -
         return ["web-base-0", "web-base-1", "web-planted"]
 
     sweeper = OrphanSweeper(h.store, tagged, h.scaler.relay)
-    loop = asyncio.create_task(Scaler._forever("orphan sweep", sweeper.sweep, 0.0, wait_first=True))
-    try:
-        while not h.publisher.of(subjects.ORPHAN_VMS_DETECTED):
-            assert not loop.done(), loop
-            await asyncio.sleep(0.01)
-    finally:
-        loop.cancel()
+    await _until_reported(h, Scaler._forever("orphan sweep", sweeper.sweep, 0.0, wait_first=True))
     assert h.publisher.of(subjects.ORPHAN_VMS_DETECTED)[0].vm_names == ("web-planted",)
 
 
@@ -95,11 +91,16 @@ async def test_the_outbox_relay_outlives_an_unexpected_error() -> None:
     await sweeper.sweep()
     h.publisher.down = False
     armed.append(True)
-    relay = asyncio.create_task(h.scaler.relay.run(interval_s=0.01))
+    await _until_reported(h, h.scaler.relay.run(interval_s=0.01))
+    assert failures == [subjects.ORPHAN_VMS_DETECTED.name]
+
+
+async def _until_reported(h: Harness, loop: Coroutine[Any, Any, None]) -> None:
+    """Run ``loop`` until an orphan report is published; it must never end by itself."""
+    task = asyncio.create_task(loop)
     try:
         while not h.publisher.of(subjects.ORPHAN_VMS_DETECTED):
-            assert not relay.done(), relay
+            assert not task.done(), task
             await asyncio.sleep(0.01)
     finally:
-        relay.cancel()
-    assert failures == [subjects.ORPHAN_VMS_DETECTED.name]
+        task.cancel()
