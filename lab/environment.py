@@ -62,6 +62,11 @@ def service_env(
             "MONITORING_TIMEOUT_S": "60",
             "HEALTH_TIMEOUT_S": "60",
             "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
+            # the control loop at lab speed: every group evaluated each second, a VM gone from
+            # vcsim for 5 s is lost, the silence at min renewed well inside its 30 minutes
+            "EVALUATION_INTERVAL_S": "1",
+            "LOST_GRACE_S": "5",
+            "SILENCE_RENEW_S": "60",
             # scaler → the lab's Jenkins (hooks run only for groups that name a job)
             "JENKINS_URL": f"http://{config.host}:{config.jenkins_port}",
             "JENKINS_USER": jenkins.USER,

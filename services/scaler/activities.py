@@ -89,9 +89,10 @@ def sync_silence(uow: UnitOfWork, record: GroupRecord, now: datetime) -> GroupRe
             group=record.spec.name, active=wanted, reason=reason, correlation_id=f"group:{record.spec.name}"
         ),
     )
-    updated = record.model_copy(
-        update={"state": record.state.model_copy(update={"scale_in_silenced": wanted}), "updated_at": now}
+    state = record.state.model_copy(
+        update={"scale_in_silenced": wanted, "scale_in_silence_at": now if wanted else None}
     )
+    updated = record.model_copy(update={"state": state, "updated_at": now})
     uow.groups.save(updated)
     return updated
 
@@ -431,7 +432,9 @@ class Activities:
             return None
         if await self._lease.holder(activity.group) is not None:
             return None
-        lease = await self._lease.acquire(activity.group, self.config.owner, self.config.lease_ttl_s)
+        record = await self._store.transaction(lambda uow: uow.groups.get(activity.group))
+        floor = max(record.state.lease_fence if record is not None else 0, activity.lease_token)
+        lease = await self._lease.acquire(activity.group, self.config.owner, self.config.lease_ttl_s, floor)
         if lease is None:
             return None
         owner = self.config.owner

@@ -13,7 +13,7 @@ import httpx
 from faststream import FastStream
 
 from services.scaler.activities import EngineConfig
-from services.scaler.adapters.bus import BusPoolReader, BusPublisher, BusResourceChecker
+from services.scaler.adapters.bus import BusPoolReader, BusPublisher, BusResourceChecker, BusVmPresence
 from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
 from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.prometheus import PrometheusMetrics
@@ -24,6 +24,7 @@ from services.scaler.handlers import build_routers
 from services.scaler.importer import bus_discovery
 from services.scaler.orphans import tagged_vms_over_bus
 from services.scaler.ports import Store, UnitOfWork
+from services.scaler.reconcile import ReconcileConfig
 from services.scaler.service import Ports, Scaler
 from services.scaler.settings import ScalerSettings
 from services.scaler.steps import StepTimeouts
@@ -79,6 +80,7 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         pools=BusPoolReader(runtime.bus),
         existing_vms=bus_discovery(runtime.bus, metrics.target_addresses),
         tagged_vms=tagged_vms_over_bus(runtime.bus),
+        presence=BusVmPresence(runtime.bus),
     )
     engine = EngineConfig(
         owner=settings.replica_id or runtime.instance,
@@ -103,7 +105,8 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         owner=engine.owner,
         webhook_base=settings.webhook_base_url,
         engine=engine,
-        alert_expiry_s=settings.alert_expiry_s,
+        evaluation_interval_s=settings.evaluation_interval_s,
+        reconcile=ReconcileConfig(lost_grace_s=settings.lost_grace_s, silence_renew_s=settings.silence_renew_s),
     )
     return scaler, [http, lease]
 

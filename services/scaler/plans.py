@@ -9,7 +9,7 @@ from typing import Any
 
 from services.scaler.domain import ipam, saga
 from services.scaler.domain.decide import Allow
-from services.scaler.domain.model import Instance, InstanceState, ScalingGroup
+from services.scaler.domain.model import Instance, InstanceState, LostVm, ScalingGroup
 from services.scaler.domain.victims import pick_victims
 from services.scaler.pingcheck import PingCheck
 from services.scaler.ports import UnitOfWork
@@ -89,8 +89,18 @@ def plan_in(
     now: datetime,
     token: int,
     owner: str,
+    lost: tuple[LostVm, ...] = (),
 ) -> saga.Activity:
-    victims = pick_victims(instances, -decision.delta, spec.victim_order)
+    """Victims by the group's order; or, for ``lost`` VMs, exactly those: nothing to drain or
+    power off, no hook, and a base VM's remains are left to its owner (never destroyed)."""
+    skip: dict[str, frozenset[saga.Step]] = {}
+    if lost:
+        names = {vm.vm_name for vm in lost}
+        victims = [i for i in instances if i.vm_name in names]
+        gone = frozenset({saga.Step.PRE_TERMINATION_HOOK, saga.Step.DRAIN, saga.Step.POWER_OFF})
+        skip = {v.vm_name: gone | ({saga.Step.DESTROY} if v.base else frozenset()) for v in victims}
+    else:
+        victims = list(pick_victims(instances, -decision.delta, spec.victim_order))
     for victim in victims:
         uow.instances.save(victim.model_copy(update={"state": InstanceState.DRAINING}))
     vms: list[tuple[str, str | None]] = [
@@ -103,7 +113,8 @@ def plan_in(
         vms,
         cause=f"{trigger}: {decision.reason}",
         now=now,
-        with_hook=spec.pre_termination_hook is not None,
+        with_hook=spec.pre_termination_hook is not None and not lost,
         owner=owner,
         lease_token=token,
+        skip=skip,
     )

@@ -22,6 +22,7 @@ from services.scaler.domain.model import (
     Instance,
     IpLease,
     IpPool,
+    MetricHistory,
     MetricReading,
     ScalingGroup,
     TargetTrackingPolicy,
@@ -359,9 +360,12 @@ class Lease(Frozen):
 class GroupLease(Protocol):
     """One holder per group across every scaler replica, for a limited time."""
 
-    async def acquire(self, group: str, owner: str, ttl_s: float) -> Lease | None:
+    async def acquire(self, group: str, owner: str, ttl_s: float, floor: int = 0) -> Lease | None:
         """Take the lease if nobody holds it; None when held. Never blocks on the holder.
-        Raises ``ServiceUnavailable`` when the lease store is down."""
+        The token is larger than every token this store handed out before and than ``floor``
+        (the largest token the database has accepted: a lease store that lost its state must
+        not hand out tokens the database would refuse). Raises ``ServiceUnavailable`` when the
+        lease store is down."""
         ...
 
     async def extend(self, lease: Lease, ttl_s: float) -> bool:
@@ -384,6 +388,14 @@ class MetricsQuery(Protocol):
         """The group's current busiest-instance CPU and memory (the alert rules' expressions)
         and the policy's metric. Never raises: an unreachable Prometheus gives
         ``available=False`` with the error."""
+        ...
+
+    async def history(self, group: ScalingGroup, start: datetime, end: datetime, step_s: float) -> MetricHistory:
+        """The alert rules' expressions — the busiest instance's CPU and memory — evaluated at
+        every ``step_s`` from ``start`` to ``end`` (a range query), oldest first, with the rate
+        window the CPU expression uses. A time at which the job had no data has no point (or a
+        point with ``None`` values); NaN is no data. Never raises: an unreachable Prometheus
+        gives ``available=False`` with the error."""
         ...
 
     async def job_exists(self, job: str) -> bool:

@@ -2,8 +2,9 @@
 
 Both answer the gateway's ``validate`` and ``dry-run`` requests. The dry run reads the group, its
 instances, IP pool and current metrics exactly as a decision does and runs the same pure
-``decide`` for each trigger the group has (its scale-out alert, its scale-in alert, target
-tracking), but takes no lease, claims no cooldown and stores nothing.
+``decide`` for each thing the loop evaluates (convergence, the step policy's rules read from
+Prometheus with fresh evidence only, target tracking), but takes no lease, claims no cooldown and
+stores nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.scaler.decisions import read_condition
 from services.scaler.domain.decide import Allow, decide
-from services.scaler.domain.model import AlertSignal, Observed, Policy, ScalingGroup, StepPolicy
+from services.scaler.domain.model import Converge, Observed, Policy, ScalingGroup, StepPolicy
 from services.scaler.pingcheck import free_ips
 from services.scaler.ports import MetricsQuery, ResourceChecker, Store, UnitOfWork
 from shared.errors import NotFound
@@ -51,7 +53,10 @@ def _problems(exc: ValidationError) -> tuple[str, ...]:
 class Preview:
     """Validation and dry runs over the scaler's ports (read-only)."""
 
-    def __init__(self, store: Store, metrics: MetricsQuery, checker: ResourceChecker, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, metrics: MetricsQuery, checker: ResourceChecker, clock: Clock, step_s: float = 15.0
+    ) -> None:
+        self._step_s = step_s
         self._store = store
         self._metrics = metrics
         self._checker = checker
@@ -74,24 +79,16 @@ class Preview:
             raise NotFound(f"no group {name}", group=name)
         spec = record.spec
         now = self._clock.now()
-        policies: list[tuple[str, Policy, AlertSignal | None]] = [
-            (
-                f"alert:{alert}",
-                StepPolicy(),
-                AlertSignal(
-                    alertname=alert, fingerprint="dry-run", starts_at=now, received_at=now, labels={"service": name}
-                ),
-            )
-            for alert in (spec.scale_out_alert, spec.scale_in_alert)
-        ]
+        policies: list[tuple[str, Policy]] = [("converge", Converge()), ("evaluation", StepPolicy())]
         tracking = spec.target_tracking()
         if tracking is not None:
-            policies.append(("target_tracking", tracking, None))
+            policies.append(("target_tracking", tracking))
+        condition = await read_condition(self._metrics, spec, record.state, now, self._step_s)
         outcomes = []
-        for trigger, policy, signal in policies:
+        for trigger, policy in policies:
             metrics = await self._metrics.read(spec, tracking if policy is tracking else None)
 
-            def observe(uow: UnitOfWork, signal: AlertSignal | None = signal, metrics: Any = metrics) -> Observed:
+            def observe(uow: UnitOfWork, metrics: Any = metrics) -> Observed:
                 current = uow.groups.get(name) or record
                 pool = uow.ip_pools.get(spec.ip_pool)
                 leases = uow.ip_pools.leases(spec.ip_pool) if pool is not None else []
@@ -102,8 +99,9 @@ class Preview:
                     last_scale_out_at=current.state.last_scale_out_at,
                     last_scale_in_at=current.state.last_scale_in_at,
                     free_ips=free_ips(pool, leases, None),
-                    alert=signal,
                     metrics=metrics,
+                    condition=condition,
+                    replacements=current.state.replacements_owed,
                     recommendations=current.state.recommendations,
                     failure_backoff=current.state.failure_backoff,
                     last_activity_end_at=current.state.last_activity_end_at,

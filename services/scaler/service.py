@@ -26,6 +26,7 @@ from services.scaler.ports import (
     Store,
 )
 from services.scaler.preview import Preview
+from services.scaler.reconcile import ReconcileConfig, Reconciler, VmPresence
 from services.scaler.views import Views
 from shared.errors import VmscaleError
 from shared.telemetry import get_logger
@@ -52,6 +53,7 @@ class Ports:
     pools: PoolReader | None = None
     existing_vms: ExistingVms | None = None
     tagged_vms: TaggedVms | None = None
+    presence: VmPresence | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,7 +67,8 @@ class Scaler:
         owner: str,
         webhook_base: str = "http://127.0.0.1:8000",
         engine: EngineConfig | None = None,
-        alert_expiry_s: float = 900.0,
+        evaluation_interval_s: float = 15.0,
+        reconcile: ReconcileConfig | None = None,
     ) -> None:
         self.ports = ports
         self.relay = OutboxRelay(ports.store, ports.publisher, ports.clock)
@@ -80,21 +83,33 @@ class Scaler:
             self.activities,
             self.relay,
             ports.clock,
-            DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, alert_expiry_s=alert_expiry_s),
+            DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, evaluation_interval_s=evaluation_interval_s),
             ports.addresses,
         )
         self.admin = GroupAdmin(
             ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base, ports.existing_vms
         )
+        self.reconciler = Reconciler(
+            ports.store,
+            self.decisions,
+            self.admin,
+            self.relay,
+            ports.clock,
+            reconcile or ReconcileConfig(),
+            presence=ports.presence,
+            existing_vms=ports.existing_vms,
+        )
         self.views = Views(ports.store, ports.metrics, ports.pools)
         self.drift = DriftWatch(ports.store, self.relay, ports.clock)
-        self.preview = Preview(ports.store, ports.metrics, ports.checker, ports.clock)
+        self.preview = Preview(ports.store, ports.metrics, ports.checker, ports.clock, evaluation_interval_s)
         self.orphans = OrphanSweeper(ports.store, ports.tagged_vms, self.relay) if ports.tagged_vms else None
         self._loops: list[asyncio.Task[None]] = []
 
     async def tick(self) -> None:
-        """One round of background work: activities first (resume, time-outs), then triggers."""
+        """One round of background work: activities first (resume, time-outs), then the
+        reconciliation (adoption, lost VMs, silences), then the evaluations."""
         await self.activities.tick()
+        await self.reconciler.tick()
         await self.decisions.tick()
         await self.relay.flush()
 

@@ -37,7 +37,15 @@ class ScalerSettings(ServiceSettings):
     tick_interval_s: float = Field(default=1.0, gt=0)
     orphan_sweep_s: float = Field(default=60.0, gt=0)
     """How often VMs carrying our tag are compared with the instance table (orphans reported)."""
-    alert_expiry_s: float = Field(default=900.0, gt=0)
+    evaluation_interval_s: float = Field(default=15.0, gt=0)
+    """How often every enabled group's level is evaluated (DESIGN §3a): convergence and the step
+    policy's rules read from Prometheus; also the step of those range queries. An alert brings
+    a group's evaluation forward; nothing waits for one."""
+    lost_grace_s: float = Field(default=60.0, ge=0)
+    """An in-service VM missing from vCenter (or powered off) this long is lost and replaced."""
+    silence_renew_s: float = Field(default=600.0, gt=0)
+    """The scale-in silence at min is renewed this often (keep it below the monitoring service's
+    ``SILENCE_DURATION_S``)."""
 
     step_max_attempts: int = Field(default=3, ge=1)
     step_backoff_s: float = Field(default=2.0, ge=0)

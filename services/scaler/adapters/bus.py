@@ -1,18 +1,19 @@
-"""The scaler's ``CommandPublisher`` and ``ResourceChecker`` over the shared bus."""
+"""The scaler's ``CommandPublisher``, ``ResourceChecker``, ``PoolReader`` and ``VmPresence`` over the bus."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.scaler.domain.model import ScalingGroup
 from services.scaler.ports import MetricsQuery
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import NotFound, RetryableError
-from shared.messages import ListPoolMembers, ListPools, Message, TemplatesQuery
+from shared.errors import NotFound, RetryableError, ServiceUnavailable
+from shared.messages import ListPoolMembers, ListPools, Message, TemplatesQuery, VmQuery
 from shared.subjects import Subject
 
-__all__ = ["BusPoolReader", "BusPublisher", "BusResourceChecker"]
+__all__ = ["BusPoolReader", "BusPublisher", "BusResourceChecker", "BusVmPresence"]
 
 
 class BusPublisher:
@@ -76,3 +77,24 @@ class BusPoolReader:
         if reply.error:
             raise NotFound(f"load-balancer pool {pool!r}: {reply.error}")
         return [(m.name, m.address) for m in reply.members]
+
+
+class BusVmPresence:
+    """``VmPresence`` over ``query.inventory.vm`` (the inventory's vCenter cache answers)."""
+
+    def __init__(self, bus: Bus, timeout_s: float = 5.0) -> None:
+        self._bus = bus
+        self._timeout = timeout_s
+
+    async def __call__(self, names: list[str]) -> dict[str, str]:
+        """The power state of each VM of ``names`` vCenter has; see ``reconcile.VmPresence``."""
+        replies = await asyncio.gather(
+            *(self._bus.request(subjects.QUERY_INVENTORY_VM, VmQuery(name=n), timeout=self._timeout) for n in names)
+        )
+        found: dict[str, str] = {}
+        for name, reply in zip(names, replies, strict=True):
+            if reply.error or reply.synced_at is None:
+                raise ServiceUnavailable(f"inventory cannot vouch for VM {name!r}: {reply.error or 'not synced'}")
+            if reply.vm is not None and not reply.vm.template:
+                found[name] = str(reply.vm.power_state)
+        return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any, TypeVar
 
@@ -20,6 +20,8 @@ from services.scaler.domain.model import (
     Instance,
     IpLease,
     IpPool,
+    MetricHistory,
+    MetricPoint,
     MetricReading,
     ScalingGroup,
     TargetTrackingPolicy,
@@ -286,6 +288,11 @@ class MemoryLease:
         self._fence: dict[str, int] = {}
         self.down = False
 
+    def flush(self) -> None:
+        """Forget every lease and counter, as a restarted Redis without persistence does."""
+        self._held.clear()
+        self._fence.clear()
+
     def _live(self, group: str) -> Lease | None:
         if self.down:
             raise ServiceUnavailable("lease store down", group=group)
@@ -295,11 +302,11 @@ class MemoryLease:
             return None
         return entry[0]
 
-    async def acquire(self, group: str, owner: str, ttl_s: float) -> Lease | None:
-        """Take the lease if free; a new holder gets a larger token."""
+    async def acquire(self, group: str, owner: str, ttl_s: float, floor: int = 0) -> Lease | None:
+        """Take the lease if free; a new holder gets a token larger than any before and ``floor``."""
         if self._live(group) is not None:
             return None
-        token = self._fence.get(group, 0) + 1
+        token = max(self._fence.get(group, 0), floor) + 1
         self._fence[group] = token
         lease = Lease(group=group, owner=owner, token=token)
         self._held[group] = (lease, self._clock.now() + timedelta(seconds=ttl_s))
@@ -325,21 +332,45 @@ class MemoryLease:
 
 
 class MemoryMetrics:
-    """The ``MetricsQuery`` port in memory: values set by the test, per group."""
+    """The ``MetricsQuery`` port in memory: values set by the test, per group.
 
-    def __init__(self) -> None:
+    Without a clock a value set holds for all time, past included (the window of every rule
+    is full of it); with one, it holds from the moment it was set, so ``history`` shows the
+    change where it happened, as Prometheus would.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.cpu: dict[str, float] = {}
         self.memory: dict[str, float] = {}
         self.values: dict[str, float] = {}
         self.jobs: dict[str, int] = {}
         self.down = False
+        self._clock = clock
+        self._changes: dict[str, list[tuple[datetime, float, float]]] = {}
 
     def set(self, group: str, cpu: float, memory: float, value: float | None = None) -> None:
-        """Set what Prometheus would say about the group."""
+        """Set what Prometheus would say about the group (from now on, with a clock)."""
         self.cpu[group] = cpu
         self.memory[group] = memory
         if value is not None:
             self.values[group] = value
+        since = self._clock.now() if self._clock is not None else datetime.min.replace(tzinfo=UTC)
+        changes = [c for c in self._changes.get(group, []) if c[0] < since]
+        self._changes[group] = [*changes, (since, cpu, memory)]
+
+    async def history(self, group: ScalingGroup, start: datetime, end: datetime, step_s: float) -> MetricHistory:
+        """The values set, at every step from ``start`` to ``end``; unavailable while ``down``."""
+        if self.down:
+            return MetricHistory(available=False, error="Prometheus unreachable", step_s=step_s)
+        changes = self._changes.get(group.name, [])
+        points = []
+        at = start
+        while at <= end:
+            current = [c for c in changes if c[0] <= at]
+            if current:
+                points.append(MetricPoint(at=at, cpu=current[-1][1], memory=current[-1][2]))
+            at += timedelta(seconds=step_s)
+        return MetricHistory(available=True, points=tuple(points), step_s=step_s)
 
     async def read(self, group: ScalingGroup, policy: TargetTrackingPolicy | None = None) -> MetricReading:
         """The values set for the group; unavailable while ``down``."""

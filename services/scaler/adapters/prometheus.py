@@ -8,14 +8,22 @@ the average over instances (as Kubernetes' HPA does), or the policy's own PromQL
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from services.scaler.domain.model import MetricReading, ScalingGroup, TargetTrackingPolicy
+from services.scaler.domain.model import MetricHistory, MetricPoint, MetricReading, ScalingGroup, TargetTrackingPolicy
 from shared.errors import InvalidInput, OperationTimeout, ServiceUnavailable
 
-__all__ = ["PrometheusMetrics", "cpu_query", "memory_query"]
+__all__ = ["PrometheusMetrics", "cpu_query", "memory_query", "seconds_of"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds_of(duration: str) -> float:
+    """A Prometheus duration such as ``10s``, ``5m`` or ``1h`` in seconds."""
+    return float(duration[:-1]) * _UNITS[duration[-1]]
 
 
 def _cpu_per_instance(job: str, window: str) -> str:
@@ -98,6 +106,32 @@ class PrometheusMetrics:
         found = dict(zip(queries, values, strict=True))
         return MetricReading(
             available=True, cpu=found["cpu"], memory=found["memory"], value=found.get("value"), queries=queries
+        )
+
+    async def _series(self, query: str, start: datetime, end: datetime, step_s: float) -> dict[float, float]:
+        """One range query's single series as ``{unix time: value}`` (NaN left out)."""
+        params = {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}"}
+        params["step"] = f"{step_s:g}"
+        data = await self._get("/api/v1/query_range", params)
+        result = data.get("result") or []
+        if not result:
+            return {}
+        return {float(t): float(v) for t, v in result[0].get("values", []) if float(v) == float(v)}
+
+    async def history(self, group: ScalingGroup, start: datetime, end: datetime, step_s: float) -> MetricHistory:
+        """The alert rules' expressions over ``[start, end]`` every ``step_s``; never raises."""
+        job = group.prometheus_job
+        queries = {"cpu": cpu_query(job, self._window), "memory": memory_query(job)}
+        try:
+            cpu, memory = await asyncio.gather(*(self._series(q, start, end, step_s) for q in queries.values()))
+        except (ServiceUnavailable, OperationTimeout, InvalidInput) as exc:
+            return MetricHistory(available=False, queries=queries, error=str(exc), step_s=step_s)
+        points = tuple(
+            MetricPoint(at=datetime.fromtimestamp(t, UTC), cpu=cpu.get(t), memory=memory.get(t))
+            for t in sorted(cpu.keys() | memory.keys())
+        )
+        return MetricHistory(
+            available=True, points=points, step_s=step_s, rate_window_s=seconds_of(self._window), queries=queries
         )
 
     async def target_count(self, job: str) -> int:

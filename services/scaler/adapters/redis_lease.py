@@ -2,8 +2,10 @@
 
 Keys: ``<prefix>lease:<group>`` holds ``<token>|<owner>`` with the TTL; ``<prefix>fence:<group>``
 counts holders, so every new holder gets a larger token (Kleppmann's fencing token, checked by
-the database on every write an owner makes). Acquire is one script: nobody can slip in between
-the existence check and the set. Redis errors leave as ``ServiceUnavailable``.
+the database on every write an owner makes). Redis may lose that counter (a restart of an
+embedded Redis, a flush, a fail-over): every acquire carries the largest token the database has
+seen (``floor``) and the counter is raised to it first, so tokens never go backwards. Acquire
+is one script: nobody can slip in between the existence check and the set. Redis errors leave as ``ServiceUnavailable``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ __all__ = ["RedisLease"]
 
 _ACQUIRE = """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
+local fence = tonumber(redis.call('get', KEYS[2]) or '0')
+if fence < tonumber(ARGV[3]) then redis.call('set', KEYS[2], ARGV[3]) end
 local token = redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], token .. '|' .. ARGV[1], 'PX', ARGV[2])
 return token
@@ -52,10 +56,12 @@ class RedisLease:
     def _keys(self, group: str) -> list[str]:
         return [f"{self._prefix}lease:{group}", f"{self._prefix}fence:{group}"]
 
-    async def acquire(self, group: str, owner: str, ttl_s: float) -> Lease | None:
-        """Take the lease if nobody holds it; a new holder gets a larger token."""
+    async def acquire(self, group: str, owner: str, ttl_s: float, floor: int = 0) -> Lease | None:
+        """Take the lease if nobody holds it; a new holder gets a token larger than any before
+        and than ``floor``."""
         try:
-            token = int(await self._acquire(keys=self._keys(group), args=[owner, int(ttl_s * 1000)]))
+            args = [owner, int(ttl_s * 1000), int(floor)]
+            token = int(await self._acquire(keys=self._keys(group), args=args))
         except RedisError as exc:
             raise ServiceUnavailable("Redis unavailable", group=group) from exc
         return Lease(group=group, owner=owner, token=token) if token else None

@@ -1,5 +1,6 @@
 """The scaler's pure domain: values, the decision, victims, IP arithmetic, the saga machine."""
 
+from services.scaler.domain.condition import assess
 from services.scaler.domain.decide import (
     Allow,
     Block,
@@ -21,6 +22,8 @@ from services.scaler.domain.errors import (
 )
 from services.scaler.domain.model import (
     AlertSignal,
+    Condition,
+    Converge,
     FailureBackoff,
     GroupState,
     HookSpec,
@@ -30,7 +33,10 @@ from services.scaler.domain.model import (
     IpPool,
     IpRange,
     LeaseState,
+    LostVm,
     ManualChange,
+    MetricHistory,
+    MetricPoint,
     MetricReading,
     Observed,
     Policy,
@@ -55,6 +61,8 @@ __all__ = [
     "Allow",
     "Block",
     "BlockReason",
+    "Condition",
+    "Converge",
     "Decision",
     "FailureBackoff",
     "GroupState",
@@ -66,7 +74,10 @@ __all__ = [
     "IpPool",
     "IpRange",
     "LeaseState",
+    "LostVm",
     "ManualChange",
+    "MetricHistory",
+    "MetricPoint",
     "MetricReading",
     "Observed",
     "Phase",
@@ -88,6 +99,7 @@ __all__ = [
     "UnknownGroup",
     "UnknownPool",
     "VictimOrder",
+    "assess",
     "classify_alert",
     "decide",
     "flapping_problems",

@@ -4,19 +4,21 @@ No IO, no globals, no mutation. Order of the checks (every blocking condition is
 the cooldown, which the shell claims only for an ``Allow``; SPEC-ORIGINAL §7.3 MUST, lessons 1-3):
 
 1. the group is disabled                         → ``disabled``
-2. what the policy wants (alert name, target, schedule, manual request)
-                                                 → ``unknown_alert`` / ``metrics_unavailable`` /
-                                                   ``no_change``
+2. what the policy wants: the step policy's rules read from Prometheus (level-triggered, fresh
+   evidence only: ``domain.condition``; an alert only brings the evaluation forward, and
+   without Prometheus never scale in and scale out only on a fresh first notification), a
+   target, a schedule, a manual request, or convergence (below min, lost VMs, above max)
+                                                 → ``unknown_alert`` / ``stale_alert`` /
+                                                   ``metrics_unavailable`` / ``no_change``
 3. the process is suspended                      → ``suspended``
 4. an activity runs                              → ``in_progress``
 5. size limits, counted from the instance table  → ``at_max`` / ``at_min`` / ``no_victims``
 6. free addresses for a scale-out                → ``ip_pool_exhausted``
-7. alerts are hints: the current value must still confirm them; without Prometheus never scale
-   in, and scale out only on a fresh alert      → ``stale_alert`` / ``metrics_unavailable``
-8. a failed activity's back-off in the direction → ``failure_backoff`` (when it ends, and why)
-9. the direction's cooldown                      → ``cooldown`` (with the time remaining)
+7. a failed activity's back-off in the direction → ``failure_backoff`` (when it ends, and why)
+8. the direction's cooldown                      → ``cooldown`` (with the time remaining)
 
-A manual request with ``honor_cooldown=False`` (the default) skips both 8 and 9: the operator
+Convergence skips 8 (capacity repair waits for no cooldown) but not 7.
+A manual request with ``honor_cooldown=False`` (the default) skips both 7 and 8: the operator
 acts deliberately, knowing the group's state; with ``honor_cooldown=True`` it waits like any
 trigger. A rolled-back activity gives its cooldown claim back (``domain.backoff``), so after a
 failure only the shorter back-off applies.
@@ -32,6 +34,7 @@ from pydantic import Field
 
 from services.scaler.domain.backoff import backoff_remaining
 from services.scaler.domain.model import (
+    Converge,
     Frozen,
     ManualChange,
     Observed,
@@ -121,11 +124,13 @@ class _Intent(Frozen):
     why: str
     process: Process | None
     honor_cooldown: bool = True
-    needs_evidence: bool = False
+    honor_backoff: bool = True
 
 
-def rule_of(group: ScalingGroup, policy: StepPolicy | TargetTrackingPolicy | ScheduledAction | ManualChange) -> str:
+def rule_of(group: ScalingGroup, policy: Policy) -> str:
     """A short name for what produced a decision."""
+    if isinstance(policy, Converge):
+        return "converge"
     if isinstance(policy, TargetTrackingPolicy):
         return f"target_tracking:{policy.name}"
     if isinstance(policy, ScheduledAction):
@@ -175,24 +180,9 @@ def _stabilized(desired: int, size: int, policy: TargetTrackingPolicy, observed:
 def _intent(group: ScalingGroup, policy: Policy, observed: Observed, now: datetime, rule: str) -> _Intent | Block:
     size = observed.size
     if isinstance(policy, StepPolicy):
-        alert = observed.alert
-        if alert is None:
-            return Block(reason=BlockReason.UNKNOWN_ALERT, message="no alert to act on", rule=rule)
-        direction = classify_alert(group, alert.alertname, alert.labels)
-        if direction is None:
-            return Block(
-                reason=BlockReason.UNKNOWN_ALERT,
-                message=f"alert {alert.alertname!r} is neither {group.scale_out_alert} nor {group.scale_in_alert}",
-                rule=rule,
-            )
-        step = group.scale_out_step if direction is ScaleDirection.OUT else group.scale_in_step
-        return _Intent(
-            direction=direction,
-            count=step,
-            why=f"alert {alert.alertname}",
-            process=Process.ALERTS,
-            needs_evidence=True,
-        )
+        return _step_intent(group, observed, now, rule)
+    if isinstance(policy, Converge):
+        return _converge_intent(group, policy, observed, rule)
     if isinstance(policy, TargetTrackingPolicy):
         metrics = observed.metrics
         if metrics is None or not metrics.available or metrics.value is None:
@@ -223,8 +213,108 @@ def _intent(group: ScalingGroup, policy: Policy, observed: Observed, now: dateti
         )
     intent = _desired_intent(desired, size, f"manual request for {desired} by {policy.actor}", None, rule)
     if isinstance(intent, _Intent):
-        return intent.model_copy(update={"honor_cooldown": policy.honor_cooldown})
+        return intent.model_copy(
+            update={"honor_cooldown": policy.honor_cooldown, "honor_backoff": policy.honor_cooldown}
+        )
     return intent
+
+
+def _step_intent(group: ScalingGroup, observed: Observed, now: datetime, rule: str) -> _Intent | Block:
+    """The original's step policy, level-triggered: the rules' condition read from Prometheus.
+
+    An alert only brings the evaluation forward; it never decides by itself while Prometheus
+    answers. Without Prometheus: never scale in; scale out only on the first notification of a
+    fresh episode received after the latest activity ended (its evidence is not older than the
+    group's current capacity).
+    """
+    alert = observed.alert
+    alert_direction = classify_alert(group, alert.alertname, alert.labels) if alert is not None else None
+    if alert is not None and alert_direction is None:
+        return Block(
+            reason=BlockReason.UNKNOWN_ALERT,
+            message=f"alert {alert.alertname!r} is neither {group.scale_out_alert} nor {group.scale_in_alert}",
+            rule=rule,
+        )
+    condition = observed.condition
+    if condition is not None and condition.available:
+        if condition.direction is None or (alert is not None and alert_direction is not condition.direction):
+            # the alert's own outcome is recorded; a level that holds the other way is acted
+            # on by the loop's next evaluation, which no alert triggers
+            if alert is None:
+                return Block(reason=BlockReason.NO_CHANGE, message=condition.why, rule=rule)
+            return Block(
+                reason=BlockReason.STALE_ALERT,
+                message=f"alert {alert.alertname} not confirmed by Prometheus: {condition.why}",
+                rule=rule,
+                direction=alert_direction,
+            )
+        out = condition.direction is ScaleDirection.OUT
+        heard = f" (alert {alert.alertname} heard)" if alert is not None else ""
+        return _Intent(
+            direction=condition.direction,
+            count=group.scale_out_step if out else group.scale_in_step,
+            why=f"{'high' if out else 'low'} usage: {condition.why}{heard}",
+            process=Process.ALERTS,
+        )
+    unavailable = condition.why if condition is not None else "Prometheus not read"
+    if alert is None or alert_direction is not ScaleDirection.OUT:
+        return Block(
+            reason=BlockReason.METRICS_UNAVAILABLE,
+            message=f"{unavailable}; never scale in blind" if alert is not None else unavailable,
+            rule=rule,
+            direction=alert_direction,
+        )
+    fresh = (now - alert.received_at).total_seconds() <= group.alert_fresh_s
+    ended = observed.last_activity_end_at
+    if not fresh or not alert.first:
+        return Block(
+            reason=BlockReason.STALE_ALERT,
+            message=f"{unavailable}, and the alert is {'not fresh' if not fresh else 'a repeat already decided'}",
+            rule=rule,
+            direction=alert_direction,
+        )
+    if ended is not None and alert.received_at <= ended:
+        return Block(
+            reason=BlockReason.STALE_ALERT,
+            message=f"{unavailable}, and the alert predates the activity that ended {ended:%H:%M:%S} UTC",
+            rule=rule,
+            direction=alert_direction,
+        )
+    return _Intent(
+        direction=ScaleDirection.OUT,
+        count=group.scale_out_step,
+        why=f"alert {alert.alertname}: {unavailable}; acting on a fresh alert",
+        process=Process.ALERTS,
+    )
+
+
+def _converge_intent(group: ScalingGroup, policy: Converge, observed: Observed, rule: str) -> _Intent | Block:
+    """Limits and lost VMs: below min grows to min, lost VMs are replaced, above max shrinks.
+
+    No cooldown applies (capacity repair, like an ASG replacing an unhealthy instance); a failed
+    activity's back-off does, so a repair that keeps failing does not spin.
+    """
+    size = observed.size
+    if policy.lost:
+        lost = ", ".join(f"{vm.vm_name} ({vm.reason})" for vm in policy.lost)
+        return _Intent(direction=ScaleDirection.IN, count=len(policy.lost), why=f"lost: {lost}", process=None)
+    if size < group.min_size:
+        why = f"{size} VMs below min_size {group.min_size}"
+        return _Intent(
+            direction=ScaleDirection.OUT, count=group.min_size - size, why=why, process=None, honor_cooldown=False
+        )
+    if observed.replacements > 0 and size < group.max_size:
+        count = min(observed.replacements, group.max_size - size)
+        why = f"replacing {count} lost VM{'s' if count > 1 else ''}"
+        return _Intent(direction=ScaleDirection.OUT, count=count, why=why, process=None, honor_cooldown=False)
+    if size > group.max_size:
+        why = f"{size} VMs above max_size {group.max_size}"
+        return _Intent(
+            direction=ScaleDirection.IN, count=size - group.max_size, why=why, process=None, honor_cooldown=False
+        )
+    return Block(
+        reason=BlockReason.NO_CHANGE, message=f"{size} VMs within [{group.min_size}, {group.max_size}]", rule=rule
+    )
 
 
 def _desired_intent(desired: int, size: int, why: str, process: Process | None, rule: str) -> _Intent | Block:
@@ -232,59 +322,6 @@ def _desired_intent(desired: int, size: int, why: str, process: Process | None, 
         return Block(reason=BlockReason.NO_CHANGE, message=f"{why}: already {size}", rule=rule)
     direction = ScaleDirection.OUT if desired > size else ScaleDirection.IN
     return _Intent(direction=direction, count=abs(desired - size), why=why, process=process)
-
-
-def _evidence(group: ScalingGroup, intent: _Intent, observed: Observed, now: datetime, rule: str) -> Block | str:
-    """Re-read values must still confirm the alert (alerts are hints)."""
-    metrics = observed.metrics
-    t = group.thresholds
-    have = metrics is not None and metrics.available and metrics.cpu is not None and metrics.memory is not None
-    if intent.direction is ScaleDirection.IN:
-        if not have or metrics is None or metrics.cpu is None or metrics.memory is None:
-            return Block(
-                reason=BlockReason.METRICS_UNAVAILABLE,
-                message="Prometheus cannot confirm low usage; never scale in blind",
-                rule=rule,
-                direction=intent.direction,
-            )
-        if metrics.cpu < t.cpu_low and metrics.memory < t.memory_low:
-            return f"cpu {metrics.cpu:.1f}% < {t.cpu_low:g}% and memory {metrics.memory:.1f}% < {t.memory_low:g}%"
-        return Block(
-            reason=BlockReason.STALE_ALERT,
-            message=f"usage no longer low: cpu {metrics.cpu:.1f}%, memory {metrics.memory:.1f}%",
-            rule=rule,
-            direction=intent.direction,
-        )
-    if not have or metrics is None or metrics.cpu is None or metrics.memory is None:
-        alert = observed.alert
-        fresh = alert is not None and (now - alert.received_at).total_seconds() <= group.alert_fresh_s
-        ended = observed.last_activity_end_at
-        if fresh and alert is not None and ended is not None and alert.received_at <= ended:
-            # a re-check after an activity: the alert's evidence is from before that change of
-            # capacity, and nothing confirms it now (without this, a scale-in followed at once
-            # by a scale-out on the old high alert whenever Prometheus blinked)
-            return Block(
-                reason=BlockReason.STALE_ALERT,
-                message=f"Prometheus unavailable and the alert predates the activity that ended {ended:%H:%M:%S} UTC",
-                rule=rule,
-                direction=intent.direction,
-            )
-        if fresh:
-            return "Prometheus unavailable; acting on a fresh alert"
-        return Block(
-            reason=BlockReason.STALE_ALERT,
-            message="Prometheus unavailable and the alert is not fresh",
-            rule=rule,
-            direction=intent.direction,
-        )
-    if metrics.cpu > t.cpu_high or metrics.memory > t.memory_high:
-        return f"cpu {metrics.cpu:.1f}% (>{t.cpu_high:g}%) or memory {metrics.memory:.1f}% (>{t.memory_high:g}%)"
-    return Block(
-        reason=BlockReason.STALE_ALERT,
-        message=f"usage no longer high: cpu {metrics.cpu:.1f}%, memory {metrics.memory:.1f}%",
-        rule=rule,
-        direction=intent.direction,
-    )
 
 
 def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetime) -> Allow | Block:
@@ -309,6 +346,10 @@ def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetim
             rule=rule,
             direction=direction,
         )
+    if isinstance(policy, Converge) and policy.lost:
+        # removing a lost VM changes no capacity that still serves: no limit, victim order or
+        # back-off applies; its replacement is owed and launched by the next evaluation
+        return Allow(delta=-len(policy.lost), reason=intent.why, rule=rule)
     size = observed.size
     if direction is ScaleDirection.OUT:
         if size >= group.max_size:
@@ -344,12 +385,7 @@ def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetim
                 direction=direction,
             )
     why = intent.why
-    if intent.needs_evidence:
-        evidence = _evidence(group, intent, observed, now, rule)
-        if isinstance(evidence, Block):
-            return evidence
-        why = f"{why}: {evidence}"
-    if intent.honor_cooldown:
+    if intent.honor_backoff:
         backoff = observed.failure_backoff
         waiting = backoff_remaining(backoff, direction, now)
         if backoff is not None and waiting > 0:
@@ -363,6 +399,7 @@ def decide(group: ScalingGroup, policy: Policy, observed: Observed, now: datetim
                 direction=direction,
                 retry_after_s=waiting,
             )
+    if intent.honor_cooldown:
         last, period = (
             (observed.last_scale_out_at, group.scale_out_cooldown_s)
             if direction is ScaleDirection.OUT

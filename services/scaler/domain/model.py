@@ -20,6 +20,8 @@ from shared.messages import Placement, ScaleDirection, UtcDatetime
 
 __all__ = [
     "AlertSignal",
+    "Condition",
+    "Converge",
     "FailureBackoff",
     "Frozen",
     "GroupState",
@@ -30,7 +32,10 @@ __all__ = [
     "IpPool",
     "IpRange",
     "LeaseState",
+    "LostVm",
     "ManualChange",
+    "MetricHistory",
+    "MetricPoint",
     "MetricReading",
     "Observed",
     "Policy",
@@ -171,7 +176,25 @@ class ManualChange(Frozen):
         return self
 
 
-Policy = Annotated[StepPolicy | TargetTrackingPolicy | ScheduledAction | ManualChange, Field(discriminator="kind")]
+class LostVm(Frozen):
+    """An instance whose VM vCenter no longer runs, and why it counts as lost."""
+
+    vm_name: str
+    reason: str
+
+
+class Converge(Frozen):
+    """Bring the group back inside its limits (like an ASG's health check and capacity repair):
+    ``lost`` VMs are removed from the group (their member, target and address freed) and owed a
+    replacement; below min grows to min; owed replacements are launched; above max shrinks."""
+
+    kind: Literal["converge"] = "converge"
+    lost: tuple[LostVm, ...] = ()
+
+
+Policy = Annotated[
+    StepPolicy | TargetTrackingPolicy | ScheduledAction | ManualChange | Converge, Field(discriminator="kind")
+]
 """Everything that can ask a group to change size."""
 
 
@@ -381,6 +404,8 @@ class AlertSignal(Frozen):
     starts_at: UtcDatetime
     received_at: UtcDatetime
     labels: dict[str, str] = Field(default_factory=dict)
+    first: bool = True
+    """The first notification of the episode the scaler decides on (not a repeat)."""
 
 
 class MetricReading(Frozen):
@@ -392,6 +417,53 @@ class MetricReading(Frozen):
     value: float | None = None
     queries: dict[str, str] = Field(default_factory=dict)
     error: str | None = None
+
+
+class MetricPoint(Frozen):
+    """The group's busiest-instance CPU and memory at one evaluation time (None: no data then).
+
+    ``at`` is the evaluation time; a value computed with ``rate()`` uses the raw samples of
+    ``[at - rate_window, at]``, so the point is evidence only of what happened after
+    ``at - rate_window`` (``MetricHistory.rate_window_s``)."""
+
+    at: UtcDatetime
+    cpu: float | None = None
+    memory: float | None = None
+
+
+class MetricHistory(Frozen):
+    """The alert rules' two expressions evaluated every ``step_s`` over a window, oldest first:
+    what the scaler's level-triggered evaluation reads (``available`` false when Prometheus could
+    not be asked; then ``error`` says why)."""
+
+    available: bool
+    points: tuple[MetricPoint, ...] = ()
+    step_s: float = 15.0
+    rate_window_s: float = 0.0
+    queries: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def latest(self) -> MetricPoint | None:
+        """The newest point, or None when the window holds none."""
+        return self.points[-1] if self.points else None
+
+
+class Condition(Frozen):
+    """What the step policy's rules say now (``domain.condition.assess``).
+
+    ``direction`` is OUT while the high rule holds, IN while the low rule holds, None otherwise;
+    ``available`` is false when Prometheus could not be asked or had no data (``why`` says which).
+    ``evidence_from`` is the oldest raw sample the verdict rests on.
+    """
+
+    available: bool
+    direction: ScaleDirection | None = None
+    why: str
+    cpu: float | None = None
+    memory: float | None = None
+    evidence_from: UtcDatetime | None = None
+    points: int = 0
 
 
 class Recommendation(Frozen):
@@ -434,6 +506,10 @@ class GroupState(Frozen):
     """The load balancer's own drift report about the group's pool, if any."""
     failure_backoff: FailureBackoff | None = None
     """Set when an activity rolled back or failed; blocks the same direction until it ends."""
+    replacements_owed: int = 0
+    """Lost VMs removed from the group whose replacements have not been started yet."""
+    scale_in_silence_at: UtcDatetime | None = None
+    """When the scale-in silence was last set or renewed (it is renewed before it expires)."""
 
 
 class Observed(Frozen):
@@ -450,6 +526,10 @@ class Observed(Frozen):
     failure_backoff: FailureBackoff | None = None
     last_activity_end_at: UtcDatetime | None = None
     """When the group's latest activity ended: an alert received before it predates that change."""
+    condition: Condition | None = None
+    """The step policy's rules, read from Prometheus for this decision."""
+    replacements: int = 0
+    """Lost VMs (deleted, powered off) removed from the group and not replaced yet."""
 
     @property
     def size(self) -> int:
@@ -474,6 +554,10 @@ class Observed(Frozen):
             }
         if self.metrics is not None:
             out["metrics"] = self.metrics.model_dump(mode="json", exclude_none=True)
+        if self.condition is not None:
+            out["condition"] = self.condition.model_dump(mode="json", exclude_none=True)
+        if self.replacements:
+            out["replacements"] = self.replacements
         return out
 
 

@@ -13,7 +13,7 @@ Functions here take and return frozen values; the shell persists them and sends 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -251,16 +251,20 @@ def plan(
     decision_id: str | None = None,
     owner: str | None = None,
     lease_token: int = 0,
+    skip: Mapping[str, frozenset[Step]] | None = None,
 ) -> Activity:
-    """A new activity for ``vms`` (name, address). A scale-out's addresses are already reserved."""
+    """A new activity for ``vms`` (name, address). A scale-out's addresses are already reserved.
+    ``skip`` names, per VM, steps that do not apply to it (a lost VM is neither drained nor
+    powered off; a lost base VM is not destroyed)."""
     steps = SCALE_OUT_PLAN if kind is ActivityKind.SCALE_OUT else SCALE_IN_PLAN
     tracks = []
     for name, address in vms:
         runs = []
+        skipped = (skip or {}).get(name, frozenset())
         for step in steps:
             if step is Step.RESERVE_IP:
                 runs.append(StepRun(step=step, status=StepStatus.DONE, attempts=1, started_at=now, finished_at=now))
-            elif step in HOOK_STEPS and not with_hook:
+            elif (step in HOOK_STEPS and not with_hook) or step in skipped:
                 runs.append(StepRun(step=step, status=StepStatus.SKIPPED))
             else:
                 runs.append(StepRun(step=step))

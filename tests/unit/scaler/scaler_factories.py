@@ -7,12 +7,15 @@ from typing import Any
 
 from services.scaler.domain import (
     AlertSignal,
+    MetricHistory,
+    MetricPoint,
     Instance,
     InstanceState,
     IpPool,
     MetricReading,
     Observed,
     ScalingGroup,
+    assess,
 )
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -79,6 +82,24 @@ def high() -> MetricReading:
 
 def low() -> MetricReading:
     return MetricReading(available=True, cpu=5.0, memory=10.0)
+
+
+def history_of(metrics: MetricReading | None, span_s: int = 700, step_s: int = 15) -> MetricHistory:
+    """What Prometheus' range query would return had ``metrics`` held for the last ``span_s``."""
+    if metrics is None or not metrics.available:
+        return MetricHistory(available=False, error=(metrics.error if metrics else None) or "down", step_s=step_s)
+    points = tuple(
+        MetricPoint(at=NOW - timedelta(seconds=s), cpu=metrics.cpu, memory=metrics.memory)
+        for s in range(span_s, -1, -step_s)
+    )
+    return MetricHistory(available=True, points=points, step_s=step_s)
+
+
+def conditioned(g: ScalingGroup, obs: Observed) -> Observed:
+    """``obs`` with the step policy's condition read from its metrics (held steadily)."""
+    if obs.condition is not None:
+        return obs
+    return obs.model_copy(update={"condition": assess(g, history_of(obs.metrics), NOW)})
 
 
 def observed(**overrides: Any) -> Observed:

@@ -160,6 +160,7 @@ async def test_scale_in_removes_the_newest_autoscaled_vm_in_order_and_silences_a
     assert newest.vm_name != first.vm_name
     assert h.world.silenced.get("web") is False or "web" not in h.world.silenced
     h.metrics.set("web", cpu=5, memory=5)
+    h.clock.advance(601)  # a reversal needs the whole scale-in window after the last activity
     h.world.handled.clear()
     decision = await h.fire(direction="in", fingerprint="i1")
     assert decision.allowed and decision.delta == -1
@@ -179,6 +180,7 @@ async def test_scale_in_removes_the_newest_autoscaled_vm_in_order_and_silences_a
     blocked = await h.scaler.decisions.on_alert_fired(h.alert(direction="in", fingerprint="i3"))
     assert blocked.reason == "at_min"
     h.metrics.set("web", cpu=95, memory=5)
+    h.clock.advance(301)  # and back out: the whole scale-out window after the scale-in
     await h.fire(fingerprint="o3")
     assert h.world.silenced["web"] is False
 
@@ -189,7 +191,7 @@ async def test_scale_in_that_cannot_destroy_restores_the_member() -> None:
     await h.fire()
     (vm,) = [i for i in await h.instances() if not i.base]
     h.metrics.set("web", cpu=5, memory=5)
-    h.clock.advance(10)
+    h.clock.advance(601)
     h.world.fail("destroy", times=5)
     await h.fire(direction="in", fingerprint="i1")
     latest = (await h.activities())[0]

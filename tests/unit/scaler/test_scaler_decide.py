@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scaler_factories import NOW, alert, group, high, instances, low, observed
+from scaler_factories import NOW, alert, conditioned, group, high, instances, low, observed
 
 from services.scaler.domain import (
     Allow,
@@ -226,7 +226,8 @@ CASES = [
 
 @pytest.mark.parametrize(("gover", "oover", "policy", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_decision_table(gover: dict, oover: dict, policy, expected) -> None:
-    decision = decide(group(**gover), policy, observed(**oover), NOW)
+    g = group(**gover)
+    decision = decide(g, policy, conditioned(g, observed(**oover)), NOW)
     if isinstance(expected, BlockReason):
         assert isinstance(decision, Block), decision
         assert decision.reason is expected

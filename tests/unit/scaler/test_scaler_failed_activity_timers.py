@@ -78,7 +78,7 @@ async def test_a_rolled_back_scale_in_gives_its_cooldown_back() -> None:
     await h.setup()
     await h.fire()
     h.metrics.set("web", cpu=5, memory=5)
-    h.clock.advance(10)
+    h.clock.advance(601)  # a reversal needs the whole scale-in window after the scale-out
     h.world.fail("destroy", times=5)
     await h.fire(direction="in", fingerprint="i1")
     latest = (await h.activities())[0]

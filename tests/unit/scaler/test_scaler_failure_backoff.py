@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from scaler_factories import NOW, alert, group, instances, low, observed
+from scaler_factories import NOW, alert, conditioned, group, instances, low, observed
 
 from services.scaler.domain import (
     Activity,
@@ -197,7 +197,8 @@ BACKOFF_CASES = [
     ("oover", "policy", "expected"), [c[1:] for c in BACKOFF_CASES], ids=[c[0] for c in BACKOFF_CASES]
 )
 def test_failure_backoff_table(oover: dict, policy, expected) -> None:
-    decision = decide(group(), policy, observed(**oover), NOW)
+    g = group()
+    decision = decide(g, policy, conditioned(g, observed(**oover)), NOW)
     if isinstance(expected, BlockReason):
         assert isinstance(decision, Block) and decision.reason is expected, decision
     else:

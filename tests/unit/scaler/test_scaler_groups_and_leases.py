@@ -92,6 +92,7 @@ async def test_a_due_schedule_sets_the_desired_capacity() -> None:
     h = Harness()
     action = ScheduledAction(name="morning", cron="0 * * * *", desired=3)
     await h.setup(max_size=6, policies=[action], pool={"ranges": [{"start": "127.0.10.10", "end": "127.0.10.30"}]})
+    h.metrics.set("web", cpu=50, memory=50)  # neither rule holds: only the schedule acts
     await h.scaler.tick()
     assert await h.activities() == []
     h.clock.advance(3600)

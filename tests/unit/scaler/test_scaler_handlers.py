@@ -26,6 +26,7 @@ from services.scaler.adapters.memory import (
     MemoryResourceChecker,
     MemoryStore,
 )
+from services.scaler.domain import Instance, InstanceState
 from services.scaler.handlers import build_routers
 from services.scaler.ports import GroupRecord
 from services.scaler.service import Ports, Scaler
@@ -80,7 +81,13 @@ async def world(clock: FakeClock) -> AsyncIterator[World]:
     )
     scaler = Scaler(ports, owner="unit", engine=EngineConfig(owner="unit"))
     record = GroupRecord(spec=make_group(), created_at=NOW, updated_at=NOW)
-    await store.transaction(lambda uow: [uow.ip_pools.save(make_pool()), uow.groups.save(record)])
+    base = [  # the group at its min: an alert asks for a step, not for convergence
+        Instance(group="web", vm_name=f"web-base-{i}", state=InstanceState.IN_SERVICE, base=True, created_at=NOW)
+        for i in range(2)
+    ]
+    await store.transaction(
+        lambda uow: [uow.ip_pools.save(make_pool()), uow.groups.save(record), *(uow.instances.save(i) for i in base)]
+    )
     world = World(bus, scaler, store)
     for router in build_routers(bus, scaler):
         bus.broker.include_router(router)
@@ -149,4 +156,4 @@ async def test_a_pool_report_with_a_stranger_publishes_drift(world: World) -> No
 
 async def test_the_group_query_answers_over_the_broker(world: World) -> None:
     reply = await world.bus.request(subjects.QUERY_SCALER_GROUP, GetGroup(name="web"))
-    assert reply.error is None and reply.group.name == "web" and reply.drift.instances == 0
+    assert reply.error is None and reply.group.name == "web" and reply.drift.instances == 2

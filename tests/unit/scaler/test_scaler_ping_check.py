@@ -45,6 +45,7 @@ async def test_pools_without_ping_check_and_scale_in_alerts_probe_nothing() -> N
     assert [str(x.address) for x in await h.leases()] == ["127.0.10.10"] and probe.probed == []
     h2 = Harness(addresses=probe)
     await h2.setup(pool=RANGE, base=3, min_size=1)
+    h2.metrics.set("web", cpu=5, memory=5)
     await h2.fire(direction="in")
     assert probe.probed == []
 

@@ -25,14 +25,15 @@ async def test_validation_names_each_broken_setting_and_each_missing_resource() 
     assert (await h.scaler.preview.validate(spec)).problems == ()
 
 
-async def test_the_dry_run_says_what_each_alert_would_do_and_stores_nothing() -> None:
+async def test_the_dry_run_says_what_the_loop_would_do_and_stores_nothing() -> None:
     h = Harness()
     await h.setup(base=2)  # busy metrics: cpu 95
     decisions_before = await h.store.transaction(lambda uow: len(uow.decisions.find("web", limit=1000)))
     outcomes = {o.trigger: o for o in await h.scaler.preview.dry_run("web")}
-    out, in_ = outcomes["alert:web_HighResourceUsage"], outcomes["alert:web_LowResourceUsage"]
-    assert out.allowed and out.delta == 1, out
-    assert not in_.allowed and in_.reason in {"at_min", "stale_alert"}, in_
+    level, converge = outcomes["evaluation"], outcomes["converge"]
+    assert level.allowed and level.delta == 1 and "high usage" in level.message, level
+    assert level.observed["condition"]["direction"] == "out"
+    assert not converge.allowed and converge.reason == "no_change", converge
     assert await h.store.transaction(lambda uow: len(uow.decisions.find("web", limit=1000))) == decisions_before
     assert h.publisher.of(subjects.CMD_VM_CLONE) == []
     assert (await h.group()).state.last_scale_out_at is None
