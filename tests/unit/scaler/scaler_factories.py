@@ -7,11 +7,11 @@ from typing import Any
 
 from services.scaler.domain import (
     AlertSignal,
-    MetricHistory,
-    MetricPoint,
     Instance,
     InstanceState,
     IpPool,
+    MetricHistory,
+    MetricPoint,
     MetricReading,
     Observed,
     ScalingGroup,

@@ -49,6 +49,8 @@ class Harness:
         probe: Any = None,
         addresses: Any = None,
         pools: Any = None,
+        presence: Any = None,
+        existing_vms: Any = None,
     ) -> None:
         self.clock = clock or FakeClock()
         self.store = store or MemoryStore(self.clock)
@@ -72,6 +74,8 @@ class Harness:
             clock=self.clock,
             addresses=addresses,
             pools=pools,
+            presence=presence,
+            existing_vms=existing_vms,
         )
         config = EngineConfig(
             owner=owner, lease_ttl_s=15, retry=Retry(max_attempts=2, backoff_s=1, compensation_attempts=4)
