@@ -106,10 +106,17 @@ class Scaler:
         self._loops: list[asyncio.Task[None]] = []
 
     async def tick(self) -> None:
-        """One round of background work: activities first (resume, time-outs), then the
-        reconciliation (adoption, lost VMs, silences), then the evaluations."""
+        """One round of all background work, in order (what tests and the simulation drive):
+        activities (resume, time-outs), reconciliation (adoption, lost VMs, silences), then the
+        evaluations. The running service runs the reconciliation in a loop of its own, so a
+        slow inventory never holds up decisions."""
         await self.activities.tick()
         await self.reconciler.tick()
+        await self.decisions.tick()
+        await self.relay.flush()
+
+    async def _control(self) -> None:
+        await self.activities.tick()
         await self.decisions.tick()
         await self.relay.flush()
 
@@ -134,9 +141,10 @@ class Scaler:
     async def start(self, tick_s: float = 1.0, orphan_sweep_s: float = 60.0) -> None:
         """Resume unfinished activities at once, then tick, relay and sweep in the background."""
         with contextlib.suppress(VmscaleError):
-            await self.tick()
+            await self.activities.tick()
         self._loops = [
-            asyncio.create_task(self._forever("tick", self.tick, tick_s, wait_first=False)),
+            asyncio.create_task(self._forever("tick", self._control, tick_s, wait_first=False)),
+            asyncio.create_task(self._forever("reconciliation", self.reconciler.tick, tick_s, wait_first=False)),
             asyncio.create_task(self.relay.run(interval_s=max(tick_s, 0.5))),
         ]
         if self.orphans is not None:

@@ -14,7 +14,7 @@ from services.scaler.adapters.fake_world import FakeWorld, attach_to_bus
 from services.scaler.adapters.memory import MemoryHealthProbe, MemoryHooks, MemoryMetrics, MemoryResourceChecker
 from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
-from services.scaler.domain import IpPool, Retry, ScalingGroup
+from services.scaler.domain import Instance, InstanceState, IpPool, Retry, ScalingGroup
 from services.scaler.handlers import build_routers
 from services.scaler.ports import AddressProbe, GroupRecord
 from services.scaler.service import Ports, Scaler
@@ -146,6 +146,17 @@ async def seed(store: SqlStore, groups: list[ScalingGroup], pool: IpPool) -> Non
         uow.ip_pools.save(pool)
         for spec in groups:
             uow.groups.save(GroupRecord(spec=spec, created_at=now, updated_at=now))
+            for index in range(spec.min_size):  # at min: the loop has nothing to converge
+                uow.instances.save(
+                    Instance(
+                        group=spec.name,
+                        vm_name=f"{spec.name}-base-{index}",
+                        state=InstanceState.IN_SERVICE,
+                        base=True,
+                        protected=True,
+                        created_at=now,
+                    )
+                )
 
     await store.transaction(txn)
 

@@ -93,6 +93,7 @@ async def test_a_command_nobody_answers_times_out_then_compensates() -> None:
     await h.setup()
     h.world.fail("register", silent=True, times=10)
     await h.fire()
+    h.metrics.set("web", cpu=50, memory=50)  # the load is gone: no retry after the back-off
     for _ in range(6):
         h.clock.advance(400)
         await h.scaler.tick()
