@@ -136,8 +136,9 @@ def lab_pool(start: str = "127.0.10.10", end: str = "127.0.10.250") -> IpPool:
     return IpPool.model_validate({"name": "lab", "network": "127.0.10.0/24", "ranges": [{"start": start, "end": end}]})
 
 
-async def seed(store: SqlStore, groups: list[ScalingGroup], pool: IpPool) -> None:
-    """Write a pool and enabled groups straight into the scaler's tables."""
+async def seed(store: SqlStore, groups: list[ScalingGroup], pool: IpPool, *, at_min: bool = False) -> None:
+    """Write a pool and enabled groups straight into the scaler's tables; ``at_min`` gives each
+    group ``min_size`` base instances (else a group starts below min and the loop grows it)."""
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -146,7 +147,7 @@ async def seed(store: SqlStore, groups: list[ScalingGroup], pool: IpPool) -> Non
         uow.ip_pools.save(pool)
         for spec in groups:
             uow.groups.save(GroupRecord(spec=spec, created_at=now, updated_at=now))
-            for index in range(spec.min_size):  # at min: the loop has nothing to converge
+            for index in range(spec.min_size if at_min else 0):
                 uow.instances.save(
                     Instance(
                         group=spec.name,

@@ -103,8 +103,8 @@ async def test_queries_and_operator_requests_over_the_bus(
         assert missing.error_kind == "NotFound"
         nobody = await client.request(subjects.QUERY_SCALER_INSTANCES, ListInstances(group="nope"))
         assert nobody.error_kind == "NotFound", "no group is not a group without instances"
-        await seed(replica.store, [group_spec("web")], lab_pool("127.0.10.10", "127.0.10.12"))
-        scaled = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=2, actor="alice"))
+        await seed(replica.store, [group_spec("web")], lab_pool("127.0.10.10", "127.0.10.12"), at_min=True)
+        scaled = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=3, actor="alice"))
         assert scaled.decision.allowed and scaled.decision.delta == 2
 
         async def succeeded() -> bool:
@@ -113,7 +113,7 @@ async def test_queries_and_operator_requests_over_the_bus(
 
         await wait_until(succeeded, what="the manual scale-out")
         detail = await client.request(subjects.QUERY_SCALER_GROUP, GetGroup(name="web"))
-        assert detail.group.size == 2 and detail.group.in_service == 2
+        assert detail.group.size == 3 and detail.group.in_service == 3
         assert {s.step for s in detail.activities[0].steps} >= {"clone", "power_on", "add_pool_member", "in_service"}
         decisions = await client.request(subjects.QUERY_SCALER_DECISIONS, ListDecisions(group="web"))
         assert decisions.decisions[0].trigger == "manual:alice"

@@ -54,7 +54,7 @@ async def test_a_scale_out_skips_the_answering_address_and_records_it(
             "ping_check": True,
         }
     )
-    await seed(store, [group_spec(name)], pool)
+    await seed(store, [group_spec(name)], pool, at_min=True)
     fake = await start_world(nats_url, prefix, world)
     probe = TcpAddressProbe(listener, timeout_s=0.5)
     replica = await start_replica(nats_url, prefix, clean_db, redis_url, redis_prefix, world, "r1", probe)
