@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import dead_letters
 from cli.supervisor import Supervisor
 from lab.config import LabConfig
 from lab.parts import all_parts
@@ -24,6 +25,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(help="vmscale: autoscaling for VMware vSphere VM groups.", no_args_is_help=True)
 lab_app = typer.Typer(help="The local lab: vcsim, Prometheus, Alertmanager, HAProxy, simulators.")
 app.add_typer(lab_app, name="lab")
+app.add_typer(dead_letters.app, name="dead-letters")
 console = Console()
 err = Console(stderr=True)
 

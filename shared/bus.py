@@ -9,7 +9,8 @@ Delivery policy, chosen explicitly because FastStream's default (``REJECT_ON_ERR
 * ``PermanentError`` / bad payload → dead-lettered at once
 
 Dead-lettering publishes a ``DeadLetter`` (original subject, consumer, reason, payload) on
-``dlq.<subject>`` in the ``DLQ`` stream and then terminates the original, so nothing is lost.
+``dlq.<subject>`` in the ``DLQ`` stream, counts it in ``vmscale_dead_letters_total{subject}``
+and then terminates the original, so nothing is lost. ``shared.dead_letters`` reads them back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from faststream.message import StreamMessage
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsRouter, PullSub, StreamConfig
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from opentelemetry.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from shared import subjects
@@ -47,6 +49,7 @@ __all__ = [
     "DeadLetterPolicy",
     "Topology",
     "build_broker",
+    "subject_label",
 ]
 
 M = TypeVar("M", bound=Message)
@@ -57,6 +60,14 @@ DUPLICATE_WINDOW_S = 120.0
 
 STREAM_MAX_AGE_S = 7 * 24 * 3600.0
 """How long commands, events and dead letters are kept."""
+
+_CONTRACT_NAMES = frozenset(subject.name for subject in subjects.ALL)
+
+
+def subject_label(name: str) -> str:
+    """A subject as a metric label: a subject of the contract, or ``other`` (bounded cardinality,
+    whatever a wildcard consumer or a stray publisher brings)."""
+    return name if name in _CONTRACT_NAMES else "other"
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,12 @@ class Topology:
     def durable(self, service: str, subject: Subject[Any]) -> str:
         """The durable consumer name of ``service`` on ``subject``."""
         return f"{service}-{subject.name}".replace(".", "_").replace(">", "all")
+
+    @staticmethod
+    def service_of(durable: str) -> str:
+        """The service a durable consumer name (``durable``'s output) belongs to; '' when unknown."""
+        service, dash, _ = durable.partition("-")
+        return service if dash and service in subjects.SERVICES else ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,7 @@ class _DeadLetterMiddleware(BaseMiddleware):
             payload=body,
         )
         await self._bus.publish(subjects.dead_letter(original), letter)
+        self._bus.dead_lettered.labels(subject_label(original)).inc()
 
 
 def _reason(exc: BaseException) -> str:
@@ -187,12 +205,29 @@ def _reason(exc: BaseException) -> str:
 
 
 class Bus:
-    """Typed publish / request / subscribe over one broker and one topology."""
+    """Typed publish / request / subscribe over one broker and one topology.
 
-    def __init__(self, broker: NatsBroker, topology: Topology, policy: DeadLetterPolicy | None = None) -> None:
+    ``registry`` receives the bus's own metric (a private one when none is given, never the
+    global ``REGISTRY``): ``vmscale_dead_letters_total{subject}``, the messages this process
+    dead-lettered by original subject (``subject_label``).
+    """
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        topology: Topology,
+        policy: DeadLetterPolicy | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.broker = broker
         self.topology = topology
         self.policy = policy or DeadLetterPolicy()
+        self.dead_lettered = Counter(
+            "vmscale_dead_letters",
+            "Messages this process dead-lettered, by original subject",
+            ["subject"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         """The dead-letter middleware factory bound to this bus (added by ``build_broker``)."""
@@ -320,10 +355,12 @@ def build_broker(
     topology: Topology,
     policy: DeadLetterPolicy | None = None,
     tracer_provider: TracerProvider | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Bus:
     """Build an unconnected broker wired with tracing and the dead-letter policy.
 
-    Nothing connects here; the FastStream app (or the test) starts the broker.
+    Nothing connects here; the FastStream app (or the test) starts the broker. The bus's metrics
+    go to ``registry`` (the service's, so its ``/metrics`` serves them).
     """
     broker = NatsBroker(
         nats_url,
@@ -334,7 +371,7 @@ def build_broker(
         logger=_bus_logger(),
         log_level=logging.DEBUG,  # per-message access lines; errors are still logged as errors
     )
-    bus = Bus(broker, topology, policy)
+    bus = Bus(broker, topology, policy, registry)
     broker.add_middleware(bus.middleware())
     broker.add_middleware(NatsTelemetryMiddleware(tracer_provider=tracer_provider))
     return bus

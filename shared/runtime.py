@@ -91,6 +91,7 @@ class ServiceRuntime:
             topology=Topology(settings.subject_prefix),
             policy=DeadLetterPolicy(max_deliver=settings.max_deliver, retry_delay_s=settings.retry_delay_s),
             tracer_provider=self.tracer_provider,
+            registry=self.registry,
         )
         self.bus.broker.add_middleware(NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}"))
         self._checks: dict[str, HealthCheck] = {}

@@ -27,6 +27,7 @@ __all__ = [
     "Subject",
     "by_name",
     "dead_letter",
+    "dead_lettered",
     "health_query",
 ]
 
@@ -227,6 +228,14 @@ def dead_letter(subject: Subject[M] | str) -> Subject[m.DeadLetter]:
 
 DEAD_LETTERS = Subject("dlq.>", m.DeadLetter, Kind.EVENT)
 """Wildcard over every dead-letter subject (for the DLQ stream and operators' tooling)."""
+
+
+def dead_lettered(name: str) -> str:
+    """The original subject of a dead-letter subject name (``dlq.cmd.vm.clone`` → ``cmd.vm.clone``);
+    a name that is not a dead-letter subject is returned as it is."""
+    head = DEAD_LETTERS.name.removesuffix(">")
+    return name.removeprefix(head)
+
 
 COMMAND_STREAM_SUBJECTS = ("cmd.>",)
 EVENT_STREAM_SUBJECTS = (

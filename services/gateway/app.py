@@ -10,7 +10,18 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsRouter
 
-from services.gateway.api import activities, auth, events, groups, inventory, monitoring, status, system, webhook
+from services.gateway.api import (
+    activities,
+    auth,
+    dead_letters,
+    events,
+    groups,
+    inventory,
+    monitoring,
+    status,
+    system,
+    webhook,
+)
 from services.gateway.api.docs import mount_docs
 from services.gateway.api.ui import mount_ui
 from services.gateway.deps import single_valued_query
@@ -76,7 +87,7 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(webhook.router)
-    for module in (auth, groups, activities, inventory, monitoring, events, status):
+    for module in (auth, groups, activities, inventory, monitoring, events, status, dead_letters):
         app.include_router(module.router, dependencies=[Depends(single_valued_query)])
     mount_docs(app)
     mount_ui(app)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +22,12 @@ from typing import Any
 from shared import subjects
 from shared.bus import Bus
 
-__all__ = ["EventFeed", "FeedEvent"]
+__all__ = ["EventFeed", "FeedEvent", "scrub", "scrub_text"]
 
-_SECRET_HINTS = ("password", "secret", "token", "credential", "private_key")
+_SECRET_HINTS = ("password", "secret", "token", "credential", "private_key", "authorization")
+_SECRET_ASSIGNMENT = re.compile(
+    rf"({'|'.join(_SECRET_HINTS)})(\w*)(\s*[=:]\s*)(?:(?:bearer|basic)\s+)?(\"[^\"]*\"|\S+)", re.IGNORECASE
+)
 LIVE_ONLY = frozenset({subjects.VM_PROGRESS.name})
 """Progress reports: handed to live listeners (progress bars) but not kept, so they never push
 real events out of the ring."""
@@ -54,12 +58,18 @@ class FeedEvent:
         }
 
 
-def _scrub(value: Any) -> Any:
+def scrub(value: Any) -> Any:
+    """``value`` (parsed JSON) with the value of every key that names a secret replaced by ``***``."""
     if isinstance(value, dict):
-        return {k: ("***" if any(h in k.lower() for h in _SECRET_HINTS) else _scrub(v)) for k, v in value.items()}
+        return {k: ("***" if any(h in k.lower() for h in _SECRET_HINTS) else scrub(v)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [scrub(v) for v in value]
     return value
+
+
+def scrub_text(text: str) -> str:
+    """``text`` that is not JSON, with the value of every ``password=…`` / ``token: …`` replaced by ``***``."""
+    return _SECRET_ASSIGNMENT.sub(r"\1\2\3***", text)
 
 
 def _status(name: str, data: dict[str, Any]) -> str | None:
@@ -117,7 +127,7 @@ class EventFeed:
             at=at,
             group=str(group) if group else None,
             status=_status(name, data),
-            data=_scrub({k: v for k, v in data.items() if k not in ("schema_version", "causation_id")}),
+            data=scrub({k: v for k, v in data.items() if k not in ("schema_version", "causation_id")}),
         )
         if name not in LIVE_ONLY:
             self._ring.append(event)

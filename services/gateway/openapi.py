@@ -39,9 +39,10 @@ ERROR_DESCRIPTIONS = {
 }
 # For a route that calls ``deps.rate_limit``: its 429 is declared with the route.
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": ERROR_DESCRIPTIONS[429]}}
-# Modules whose routes ask a backend service over the bus (and so can time out).
+# Modules whose routes ask a backend service (or JetStream's API) over the bus, and so can time out.
 _BACKEND_MODULES = frozenset(
-    f"services.gateway.api.{name}" for name in ("groups", "activities", "inventory", "monitoring", "events")
+    f"services.gateway.api.{name}"
+    for name in ("groups", "activities", "inventory", "monitoring", "events", "dead_letters")
 )
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

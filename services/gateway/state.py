@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
 from services.gateway.adapters.redis_store import EpisodeLedger, RateLimiter
@@ -23,6 +23,8 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.webhook.directory import BusGroupDirectory
 from services.gateway.webhook.ingest import WebhookIngest
 from shared import subjects
+from shared.bus import subject_label
+from shared.dead_letters import JetStreamDeadLetters
 from shared.errors import Conflict, VmscaleError
 from shared.messages import AuditRecorded
 from shared.runtime import VERSION, ServiceRuntime
@@ -72,7 +74,14 @@ class GatewayState:
             "Alerts left out (max_alerts)",
             registry=self.registry,
         )
+        self.dead_letters_stored = Gauge(
+            "vmscale_dead_letters_stored",
+            "Dead letters in the DLQ stream now, by original subject (read from the stream at each scrape)",
+            ["subject"],
+            registry=self.registry,
+        )
         self.feed = EventFeed(runtime.bus)
+        self.dead_letters = JetStreamDeadLetters(runtime.bus, settings.backend_timeout_s)
         self.directory = BusGroupDirectory(runtime.bus, settings.group_cache_ttl_s)
         self.webhook_token: str = settings.webhook_token.get_secret_value()
         self._auth: AuthService | None = None
@@ -167,6 +176,25 @@ class GatewayState:
             )
         except VmscaleError:
             log.warning("audit event not published", action=action)
+
+    async def refresh_dead_letter_gauge(self) -> None:
+        """Set ``vmscale_dead_letters_stored`` from the stream; left as it was when NATS does not answer.
+
+        Named apart from the bus's ``vmscale_dead_letters_total`` counter: a gauge called
+        ``vmscale_dead_letters`` would be a second metric family of that name in this registry.
+        """
+        try:
+            counts = await self.dead_letters.counts()
+        except VmscaleError:
+            log.debug("dead letters not counted: NATS did not answer")
+            return
+        labelled: dict[str, int] = {}
+        for subject, count in counts.items():
+            label = subject_label(subject)
+            labelled[label] = labelled.get(label, 0) + count
+        self.dead_letters_stored.clear()
+        for label, count in labelled.items():
+            self.dead_letters_stored.labels(label).set(count)
 
     # -- health -------------------------------------------------------------------------------
 

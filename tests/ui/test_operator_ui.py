@@ -26,6 +26,7 @@ SCREENS = [
     ("users", "Users & API keys"),
     ("audit", "Audit log"),
     ("status", "System status"),
+    ("dead-letters", "Dead letters"),
     ("group/web", "web"),
 ]
 

@@ -46,6 +46,9 @@ class SystemStatus(BaseModel):
     services: list[ServiceStatus]
     systems: list[ExternalSystem]
     vcenter: dict[str, Any] | None
+    dead_letters: dict[str, int] | None = Field(
+        default=None, description="dead letters stored, by original subject ({} when none); null when NATS did not say"
+    )
 
 
 # what each service drives; Grafana and Jenkins are optional, the others always configured
@@ -113,11 +116,22 @@ def _owned(service: str, reply: HealthReply | None) -> list[ExternalSystem]:
     return external_systems(service, reply) if service in OWNED else []
 
 
+async def _dead_letters(state: Any) -> dict[str, int] | None:
+    """The dead letters stored, by original subject; None when the stream could not be read."""
+    try:
+        counts: dict[str, int] = await state.dead_letters.counts()
+    except VmscaleError:
+        return None
+    return counts
+
+
 @router.get("/system/status", response_model=SystemStatus, summary="Connectivity and health of everything")
 async def system_status(state: State, _: Viewer) -> SystemStatus:
     """Each service's health, and every external system as the service that drives it sees it."""
     ages = {item.service: item.age_s for item in state.board.liveness()}
-    results = await asyncio.gather(*(_health(state, service) for service in subjects.SERVICES))
+    results, dead_letters = await asyncio.gather(
+        asyncio.gather(*(_health(state, service) for service in subjects.SERVICES)), _dead_letters(state)
+    )
     services = [item.model_copy(update={"heartbeat_age_s": ages.get(item.service)}) for item, _ in results]
     systems = sorted(
         (system for _, owned in results for system in owned),
@@ -139,4 +153,4 @@ async def system_status(state: State, _: Viewer) -> SystemStatus:
                 mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
             )
         )
-    return SystemStatus(services=services, systems=systems, vcenter=vcenter)
+    return SystemStatus(services=services, systems=systems, vcenter=vcenter, dead_letters=dead_letters)

@@ -59,8 +59,10 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(request.app.state.gateway.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format; the dead letters stored are counted from the stream first."""
+    state = request.app.state.gateway
+    await state.refresh_dead_letter_gauge()
+    return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/asyncapi.json", summary="AsyncAPI 3.0 document of every subject and message")

@@ -92,7 +92,17 @@ window.I18N = {
     "status.service": "Service", "status.latency": "Latency", "status.heartbeat": "Heartbeat", "status.checks": "Checks",
     "status.vcenter": "vCenter", "status.systems": "External systems", "status.system": "System", "status.owner": "Seen by",
     "status.detail": "Detail", "status.state.ok": "ok", "status.state.failing": "failing", "status.state.unknown": "unknown",
-    "status.state.not configured": "not configured", "status.services": "Services"
+    "status.state.not configured": "not configured", "status.services": "Services",
+    "status.deadLetters": "{n} dead letter(s) waiting: {subjects}", "status.reviewDeadLetters": "Review them",
+    "nav.deadLetters": "Dead letters", "deadLetters.title": "Dead letters",
+    "deadLetters.sub": "Messages a service gave up on (a permanent failure, or out of retries), with why. Replay one once its cause is fixed, or discard it.",
+    "deadLetters.filterSubject": "Original subject", "deadLetters.seq": "Seq", "deadLetters.subject": "Subject",
+    "deadLetters.service": "Service", "deadLetters.reason": "Reason", "deadLetters.deliveries": "Deliveries",
+    "deadLetters.at": "When", "deadLetters.payload": "Message", "deadLetters.replay": "Replay", "deadLetters.discard": "Discard",
+    "deadLetters.confirmReplay": "Replay dead letter {seq} on {subject}? Its handler receives the message again.",
+    "deadLetters.confirmDiscard": "Discard dead letter {seq} ({subject})? It cannot be replayed afterwards.",
+    "deadLetters.replayed": "Dead letter {seq} replayed on {subject}", "deadLetters.discarded": "Dead letter {seq} discarded",
+    "deadLetters.none": "No dead letters: every message was handled.", "deadLetters.count": "{shown} of {total} shown, newest first"
   },
   ko: {
     "app.title": "VM 오토스케일링", "live.title": "실시간 업데이트",
@@ -185,6 +195,16 @@ window.I18N = {
     "status.service": "서비스", "status.latency": "지연", "status.heartbeat": "하트비트", "status.checks": "점검",
     "status.vcenter": "vCenter", "status.systems": "외부 시스템", "status.system": "시스템", "status.owner": "확인 서비스",
     "status.detail": "상세", "status.state.ok": "정상", "status.state.failing": "장애", "status.state.unknown": "알 수 없음",
-    "status.state.not configured": "미설정", "status.services": "서비스"
+    "status.state.not configured": "미설정", "status.services": "서비스",
+    "status.deadLetters": "처리되지 못한 데드 레터 {n}건: {subjects}", "status.reviewDeadLetters": "확인하기",
+    "nav.deadLetters": "데드 레터", "deadLetters.title": "데드 레터",
+    "deadLetters.sub": "서비스가 처리를 포기한 메시지(영구 실패 또는 재시도 소진)와 그 이유입니다. 원인을 해결한 뒤 재처리하거나 폐기하세요.",
+    "deadLetters.filterSubject": "원래 서브젝트", "deadLetters.seq": "번호", "deadLetters.subject": "서브젝트",
+    "deadLetters.service": "서비스", "deadLetters.reason": "이유", "deadLetters.deliveries": "전달 횟수",
+    "deadLetters.at": "시각", "deadLetters.payload": "메시지", "deadLetters.replay": "재처리", "deadLetters.discard": "폐기",
+    "deadLetters.confirmReplay": "데드 레터 {seq}을(를) {subject}에 다시 게시할까요? 핸들러가 메시지를 다시 받습니다.",
+    "deadLetters.confirmDiscard": "데드 레터 {seq}({subject})을(를) 폐기할까요? 폐기하면 재처리할 수 없습니다.",
+    "deadLetters.replayed": "데드 레터 {seq}을(를) {subject}에 재처리했습니다", "deadLetters.discarded": "데드 레터 {seq}을(를) 폐기했습니다",
+    "deadLetters.none": "데드 레터가 없습니다. 모든 메시지가 처리되었습니다.", "deadLetters.count": "최신순, {total}건 중 {shown}건 표시"
   }
 };

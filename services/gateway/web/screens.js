@@ -375,7 +375,12 @@ App.screens.status = async () => {
   const systemNames = { vcenter: "vCenter", f5: "F5 BIG-IP", haproxy: "HAProxy", prometheus: "Prometheus", alertmanager: "Alertmanager",
     grafana: "Grafana", jenkins: "Jenkins", config_files: "Prometheus/Alertmanager files", "load balancer": "Load balancer" };
   const tones = { ok: "ok", failing: "bad", unknown: "warn", "not configured": "" };
+  const letters = Object.entries(s.dead_letters || {});
+  const waiting = letters.reduce((sum, [, n]) => sum + n, 0);
   return page("status.title", "status.sub",
+    waiting ? h("div.notice.error", { id: "status-dead-letters" },
+      t("status.deadLetters", { n: waiting, subjects: letters.map(([subject, n]) => `${subject} ${n}`).join(" · ") }), " ",
+      h("a", { href: "#/dead-letters" }, t("status.reviewDeadLetters"))) : "",
     h("div.card", {}, h("h2", {}, t("status.systems")), table([t("status.system"), t("common.status"), t("status.latency"), t("status.owner"), t("status.detail")],
       s.systems.map((x) => h("tr", {}, h("td", {}, systemNames[x.name] || x.name), h("td", {}, badge(t(`status.state.${x.state}`), tones[x.state])),
         h("td.num", {}, x.latency_ms == null ? "—" : `${x.latency_ms} ms`), h("td", {}, x.owner), h("td.mono", {}, x.detail || ""))))),

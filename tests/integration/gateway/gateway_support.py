@@ -19,7 +19,10 @@ from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.gateway.testing import FakeBackends, FakeScaler
+from shared import subjects
 from shared.bus import Topology, build_broker
+from shared.messages import DeadLetter
+from shared.subjects import Subject
 from shared.testing.servers import delete_streams, free_port, fresh_database
 
 WEBHOOK_TOKEN = "wh-" + "k" * 40
@@ -83,6 +86,29 @@ class Gateway:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"only {len(self.scaler.fired) + len(self.scaler.resolved)} alerts arrived")
             await asyncio.sleep(0.02)
+
+
+async def dead_letter(gateway: Gateway, subject: Subject[Any], payload: str) -> None:
+    """Store a dead letter of ``subject`` (as the bus's middleware would) carrying ``payload``."""
+    letter = DeadLetter(
+        subject=subject.name,
+        consumer=gateway.state.runtime.bus.topology.durable("loadbalancer", subject),
+        reason="member not allowed",
+        error_kind="InvalidInput",
+        deliveries=1,
+        headers={"Nats-Msg-Id": "m-1", "correlation_id": "act-1"},
+        payload=payload,
+    )
+    await gateway.state.runtime.bus.publish(subjects.dead_letter(subject), letter)
+
+
+async def stored(gateway: Gateway, count: int) -> None:
+    """Wait until the DLQ stream holds ``count`` dead letters."""
+    for _ in range(200):
+        if sum((await gateway.state.dead_letters.counts()).values()) == count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not {count} dead letters")
 
 
 def gateway_settings(nats_url: str, redis_url: str, database_url: str, prefix: str, tmp: Path, **extra: Any):

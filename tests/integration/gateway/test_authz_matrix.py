@@ -102,6 +102,10 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/events"): VW,
     ("GET", "/api/v1/events/stream"): VW,
     ("GET", "/api/v1/system/status"): VW,
+    ("GET", "/api/v1/dead-letters"): VW,
+    ("GET", "/api/v1/dead-letters/{seq}"): VW,
+    ("POST", "/api/v1/dead-letters/{seq}/replay"): OP,
+    ("DELETE", "/api/v1/dead-letters/{seq}"): AD,
 }
 
 PARAMS = {
@@ -113,6 +117,7 @@ PARAMS = {
     "{vm}": "web-01",
     "{pool}": "web-pool",
     "{job}": "web",
+    "{seq}": "9999",
 }
 STREAM = ("GET", "/api/v1/events/stream")
 

@@ -1,0 +1,356 @@
+"""Dead letters read back: listed, counted, replayed or discarded.
+
+``shared.bus`` dead-letters a message its consumer cannot use by publishing a ``DeadLetter`` on
+``dlq.<subject>`` in the DLQ stream. This module is the operators' side of that stream:
+
+* ``DeadLetterReader``    counts by original subject, a newest-first page, one letter by sequence
+* ``DeadLetterOperator``  replay one (its original payload back on its original subject) or
+                          discard one
+
+``JetStreamDeadLetters`` implements both over the JetStream API of a connected ``Bus``: stream
+info (with per-subject counts), ``STREAM.MSG.GET`` by sequence and ``STREAM.MSG.DELETE``. It keeps
+no state and creates no consumer, so any process holding a bus can use it. NATS failures become
+``shared.errors``: ``NotFound`` for a sequence the stream does not hold, ``OperationTimeout`` and
+``ServiceUnavailable`` when NATS does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import nats.errors
+import nats.js.errors
+from faststream.exceptions import FastStreamException
+from nats.js.api import RawStreamMsg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared import subjects
+from shared.bus import Bus
+from shared.errors import InvalidInput, NotFound, OperationTimeout, ServiceUnavailable
+from shared.messages import DeadLetter, deterministic_id
+from shared.telemetry import get_logger
+
+__all__ = [
+    "REPLAY_HEADER",
+    "DeadLetterOperator",
+    "DeadLetterPage",
+    "DeadLetterReader",
+    "DeadLetterRecord",
+    "JetStreamDeadLetters",
+    "Replayed",
+]
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+REPLAY_HEADER = "Vmscale-Replay-Of"
+"""Header on a replayed message: the DLQ sequence it was replayed from."""
+
+SCAN_CHUNK = 64
+"""Sequences fetched at once while paging backwards through the stream."""
+
+SCAN_BUDGET = 4096
+"""At most this many sequences are looked at for one page, so a page costs bounded work however
+large the stream; a page cut short by it says where to go on (``next_before``)."""
+
+
+class DeadLetterRecord(BaseModel):
+    """One dead letter as the DLQ stream holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int = Field(description="its sequence in the DLQ stream: what get, replay and discard take")
+    subject: str = Field(description="the subject the original message was published on")
+    service: str = Field(description="the service whose consumer gave up on it ('' when unknown)")
+    consumer: str = Field(description="the durable consumer that gave up on it")
+    reason: str
+    error_kind: str = Field(description="the class of the error that ended it")
+    deliveries: int = Field(description="how many times it had been delivered")
+    dead_lettered_at: datetime
+    message_id: str | None = Field(description="the original's Nats-Msg-Id")
+    headers: dict[str, str] = Field(description="the original's headers")
+    payload: Any = Field(description="the original payload: parsed JSON, or the text when it is not JSON")
+    payload_is_json: bool
+
+
+class DeadLetterPage(BaseModel):
+    """Dead letters, newest first, and where the next (older) page starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    letters: tuple[DeadLetterRecord, ...]
+    total: int = Field(description="dead letters stored that match the filter, on every page")
+    next_before: int | None = Field(description="pass as ``before`` for the older ones; None when none are left")
+
+
+class Replayed(BaseModel):
+    """What a replay published."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int = Field(description="the DLQ sequence it came from (now deleted)")
+    subject: str
+    message_id: str = Field(description="the Nats-Msg-Id the replay was published with")
+    duplicate: bool = Field(description="the stream had already stored this replay (a repeated request)")
+
+
+class DeadLetterReader(Protocol):
+    """Reads the DLQ stream; never changes it."""
+
+    async def counts(self) -> dict[str, int]:
+        """Dead letters stored now, by original subject; ``{}`` when there are none.
+
+        One round trip. Raises ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
+        """
+        ...
+
+    async def page(self, *, subject: str | None = None, limit: int = 50, before: int | None = None) -> DeadLetterPage:
+        """Up to ``limit`` dead letters, newest first, of ``subject`` (an original subject name) or of
+        all, with a sequence below ``before`` when given.
+
+        Bounded: looks at no more than ``SCAN_BUDGET`` sequences, so a page may hold fewer than
+        ``limit`` letters with ``next_before`` set. Raises ``InvalidInput`` for a ``limit`` below 1,
+        ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
+        """
+        ...
+
+    async def get(self, sequence: int) -> DeadLetterRecord:
+        """The dead letter at ``sequence``. Raises ``NotFound`` when the stream does not hold it
+        (never stored, replayed, discarded or expired), ``ServiceUnavailable`` / ``OperationTimeout``."""
+        ...
+
+
+class DeadLetterOperator(Protocol):
+    """Acts on one dead letter; each action removes it from the DLQ stream."""
+
+    async def replay(self, sequence: int) -> Replayed:
+        """Publish the original payload again on its original subject and delete the letter.
+
+        Blocks until the stream acknowledged the publish and the letter is deleted. The replay
+        keeps the original's headers (trace, correlation) but carries a new ``Nats-Msg-Id``,
+        derived from the letter, so the original's duplicate window does not swallow it while a
+        repeated replay of the same letter is stored once (idempotent). Raises ``NotFound`` for an
+        unknown sequence, ``InvalidInput`` when the letter's subject is not a stored subject of
+        the contract, ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
+        """
+        ...
+
+    async def discard(self, sequence: int, reason: str) -> DeadLetterRecord:
+        """Delete the letter at ``sequence`` without replaying it; returns what was deleted.
+
+        ``reason`` is logged with it (callers that keep an audit trail record it there too). Not
+        idempotent: a second discard raises ``NotFound``, as does an unknown sequence;
+        ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
+        """
+        ...
+
+
+def _missing(sequence: int | None) -> str:
+    return f"no dead letter with sequence {sequence}"
+
+
+def _payload(body: str) -> tuple[Any, bool]:
+    try:
+        return json.loads(body), True
+    except ValueError:
+        return body, False
+
+
+def _record(raw: RawStreamMsg, bus: Bus) -> tuple[DeadLetterRecord, DeadLetter | None]:
+    """The record of one stored message, and its ``DeadLetter`` (None when it is not one)."""
+    wire = str(raw.subject or "")
+    at = raw.time or datetime.now(UTC)
+    data = raw.data or b""
+    try:
+        letter = DeadLetter.model_validate_json(data)
+    except ValidationError as exc:
+        # Not written by the bus: shown (so it can be discarded), never replayed.
+        text = data.decode("utf-8", errors="replace")
+        payload, is_json = _payload(text)
+        unreadable = DeadLetterRecord(
+            sequence=int(raw.seq or 0),
+            subject=subjects.dead_lettered(bus.topology.unprefixed(wire)),
+            service="",
+            consumer="",
+            reason=f"not a dead letter: {exc.error_count()} schema error(s)",
+            error_kind=InvalidInput.__name__,
+            deliveries=0,
+            dead_lettered_at=at,
+            message_id=None,
+            headers={},
+            payload=payload,
+            payload_is_json=is_json,
+        )
+        return unreadable, None
+    payload, is_json = _payload(letter.payload)
+    record = DeadLetterRecord(
+        sequence=int(raw.seq or 0),
+        subject=letter.subject,
+        service=bus.topology.service_of(letter.consumer),
+        consumer=letter.consumer,
+        reason=letter.reason,
+        error_kind=letter.error_kind,
+        deliveries=letter.deliveries,
+        dead_lettered_at=at,
+        message_id=next((v for k, v in letter.headers.items() if k.lower() == "nats-msg-id"), None),
+        headers=dict(letter.headers),
+        payload=payload,
+        payload_is_json=is_json,
+    )
+    return record, letter
+
+
+class JetStreamDeadLetters:
+    """``DeadLetterReader`` and ``DeadLetterOperator`` over the DLQ stream of ``bus``'s topology."""
+
+    def __init__(self, bus: Bus, timeout: float = 5.0) -> None:
+        self._bus = bus
+        self._timeout = timeout
+
+    @property
+    def _stream(self) -> str:
+        return self._bus.topology.dead_letters.name
+
+    async def _call(self, awaitable: Awaitable[T], sequence: int | None = None) -> T:
+        """Await one JetStream API call, its failures translated to our errors."""
+        try:
+            return await asyncio.wait_for(awaitable, timeout=self._timeout)
+        except nats.js.errors.NotFoundError as exc:
+            raise NotFound(_missing(sequence)) from exc
+        except (TimeoutError, nats.errors.TimeoutError) as exc:
+            raise OperationTimeout("NATS did not answer in time", subject=subjects.DEAD_LETTERS.name) from exc
+        except (nats.errors.Error, FastStreamException, ConnectionError) as exc:
+            raise ServiceUnavailable("NATS is unavailable", subject=subjects.DEAD_LETTERS.name) from exc
+
+    def _js(self) -> Any:
+        if not self._bus.is_connected():
+            raise ServiceUnavailable("NATS is unavailable", subject=subjects.DEAD_LETTERS.name, retry_after_s=5)
+        return self._bus.broker.config.connection_state.stream
+
+    def _original(self, raw: RawStreamMsg) -> str:
+        """The original subject of a stored letter, from the subject it is stored under."""
+        return subjects.dead_lettered(self._bus.topology.unprefixed(str(raw.subject or "")))
+
+    async def _state(self) -> tuple[int, int, dict[str, int]]:
+        """First and last sequence, and the counts by original subject (all zero without a stream)."""
+        js = self._js()
+        pattern = self._bus.topology.subject(subjects.DEAD_LETTERS)
+        try:
+            info = await self._call(js.stream_info(self._stream, subjects_filter=pattern))
+        except NotFound:
+            return 0, 0, {}
+        counts = {
+            subjects.dead_lettered(self._bus.topology.unprefixed(wire)): int(count)
+            for wire, count in (info.state.subjects or {}).items()
+        }
+        return int(info.state.first_seq), int(info.state.last_seq), counts
+
+    async def _raw(self, sequence: int) -> RawStreamMsg | None:
+        try:
+            raw: RawStreamMsg = await self._call(self._js().get_msg(self._stream, sequence), sequence)
+        except NotFound:
+            return None
+        return raw
+
+    async def _delete(self, sequence: int) -> bool:
+        """Delete one message; False when it was already gone."""
+        try:
+            await self._call(self._js().delete_msg(self._stream, sequence), sequence)
+        except NotFound:
+            return False
+        except ServiceUnavailable as exc:
+            # the server answers 400 "sequence N not found" for a message deleted meanwhile
+            if isinstance(exc.__cause__, nats.js.errors.BadRequestError):
+                return False
+            raise
+        return True
+
+    async def _letter(self, sequence: int) -> tuple[DeadLetterRecord, DeadLetter | None]:
+        raw = await self._raw(sequence) if sequence >= 1 else None
+        if raw is None:
+            raise NotFound(_missing(sequence))
+        return _record(raw, self._bus)
+
+    # -- DeadLetterReader ---------------------------------------------------------------------
+
+    async def counts(self) -> dict[str, int]:
+        """See ``DeadLetterReader.counts``."""
+        _, _, counts = await self._state()
+        return counts
+
+    async def page(self, *, subject: str | None = None, limit: int = 50, before: int | None = None) -> DeadLetterPage:
+        """See ``DeadLetterReader.page``: walks back from the newest sequence, ``SCAN_CHUNK`` at a time."""
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1", field="limit")
+        first, last, counts = await self._state()
+        total = counts.get(subject, 0) if subject else sum(counts.values())
+        found: list[DeadLetterRecord] = []
+        top = last if before is None else min(last, before - 1)
+        low = max(first, top - SCAN_BUDGET + 1)
+        if total == 0 or top < first:
+            return DeadLetterPage(letters=(), total=total, next_before=None)
+        seq = top
+        while seq >= low and len(found) < limit:
+            # unfiltered, every stored sequence is a match: fetch no more than the page still needs
+            size = SCAN_CHUNK if subject else min(SCAN_CHUNK, limit - len(found))
+            chunk = range(seq, max(low, seq - size + 1) - 1, -1)
+            raws = await asyncio.gather(*(self._raw(n) for n in chunk))
+            for raw in raws:
+                seq -= 1
+                if raw is None:
+                    continue
+                # filtered by the subject it is stored under, as ``counts`` counts it
+                if subject is None or self._original(raw) == subject:
+                    found.append(_record(raw, self._bus)[0])
+                    if len(found) == limit:
+                        break
+            if before is None and len(found) == total:  # every match seen: nothing older
+                seq = first - 1
+        more = seq >= first and not (before is None and len(found) == total)
+        return DeadLetterPage(letters=tuple(found), total=total, next_before=seq + 1 if more else None)
+
+    async def get(self, sequence: int) -> DeadLetterRecord:
+        """See ``DeadLetterReader.get``."""
+        record, _ = await self._letter(sequence)
+        return record
+
+    # -- DeadLetterOperator -------------------------------------------------------------------
+
+    async def replay(self, sequence: int) -> Replayed:
+        """See ``DeadLetterOperator.replay``: publish first, then delete (at least once, never lost)."""
+        record, letter = await self._letter(sequence)
+        if letter is None:
+            raise InvalidInput(f"the message at sequence {sequence} is not a dead letter and cannot be replayed")
+        try:
+            original = subjects.by_name(letter.subject)
+            stream = self._bus.topology.stream_for(original)
+        except (KeyError, ValueError) as exc:
+            raise InvalidInput("the original subject is not stored in a stream", subject=letter.subject) from exc
+        message_id = str(deterministic_id("replay", self._stream, sequence, record.message_id))
+        # Nats-* headers steer JetStream (the old id, expectations); the rest travels as it came.
+        headers = {k: v for k, v in letter.headers.items() if not k.lower().startswith("nats-")}
+        headers |= {"Nats-Msg-Id": message_id, REPLAY_HEADER: str(sequence)}
+        ack = await self._call(
+            self._js().publish(
+                self._bus.topology.subject(original),
+                letter.payload.encode("utf-8"),
+                stream=stream.name,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        )
+        await self._delete(sequence)  # gone already: a concurrent replay of the same letter
+        log.info("dead letter replayed", sequence=sequence, subject=letter.subject, message_id=message_id)
+        return Replayed(sequence=sequence, subject=letter.subject, message_id=message_id, duplicate=bool(ack.duplicate))
+
+    async def discard(self, sequence: int, reason: str) -> DeadLetterRecord:
+        """See ``DeadLetterOperator.discard``."""
+        record, _ = await self._letter(sequence)
+        if not await self._delete(sequence):
+            raise NotFound(_missing(sequence))
+        log.info("dead letter discarded", sequence=sequence, subject=record.subject, reason=reason)
+        return record
