@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 PYTEST  := .venv/bin/pytest
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test test-unit test-integration test-e2e test-ui lint fmt bench lab-up lab-down asyncapi clean
+.PHONY: setup run test test-unit test-integration test-sim test-e2e test-ui lint fmt bench lab-up lab-down asyncapi clean
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +14,7 @@ run: setup
 test: setup
 	$(PYTEST) tests/unit -m unit
 	$(PYTEST) tests/integration -m integration
+	$(PYTEST) tests/sim -m sim
 	$(PYTEST) tests/e2e -m e2e
 	$(PYTEST) tests/ui -m ui
 
@@ -22,6 +23,9 @@ test-unit: setup
 
 test-integration: setup
 	$(PYTEST) tests/integration -m integration
+
+test-sim: setup
+	$(PYTEST) tests/sim -m sim
 
 test-e2e: setup
 	$(PYTEST) tests/e2e -m e2e

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 TESTS = Path(__file__).resolve().parents[2]
-TIERS = ("unit", "integration", "e2e", "ui")
+TIERS = ("unit", "integration", "sim", "e2e", "ui")
 
 
 @pytest.mark.parametrize("tier", TIERS)
