@@ -116,7 +116,8 @@ async def test_queries_and_operator_requests_over_the_bus(
         assert detail.group.size == 3 and detail.group.in_service == 3
         assert {s.step for s in detail.activities[0].steps} >= {"clone", "power_on", "add_pool_member", "in_service"}
         decisions = await client.request(subjects.QUERY_SCALER_DECISIONS, ListDecisions(group="web"))
-        assert decisions.decisions[0].trigger == "manual:alice"
+        (manual,) = [d for d in decisions.decisions if d.trigger == "manual:alice"]
+        assert manual.allowed and manual.delta == 2
         too_many = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=9))
         assert too_many.decision.reason == "at_max"
     finally:
