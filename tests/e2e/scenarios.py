@@ -181,8 +181,8 @@ def scenario_set_up(system: System) -> None:
     assert all(i["base"] and i["protected"] for i in base.values())
     # "why would it (not) scale now?" before anything happened, and settings checked unsaved
     dry = {o["trigger"]: o for o in system.api.post(f"/api/v1/groups/{GROUP}/dry-run")["outcomes"]}
-    assert dry[f"alert:{GROUP}_LowResourceUsage"]["reason"] == "at_min", dry
-    assert dry[f"alert:{GROUP}_HighResourceUsage"]["observed"]["size"] == 2, dry
+    assert dry["converge"]["reason"] == "no_change" and dry["converge"]["observed"]["size"] == 2, dry
+    assert "condition" in dry["evaluation"]["observed"], dry  # the rules as Prometheus reads them now
     bad = group_spec(system) | {"min_size": 5, "max_size": 2}
     assert system.api.post("/api/v1/groups/validate", bad)["problems"]
     assert system.api.post("/api/v1/groups/validate", group_spec(system))["problems"] == []
