@@ -43,8 +43,8 @@ def monitored(
     w = World(time, curve, **world)  # type: ignore[arg-type]
     prom = PrometheusModel(time, w)
     for i in range(vms):
-        w.add_vm(f"web-{i}", f"10.0.0.{i + 1}")
-        prom.register("web", f"web-{i}", f"10.0.0.{i + 1}", offset_s=offsets[i] if offsets else 0.0)
+        w.add_vm(f"web-{i}", f"127.0.60.{i + 1}")
+        prom.register("web", f"web-{i}", f"127.0.60.{i + 1}", offset_s=offsets[i] if offsets else 0.0)
     return w, prom
 
 
@@ -111,8 +111,8 @@ def test_the_cpu_expression_of_a_steady_vm_is_its_cpu(time: SimTime, clock: Fake
     at_seconds(clock, time, 600)
     prom.advance_to()
     assert {k: round(p.cpu or 0, 9) for k, p in prom.per_instance("web").items()} == {
-        "10.0.0.1": 40.0,
-        "10.0.0.2": 40.0,
+        "127.0.60.1": 40.0,
+        "127.0.60.2": 40.0,
     }
 
 
@@ -126,8 +126,8 @@ def test_a_new_target_reads_busy_until_its_rate_window_fills(time: SimTime, cloc
 
 def test_a_vm_clones_boots_and_runs_and_only_then_takes_load(time: SimTime) -> None:
     world = World(time, LoadCurve.constant(120), clone_s=60, boot_s=30)
-    world.add_vm("web-0", "10.0.0.1")
-    world.clone("web-1", "10.0.0.2", at=100)
+    world.add_vm("web-0", "127.0.60.1")
+    world.clone("web-1", "127.0.60.2", at=100)
     world.advance_to(160)
     assert world.vms["web-1"].state is VmState.POWERED_OFF
     world.power_on("web-1", at=170)
@@ -152,7 +152,7 @@ def test_clones_fail_while_capacity_is_exhausted(time: SimTime) -> None:
     world = World(time, LoadCurve.constant(0))
     world.capacity_exhausted = True
     with pytest.raises(CapacityExhausted):
-        world.clone("web-1", "10.0.0.2")
+        world.clone("web-1", "127.0.60.2")
     assert "web-1" not in world.vms
 
 
@@ -191,13 +191,13 @@ def test_a_deleted_vm_goes_stale_at_its_first_failed_scrape(time: SimTime, clock
     at_seconds(clock, time, 900)
     prom.advance_to()
     assert prom.up("web", "web-1") is False
-    assert prom.per_instance("web", 614)["10.0.0.2"].memory == pytest.approx(30)
+    assert prom.per_instance("web", 614)["127.0.60.2"].memory == pytest.approx(30)
     # memory (an instant selector) ends at the staleness marker written by the failed scrape …
-    assert prom.per_instance("web", 615)["10.0.0.2"].memory is None
+    assert prom.per_instance("web", 615)["127.0.60.2"].memory is None
     # … while rate() ignores markers: the CPU lives on while 2 samples remain in the window, and
     # reads ever busier as they cover less of it (585 and 600: 7.5 idle seconds, 7.5 s added)
-    assert prom.per_instance("web", 885)["10.0.0.2"].cpu == pytest.approx(100 - 7.5 * 1.5 / 300 * 100)
-    assert "10.0.0.2" not in prom.per_instance("web", 900)
+    assert prom.per_instance("web", 885)["127.0.60.2"].cpu == pytest.approx(100 - 7.5 * 1.5 / 300 * 100)
+    assert "127.0.60.2" not in prom.per_instance("web", 900)
     assert [t.vm_name for t in prom.targets("web")] == ["web-0", "web-1"]
 
 
@@ -208,10 +208,10 @@ def test_a_deregistered_target_gets_its_marker_one_interval_and_a_tenth_later(ti
     at_seconds(clock, time, 630)
     prom.advance_to()
     # the loop stopped at 607; the marker for slot 615 is written at 615 + 16.5 s
-    assert prom.per_instance("web", 620)["10.0.0.2"].memory == pytest.approx(30)
+    assert prom.per_instance("web", 620)["127.0.60.2"].memory == pytest.approx(30)
     at_seconds(clock, time, 632)
     prom.advance_to()
-    assert prom.per_instance("web", 620)["10.0.0.2"].memory is None
+    assert prom.per_instance("web", 620)["127.0.60.2"].memory is None
     assert [t.vm_name for t in prom.targets("web")] == ["web-0"]
 
 
@@ -416,8 +416,8 @@ def test_prometheus_alerts_reach_the_gateway_once_per_episode(time: SimTime, clo
     am = AlertmanagerModel(time)
     prom = PrometheusModel(time, world, alertmanager=am)
     prom.add_rules(RuleSpec("web", "web", memory_high=80, out_for_s=60, in_for_s=120))
-    world.add_vm("web-0", "10.0.0.1")
-    prom.register("web", "web-0", "10.0.0.1")
+    world.add_vm("web-0", "127.0.60.1")
+    prom.register("web", "web-0", "127.0.60.1")
     at_seconds(clock, time, 1000)
     prom.advance_to()
     [fired] = am.advance_to()
@@ -497,8 +497,8 @@ def test_the_same_scenario_gives_the_same_timeline() -> None:
         prom = PrometheusModel(time, world, alertmanager=am)
         prom.add_rules(RuleSpec("web", "web", out_for_s=120, in_for_s=300))
         for i in range(2):
-            world.add_vm(f"web-{i}", f"10.0.0.{i + 1}")
-            prom.register("web", f"web-{i}", f"10.0.0.{i + 1}", offset_s=3 * i)
+            world.add_vm(f"web-{i}", f"127.0.60.{i + 1}")
+            prom.register("web", f"web-{i}", f"127.0.60.{i + 1}", offset_s=3 * i)
         published = []
         for _ in range(6 * 240):
             clock.advance(15)
