@@ -438,7 +438,7 @@ def group(**overrides: object) -> ScalingGroup:
         "min_size": 1,
         "max_size": 5,
         "pool": "web-pool",
-        "vip": "10.0.1.1",
+        "vip": "127.0.60.250",
         "ip_pool": "lab",
         "thresholds": Thresholds(),
     }
