@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 PYTEST  := .venv/bin/pytest
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test test-unit test-integration test-sim test-e2e test-ui lint fmt bench lab-up lab-down asyncapi clean
+.PHONY: setup run test test-unit test-integration test-sim test-ha test-e2e test-ui lint fmt bench lab-up lab-down asyncapi clean
 
 setup:
 	@scripts/setup.sh
@@ -15,6 +15,7 @@ test: setup
 	$(PYTEST) tests/unit -m unit
 	$(PYTEST) tests/integration -m integration
 	$(PYTEST) tests/sim -m sim
+	$(PYTEST) tests/ha -m ha
 	$(PYTEST) tests/e2e -m e2e
 	$(PYTEST) tests/ui -m ui
 
@@ -27,6 +28,9 @@ test-integration: setup
 test-sim: setup
 	$(PYTEST) tests/sim -m sim
 
+test-ha: setup
+	$(PYTEST) tests/ha -m ha
+
 test-e2e: setup
 	$(PYTEST) tests/e2e -m e2e
 
@@ -36,7 +40,8 @@ test-ui: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy shared services lab cli
+	.venv/bin/mypy shared services lab cli testkit bench scripts/import_contracts.py
+	$(PY) scripts/import_contracts.py
 
 fmt: setup
 	.venv/bin/ruff format .

@@ -17,7 +17,7 @@ from faststream.nats import NatsRouter
 from shared import subjects
 from shared.bus import Topology, build_broker
 from shared.messages import HealthQuery, HealthReply, PowerOnVm
-from shared.testing.servers import delete_streams
+from testkit.servers import delete_streams
 
 N = int(os.environ.get("BENCH_N", "300"))
 

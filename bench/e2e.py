@@ -32,7 +32,7 @@ from lab.demo import demo_spec
 from lab.sshd import base_vm_addresses
 from lab.system import System, free_lab_config, wait_until
 from shared import subjects
-from shared.testing.servers import free_port
+from shared.embedded import free_port
 
 N = int(os.environ.get("BENCH_SCALE_OUTS", "20"))
 COOLDOWN_S = 10
@@ -96,7 +96,9 @@ def _wait_activity(system: System, activity_id: str) -> dict[str, Any]:
         activity = _activity(system, activity_id)
         return activity if activity["status"] in ("succeeded", "rolled_back", "failed", "cancelled") else None
 
-    return wait_until(finished, 300, f"activity {activity_id}")
+    activity = wait_until(finished, 300, f"activity {activity_id}")
+    assert activity is not None  # wait_until returns only a truthy answer
+    return activity
 
 
 _ANSWERS = {  # the event that completes a step, by subject

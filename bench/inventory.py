@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """Inventory at scale: 10,000 VMs in vcsim (``BENCH_VMS``), measured in one run.
 
 Prints:
@@ -47,7 +48,7 @@ from services.inventory.adapters.vcenter_watch import VcenterInventory
 from shared import subjects
 from shared.bus import Topology, build_broker
 from shared.messages import InventoryStatusQuery, VmQuery, VmsQuery
-from shared.testing.servers import delete_streams
+from testkit.servers import delete_streams
 
 VMS = int(os.environ.get("BENCH_VMS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_N", "30"))

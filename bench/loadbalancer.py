@@ -31,12 +31,12 @@ from services.loadbalancer.adapters.f5_session import F5Session
 from services.loadbalancer.adapters.haproxy import HAProxyPools
 from services.loadbalancer.adapters.haproxy_config import ConfigFile
 from services.loadbalancer.adapters.haproxy_runtime import RuntimeClient
-from services.loadbalancer.adapters.memory import InMemoryPools, InMemoryRecords
 from services.loadbalancer.membership import Membership, Timings
 from services.loadbalancer.ports import PoolMembers
 from shared import subjects
+from shared.embedded import free_port
 from shared.messages import AddPoolMember, DrainPoolMember, MemberHealth
-from shared.testing.servers import free_port
+from testkit.loadbalancer.memory import InMemoryPools, InMemoryRecords
 
 
 async def churn(driver: PoolMembers, pool: str, count: int) -> float:
@@ -157,8 +157,9 @@ async def run(members: int, connections: int) -> None:
             haproxy_rate = await churn(haproxy, LAB_POOL, members)
             password = F5Paths(lab.part_dir(parts[1])).password_file.read_text().strip()
             async with httpx.AsyncClient(timeout=10) as client:
-                admin = {"auth": ("admin", password)}
-                await client.post(f"http://127.0.0.1:{f5_port}/mgmt/tm/ltm/pool", json={"name": "bench"}, **admin)
+                await client.post(
+                    f"http://127.0.0.1:{f5_port}/mgmt/tm/ltm/pool", json={"name": "bench"}, auth=("admin", password)
+                )
                 session = F5Session(client, [f"http://127.0.0.1:{f5_port}"], "admin", password)
                 f5_rate = await churn(F5Pools(session), "bench", members)
                 await session.aclose()

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from services.monitoring.adapters.files import LocalDirStore
-from services.monitoring.adapters.memory import MemoryPrometheus
 from services.monitoring.domain import Target, target_groups
 from services.monitoring.registry import TargetRegistry
+from testkit.monitoring.memory import MemoryPrometheus
 
 JOBS, PER_JOB = 50, 20
 

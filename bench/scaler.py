@@ -34,16 +34,6 @@ import psutil
 
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPublisher
-from services.scaler.adapters.fake_world import FakeWorld, attach_to_bus
-from services.scaler.adapters.memory import (
-    MemoryHealthProbe,
-    MemoryHooks,
-    MemoryLease,
-    MemoryMetrics,
-    MemoryResourceChecker,
-    MemoryStore,
-    RecordingPublisher,
-)
 from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import IpPool, Retry, ScalingGroup
@@ -54,14 +44,24 @@ from services.scaler.settings import ScalerSettings
 from services.scaler.steps import REPLY_SUBJECTS
 from shared import subjects
 from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
+from shared.clock import SystemClock
 from shared.db import make_engine, upgrade
-from shared.messages import AlertFired, RemoveGroupAlerts, utcnow
-from shared.testing.clock import SystemClock
-from shared.testing.servers import delete_streams, fresh_database
+from shared.messages import AlertFired, Message, RemoveGroupAlerts, utcnow
+from shared.subjects import Subject
+from testkit.scaler.fake_world import FakeWorld, attach_to_bus
+from testkit.scaler.memory import (
+    MemoryHealthProbe,
+    MemoryHooks,
+    MemoryLease,
+    MemoryMetrics,
+    MemoryResourceChecker,
+    RecordingPublisher,
+)
+from testkit.scaler.memory_store import MemoryStore
+from testkit.servers import delete_streams, fresh_database, postgres_server
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def spec(name: str) -> ScalingGroup:
@@ -140,7 +140,12 @@ async def memory_run(groups: int) -> float:
     )
     scaler = Scaler(ports, owner="bench", engine=EngineConfig(owner="bench"))
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    publisher.listeners.append(lambda s, m: [queue.put_nowait(r) for r in world.handle(s, m)])
+
+    def forward(subject: Subject[Any], message: Message) -> None:
+        for reply in world.handle(subject, message):
+            queue.put_nowait(reply)
+
+    publisher.listeners.append(forward)
     replies = {s.name for s in REPLY_SUBJECTS}
 
     async def pump() -> None:
@@ -153,7 +158,7 @@ async def memory_run(groups: int) -> float:
     await scaler.start(tick_s=0.05)
     pumper = asyncio.create_task(pump())
     started = time.perf_counter()
-    await asyncio.gather(*(scaler.decisions.on_alert_fired(alert(n)) for n in names))
+    await asyncio.gather(*(scaler.triggers.on_alert_fired(alert(n)) for n in names))
     await wait(store, groups)
     elapsed = time.perf_counter() - started
     pumper.cancel()
@@ -202,7 +207,8 @@ async def nats_hop(samples: int) -> list[float]:
 async def real_run(groups: int, alert_workers: int = 1) -> tuple[list[float], list[float], float]:
     """(isolated decision latencies, latencies under a burst, activities/s) on the real servers."""
     prefix = "b" + uuid.uuid4().hex[:8]
-    with fresh_database(POSTGRES_URL, "scaler_bench") as url:
+    # the tests' PostgreSQL: TEST_POSTGRES_URL, 127.0.0.1:5432, or an embedded cluster for the run
+    with postgres_server() as postgres_url, fresh_database(postgres_url, "scaler_bench") as url:
         upgrade("scaler", url)
         world = FakeWorld()
         store = SqlStore(make_engine(url, pool_size=10))

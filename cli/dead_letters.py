@@ -1,4 +1,5 @@
-"""``vmscale dead-letters``: list, replay and discard dead letters through the gateway's REST API.
+"""``vmscale dead-letters``: list, replay and discard dead letters, one by one or by filter
+(``bulk-replay`` / ``bulk-discard``: a count first, then a confirmation), through the gateway's REST API.
 
 Through the API, not the bus, so the caller's role is checked and every change lands in the audit
 log like one made in the UI. The gateway and an API key come from ``--url`` / ``VMSCALE_URL`` and
@@ -8,6 +9,7 @@ log like one made in the UI. The gateway and an API key come from ``--url`` / ``
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -29,7 +31,7 @@ ApiKey = Annotated[
     ),
 ]
 Seq = Annotated[int, typer.Argument(min=1, help="The dead letter's sequence (the 'seq' column of list).")]
-DEFAULT_URL = "http://127.0.0.1:8400"
+DEFAULT_URL = "http://127.0.0.1:6010"
 
 
 def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -106,3 +108,90 @@ def discard(
         raise typer.Exit(1)
     outcome = _call(url, api_key, "DELETE", f"/api/v1/dead-letters/{seq}", params={"reason": reason} if reason else {})
     console.print(f"[yellow]discarded[/] {seq} ({outcome['subject']})")
+
+
+def _when(value: str | None, name: str) -> str | None:
+    """An ISO 8601 time for the API; one without a UTC offset is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=name) from exc
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
+
+
+def _bulk(action: str, criteria: dict[str, Any], dry_run: bool, yes: bool, url: str, api_key: str) -> None:
+    """Count first (a dry run), then ask, then act; print what was done and what failed."""
+    selection = {key: value for key, value in criteria.items() if value not in (None, "")}
+    path = f"/api/v1/dead-letters/bulk/{action}"
+    counted = _call(url, api_key, "POST", path, json={**selection, "dry_run": True})
+    matched, limit = counted["matched"], counted["limit"]
+    cap = f" (at most {limit} per run)" if matched >= limit else ""
+    console.print(f"{matched} dead letter(s) match{cap}")
+    if dry_run or matched == 0:
+        return
+    if not yes and not typer.confirm(f"{action.capitalize()} {matched} dead letter(s)?"):
+        raise typer.Exit(1)
+    outcome = _call(url, api_key, "POST", path, json=selection)
+    verb = "replayed" if action == "replay" else "discarded"
+    console.print(f"[green]{verb}[/] {len(outcome['done'])} dead letter(s)")
+    for seq, why in outcome["failed"].items():
+        err.print(f"[yellow]{seq}[/] not {verb}: {why}")
+
+
+Subject = Annotated[str | None, typer.Option(help="Only letters of this original subject.")]
+Group = Annotated[str | None, typer.Option(help="Only letters whose message names this scaling group.")]
+Since = Annotated[str | None, typer.Option(help="Dead-lettered at or after this ISO 8601 time (UTC if no offset).")]
+Until = Annotated[str | None, typer.Option(help="Dead-lettered before this ISO 8601 time (UTC if no offset).")]
+ReasonContains = Annotated[str | None, typer.Option(help="Only letters whose reason contains this (any case).")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Only count the letters it would take.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")]
+
+
+@app.command("bulk-replay")
+def bulk_replay(
+    subject: Subject = None,
+    group: Group = None,
+    since: Since = None,
+    until: Until = None,
+    reason_contains: ReasonContains = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Replay every dead letter the filter selects (all when none is given), oldest first."""
+    criteria = _criteria(subject, group, since, until, reason_contains)
+    _bulk("replay", criteria, dry_run, yes, url, api_key)
+
+
+@app.command("bulk-discard")
+def bulk_discard(
+    subject: Subject = None,
+    group: Group = None,
+    since: Since = None,
+    until: Until = None,
+    reason_contains: ReasonContains = None,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = "",
+) -> None:
+    """Delete every dead letter the filter selects without replaying it (admin)."""
+    criteria = {**_criteria(subject, group, since, until, reason_contains), "reason": reason}
+    _bulk("discard", criteria, dry_run, yes, url, api_key)
+
+
+def _criteria(
+    subject: str | None, group: str | None, since: str | None, until: str | None, reason_contains: str | None
+) -> dict[str, object]:
+    """The filter both bulk commands send (times read as UTC when they carry no offset)."""
+    return {
+        "subject": subject,
+        "group": group,
+        "since": _when(since, "--since"),
+        "until": _when(until, "--until"),
+        "reason_contains": reason_contains,
+    }

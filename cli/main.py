@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import dead_letters
+from cli import config_check, dead_letters
 from cli.supervisor import Supervisor
-from lab.config import LabConfig
+from lab.config import LabConfig, lab_config
 from lab.parts import all_parts
 from lab.runner import Lab
 from shared.subjects import SERVICES
@@ -26,6 +26,7 @@ app = typer.Typer(help="vmscale: autoscaling for VMware vSphere VM groups.", no_
 lab_app = typer.Typer(help="The local lab: vcsim, Prometheus, Alertmanager, HAProxy, simulators.")
 app.add_typer(lab_app, name="lab")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(config_check.app, name="config")
 console = Console()
 err = Console(stderr=True)
 
@@ -42,11 +43,18 @@ def _lab(lab_dir: Path) -> Lab:
 def run(
     service: Annotated[str, typer.Argument(help="A service name, or 'all'.")],
     state_dir: StateDir = Path(".state"),
-    gateway_port: Annotated[int, typer.Option(help="HTTP port of the gateway.")] = 8400,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option(help="HTTP port of the gateway (default: HTTP_PORT, VM_AUTOSCALING_BACKEND_PORT, PORT or 6010)."),
+    ] = None,
     demo: Annotated[bool, typer.Option(help="Start the lab and print how to use it.")] = False,
     metrics_base_port: Annotated[
         int | None, typer.Option(help="Metrics port of the first service (+1 each); 0 picks free ports.")
     ] = None,
+    log_max_bytes: Annotated[
+        int, typer.Option(min=1024, help="Rotate a service's log file once it reaches this size (bytes).")
+    ] = 10 * 1024 * 1024,
+    log_keep: Annotated[int, typer.Option(min=0, max=100, help="Rotated log files kept per service.")] = 5,
 ) -> None:
     """Run one service in the foreground, or all five under a supervisor."""
     if service != "all":
@@ -54,10 +62,12 @@ def run(
             err.print(f"[red]unknown service {service!r}[/]; one of {', '.join(SERVICES)} or 'all'")
             raise typer.Exit(2)
         os.execv(sys.executable, [sys.executable, "-m", f"services.{service}"])  # noqa: S606
+    if gateway_port is None:
+        gateway_port = _gateway_port_from_env()
     url = f"http://127.0.0.1:{gateway_port}"
     env = dict(os.environ)
     lab = None
-    config = LabConfig(lab_dir=Path(".lab"))
+    config = lab_config(Path(".lab"))
     if demo:
         from lab.environment import service_env
 
@@ -78,13 +88,40 @@ def run(
             lab.up()
     try:
         supervisor = Supervisor(
-            state_dir=state_dir, env=env, gateway_port=gateway_port, metrics_base_port=metrics_base_port, on_ready=ready
+            state_dir=state_dir,
+            env=env,
+            gateway_port=gateway_port,
+            metrics_base_port=metrics_base_port,
+            on_ready=ready,
+            log_max_bytes=log_max_bytes,
+            log_keep=log_keep,
         )
         code = supervisor.run()
     finally:
         if lab is not None:
             lab.down()
     raise typer.Exit(code)
+
+
+def _gateway_port_from_env() -> int:
+    """The gateway's port as the gateway reads it (its own name or the original's), else 6010."""
+    from services.gateway.settings import GatewaySettings
+    from shared.original_env import check_original_names, first_given
+
+    try:
+        check_original_names(GatewaySettings, os.environ)  # HTTP_PORT=6010 beside PORT=7000: which?
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    given = first_given(GatewaySettings, "http_port", os.environ)
+    if given is None:
+        return 6010
+    for note in check_original_names(GatewaySettings, {k: v for k, v in os.environ.items() if "PORT" in k.upper()}):
+        err.print(f"[yellow]![/] {note}")
+    if not given.isdigit() or not 1 <= int(given) <= 65535:
+        err.print(f"[red]the gateway port {given!r} is not a port number[/]")
+        raise typer.Exit(2)
+    return int(given)
 
 
 def _set_up_demo(url: str, config: LabConfig) -> None:
@@ -189,29 +226,35 @@ def admin_create(
 
 @app.command("import")
 def import_original(
-    configs: Annotated[Path, typer.Option(help="The original's autoscaling-configs.json.", exists=True)],
-    templates: Annotated[Path, typer.Option(help="The original's templates.json.", exists=True)],
-    enable: Annotated[bool, typer.Option(help="Enable the imported groups (provision alerts).")] = False,
-    discover_vms: Annotated[
-        bool, typer.Option(help="Register the jobs' existing VMs as protected base instances.")
+    directory: Annotated[
+        Path, typer.Argument(help="The original's backend/data (with its PLG files beside it or in plg/).")
+    ],
+    apply: Annotated[bool, typer.Option("--apply", help="Write the plan (default: a dry run that prints it).")] = False,
+    enable: Annotated[bool, typer.Option(help="Enable every group nothing keeps disabled.")] = False,
+    discover: Annotated[
+        bool, typer.Option(help="Ask the running services for the jobs' VMs and vCenter's templates.")
     ] = True,
 ) -> None:
-    """Import the original system's configuration as scaling groups (disabled unless --enable)."""
+    """Take over the original system: groups, IP pools, base and autoscaled VMs, cooldowns."""
     import asyncio
 
+    from cli.import_report import print_applied, print_plan
     from services.scaler.importer import run_import
     from services.scaler.settings import ScalerSettings
 
-    report = asyncio.run(run_import(ScalerSettings(), configs, templates, enable=enable, discover_vms=discover_vms))
-    table = Table("group", "result", "base VMs")
-    for name in report.imported:
-        table.add_row(name, "[green]imported[/]", ", ".join(report.base_vms.get(name, [])) or "-")
-    for name, why in report.skipped.items():
-        table.add_row(name, f"[yellow]skipped[/]: {why}", "-")
-    console.print(table)
-    for problem in report.problems:
-        err.print(f"[yellow]![/] {problem}")
-    raise typer.Exit(1 if report.skipped else 0)
+    try:
+        plan, report = asyncio.run(
+            run_import(ScalerSettings(), directory, apply=apply, enable=enable, discover=discover)
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    print_plan(console, plan)
+    if report is None:
+        console.print("dry run: nothing was written; run again with --apply")
+        raise typer.Exit(0)
+    print_applied(console, report)
+    raise typer.Exit(1 if any(o.startswith("not imported") for o in report.outcomes.values()) else 0)
 
 
 @app.command()
@@ -223,6 +266,31 @@ def asyncapi(out: Annotated[Path, typer.Option(help="Directory to write asyncapi
     target = out / "asyncapi.json"
     target.write_text(json.dumps(build_asyncapi(), indent=2))
     console.print(f"wrote {target}")
+
+
+@app.command("nats-auth")
+def nats_auth(
+    prefix: Annotated[str, typer.Option(help="Subject prefix the deployment runs under (SUBJECT_PREFIX).")] = "",
+    nkey: Annotated[
+        list[str] | None, typer.Option(help="SERVICE=PUBLIC_NKEY: that service logs in with an NKey (repeatable).")
+    ] = None,
+) -> None:
+    """Print the least-privilege nats-server authorization block (one user per service).
+
+    Each user may publish and subscribe exactly what its service does (from shared/subjects.py);
+    passwords are read by nats-server from VMSCALE_<SERVICE>_NATS_PASSWORD, unless the service
+    is given an NKey.
+    """
+    from shared.nats_auth import authorization_block
+
+    nkeys = dict(item.split("=", 1) for item in nkey or [] if "=" in item)
+    if len(nkeys) != len(nkey or []):
+        raise typer.BadParameter("--nkey takes SERVICE=PUBLIC_NKEY")
+    try:
+        block = authorization_block(prefix, nkeys=nkeys)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(block, nl=False)
 
 
 @app.command()

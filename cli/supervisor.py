@@ -10,6 +10,11 @@
 * Metrics ports: each service's default, ``metrics_base_port + index`` when given, or free
   ports when it is 0 (tests).
 * ``<state_dir>/run.json`` lists the children's PIDs and the URLs in use.
+* Logs: each child's output goes to ``<state_dir>/logs/<service>.log``, rotated by size
+  (``log_max_bytes``, ``log_keep`` files kept; ``cli.logfiles``).
+* ``SCRAPE_TARGETS_FILE`` set: each service's metrics address is written there as a Prometheus
+  ``file_sd`` file (job ``vmscale-self``, a ``service`` label), rewritten when a restart moves a
+  port, so vmscale's own alert rules and dashboard (``shared.observability``) see every service.
 """
 
 from __future__ import annotations
@@ -24,10 +29,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.logfiles import RotatingLog, pump
+from shared.embedded import EmbeddedServer, free_port, start_embedded_nats, start_embedded_redis
+from shared.observability import scrape_targets
 from shared.subjects import SERVICES
-from shared.testing.servers import EmbeddedServer, free_port, start_embedded_nats, start_embedded_redis
 
 __all__ = ["Child", "Supervisor"]
+
+_DEFAULT_METRICS_PORTS = {"inventory": 9411, "monitoring": 9412, "scaler": 9413, "loadbalancer": 9414}
+"""Each service's own ``metrics_port`` default (used when ``metrics_base_port`` is not given)."""
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -47,14 +57,23 @@ class Child:
     backoff_s: float = BACKOFF_START_S
     restart_at: float | None = None
     restarts: int = 0
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_keep: int = 5
 
     def start(self) -> None:
-        """Spawn the process, appending to its log."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
+        """Spawn the process; its output goes to its log, rotated by size (``cli.logfiles``)."""
+        log = RotatingLog(self.log, self.log_max_bytes, self.log_keep)
+        read_end, write_end = os.pipe()
+        try:
             self.process = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv, env=self.env, stdout=write_end, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
+        except OSError:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        pump(read_end, log)
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -71,9 +90,11 @@ class Supervisor:
     state_dir: Path
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     services: Sequence[str] = SERVICES
-    gateway_port: int = 8400
+    gateway_port: int = 6010
     metrics_base_port: int | None = None
     stop_grace_s: float = 7.0
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_keep: int = 5
     on_ready: Callable[[Supervisor], None] | None = None
     children: list[Child] = field(default_factory=list)
     servers: list[EmbeddedServer] = field(default_factory=list)
@@ -105,9 +126,36 @@ class Supervisor:
             offset = list(SERVICES).index(service)
             port = free_port() if self.metrics_base_port == 0 else self.metrics_base_port + offset
             env["METRICS_PORT"] = str(port)
-        if service == "gateway":
-            env["HTTP_PORT"] = str(self.gateway_port)
+        # every service: the gateway listens there, the scaler derives its webhook URL from it;
+        # the original's names for it were read (or overridden) when the port was chosen
+        env["HTTP_PORT"] = str(self.gateway_port)
+        for name in ("VM_AUTOSCALING_BACKEND_PORT", "PORT"):
+            env.pop(name, None)
         return env
+
+    def metrics_addresses(self) -> dict[str, str]:
+        """``service → host:port`` of each child's /metrics (the gateway serves it on its HTTP port)."""
+        out: dict[str, str] = {}
+        for child in self.children:
+            if child.name == "gateway":
+                out[child.name] = f"127.0.0.1:{self.gateway_port}"
+            else:
+                port = child.env.get("METRICS_PORT") or str(_DEFAULT_METRICS_PORTS.get(child.name, ""))
+                if port and port != "0":
+                    out[child.name] = f"127.0.0.1:{port}"
+        return out
+
+    def write_targets(self) -> None:
+        """Write ``metrics_addresses`` as a ``file_sd`` file to ``SCRAPE_TARGETS_FILE`` (when set),
+        atomically, so Prometheus never reads half a file."""
+        path = self.env.get("SCRAPE_TARGETS_FILE")
+        if not path:
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".tmp")
+        partial.write_text(json.dumps(scrape_targets(self.metrics_addresses()), indent=2))
+        partial.replace(target)
 
     def _write_state(self) -> None:
         state = {
@@ -118,6 +166,7 @@ class Supervisor:
             "servers": {server.name: server.process.pid for server in self.servers},
         }
         (self.state_dir / "run.json").write_text(json.dumps(state, indent=2))
+        self.write_targets()
 
     def start(self) -> None:
         """Start servers and every service."""
@@ -129,6 +178,8 @@ class Supervisor:
                 argv=[sys.executable, "-m", f"services.{service}"],
                 env=self._child_env(service),
                 log=self.state_dir / "logs" / f"{service}.log",
+                log_max_bytes=self.log_max_bytes,
+                log_keep=self.log_keep,
             )
             child.start()
             self.children.append(child)

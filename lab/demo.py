@@ -54,10 +54,16 @@ def create_demo_group(api: ApiClient, config: LabConfig) -> None:
     base = [(f"web-{index}", ip) for index, ip in enumerate(base_vm_addresses(config), 1)]
     targets = [{"vm_name": name, "address": ip, "port": config.agent_port} for name, ip in base]
     api.post(f"/api/v1/prometheus/jobs/{DEMO_GROUP}/targets", targets, expect=202)
+    # registered is not yet scraped: the API lists the job's targets with Prometheus' health,
+    # "unknown" until Prometheus has discovered them; enabling before that would find only the
+    # base VMs Prometheus already scrapes
     wait_until(
-        lambda: len(api.get("/api/v1/prometheus/targets", params={"job": DEMO_GROUP})["targets"]) == len(base),
+        lambda: (
+            [t["health"] for t in api.get("/api/v1/prometheus/targets", params={"job": DEMO_GROUP})["targets"]]
+            == ["up"] * len(base)
+        ),
         60,
-        "the base VMs registered in Prometheus",
+        "the base VMs scraped by Prometheus",
     )
     hosts = list(IPv4Network(config.vm_network).hosts())
     api.put(

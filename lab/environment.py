@@ -18,7 +18,7 @@ from lab.loadbalancer import LAB_CHECK, F5Paths, HAProxyPaths
 from lab.vcsim import USERNAME as VCSIM_USER
 from lab.vcsim import lab_password
 
-__all__ = ["admin_password_file", "service_env"]
+__all__ = ["admin_password_file", "original_names_env", "service_env"]
 
 
 def admin_password_file(config: LabConfig) -> Path:
@@ -63,9 +63,11 @@ def service_env(
             "HEALTH_TIMEOUT_S": "60",
             "PROMETHEUS_RATE_WINDOW": env["RATE_WINDOW"],
             # the control loop at lab speed: every group evaluated each second, a VM gone from
-            # vcsim for 5 s is lost, the silence at min renewed well inside its 30 minutes
+            # vcsim for 5 s (or unscraped by Prometheus for 30 s) is lost, the silence at min
+            # renewed well inside its 30 minutes
             "EVALUATION_INTERVAL_S": "1",
             "LOST_GRACE_S": "5",
+            "UNHEALTHY_GRACE_S": "30",
             "SILENCE_RENEW_S": "60",
             # scaler → the lab's Jenkins (hooks run only for groups that name a job)
             "JENKINS_URL": f"http://{config.host}:{config.jenkins_port}",
@@ -88,6 +90,8 @@ def service_env(
             "HEALTH_POLL_S": "0.5",
         }
     )
+    if config.otlp_endpoint:  # every service's spans to the lab's collector
+        env.update({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": config.otlp_endpoint})
     if load_balancer == "haproxy":
         haproxy = HAProxyPaths(lab_dir / "haproxy")
         env.update(
@@ -107,3 +111,39 @@ def service_env(
             }
         )
     return env
+
+
+def original_names_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with every setting the original system had a name for given under that name.
+
+    What an operator's old env file looks like (docs/original-system.md §1): ``GOVC_URL``
+    instead of the vCenter host, port and protocol, ``GOVC_PASSWORD`` and ``JENKINS_API_TOKEN``
+    inline (the original had no ``*_FILE``), ``F5_SERVERS`` as a comma list, ``BACKEND_API_URL``,
+    ``DEFAULT_SSH_USER``/``_KEY``. Settings the original did not have keep vmscale's names.
+    """
+    out = dict(env)
+
+    def inline(name: str) -> str:
+        return Path(out.pop(f"{name}_FILE")).read_text(encoding="utf-8").strip()
+
+    if "VCENTER_HOST" in out:
+        host, port, protocol = out.pop("VCENTER_HOST"), out.pop("VCENTER_PORT"), out.pop("VCENTER_PROTOCOL")
+        out["GOVC_URL"] = f"{protocol}://{host}:{port}/sdk"
+    renames = {
+        "VCENTER_USERNAME": "GOVC_USERNAME",
+        "WEBHOOK_BASE_URL": "BACKEND_API_URL",
+        "JENKINS_USER": "JENKINS_WEB_USER",
+        "SSH_USER": "DEFAULT_SSH_USER",
+        "SSH_KEY_FILE": "DEFAULT_SSH_KEY",
+        "HTTP_PORT": "VM_AUTOSCALING_BACKEND_PORT",
+    }
+    for new, old in renames.items():
+        if new in out:
+            out[old] = out.pop(new)
+    if "VCENTER_PASSWORD_FILE" in out:
+        out["GOVC_PASSWORD"] = inline("VCENTER_PASSWORD")
+    if "JENKINS_TOKEN_FILE" in out:
+        out["JENKINS_API_TOKEN"] = inline("JENKINS_TOKEN")
+    if "F5_DEVICES" in out:
+        out["F5_SERVERS"] = ",".join(json.loads(out.pop("F5_DEVICES")))
+    return out

@@ -7,6 +7,11 @@ targets from a ``file_sd`` directory (one JSON file per job, each target group c
 Alertmanager runs without clustering; vmscale adds its own routes and receivers to its config.
 The webhook bearer token Alertmanager sends to the gateway lives in a generated file
 (``credentials_file``), never in the configuration or a URL.
+
+vmscale's own alert rules (``shared.observability``) are loaded from ``self_rules/`` — their
+``for:`` compressed to lab speed — and vmscale's services are scraped as the job
+``vmscale-self`` from ``self_sd/vmscale.json``, which ``vmscale run all`` writes
+(``SCRAPE_TARGETS_FILE``).
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import yaml
 
 from lab.config import LabConfig
 from lab.runner import Part
+from shared.observability import RULES_FILE, SCRAPE_JOB
 
 __all__ = [
     "MonitoringPaths",
     "alertmanager_part",
     "initial_alertmanager_config",
+    "lab_speed_rules",
     "monitoring_paths",
     "parts",
     "prometheus_part",
@@ -52,6 +59,16 @@ class MonitoringPaths:
         return self.prometheus_dir / "rules"
 
     @property
+    def self_rules_dir(self) -> Path:
+        """vmscale's own alert rules (a lab-speed copy of the shipped file)."""
+        return self.prometheus_dir / "self_rules"
+
+    @property
+    def self_targets_file(self) -> Path:
+        """vmscale's services as scrape targets (``file_sd``), written by ``vmscale run all``."""
+        return self.prometheus_dir / "self_sd" / "vmscale.json"
+
+    @property
     def alertmanager_config(self) -> Path:
         """Alertmanager's configuration file."""
         return self.alertmanager_dir / "alertmanager.yml"
@@ -77,6 +94,16 @@ def _write_if_missing(path: Path, text: str, mode: int = 0o644) -> None:
         path.chmod(mode)
 
 
+def lab_speed_rules(text: str, hold: str = "2s") -> str:
+    """The shipped rule file with every ``for:`` set to ``hold``, so its alerts fire in seconds."""
+    document = yaml.safe_load(text)
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = hold
+    return yaml.safe_dump(document, sort_keys=False)
+
+
 def prometheus_part(
     config: LabConfig,
     *,
@@ -93,6 +120,11 @@ def prometheus_part(
     def prepare(directory: Path) -> None:
         (directory / "file_sd").mkdir(parents=True, exist_ok=True)
         (directory / "rules").mkdir(parents=True, exist_ok=True)
+        (directory / "self_sd").mkdir(parents=True, exist_ok=True)
+        (directory / "self_rules").mkdir(parents=True, exist_ok=True)
+        (directory / "self_rules" / "vmscale-alerts.yml").write_text(
+            lab_speed_rules(RULES_FILE.read_text(encoding="utf-8")), encoding="utf-8"
+        )
         document = {
             "global": {
                 "scrape_interval": interval,
@@ -101,7 +133,7 @@ def prometheus_part(
                 "external_labels": {"cluster": "lab", "environment": "lab"},
             },
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{host}:{am_port}"]}]}]},
-            "rule_files": [str(directory / "rules" / "*.yml")],
+            "rule_files": [str(directory / "rules" / "*.yml"), str(directory / "self_rules" / "*.yml")],
             "scrape_configs": [
                 {"job_name": "prometheus", "static_configs": [{"targets": [f"{host}:{port}"]}]},
                 {"job_name": "alertmanager", "static_configs": [{"targets": [f"{host}:{am_port}"]}]},
@@ -110,6 +142,11 @@ def prometheus_part(
                     # its own ``job`` label, so adding a job needs no reload either.
                     "job_name": "vmscale",
                     "file_sd_configs": [{"files": [str(directory / "file_sd" / "*.json")], "refresh_interval": "5s"}],
+                },
+                {
+                    # vmscale's own services (their /metrics), as ``vmscale run all`` lists them
+                    "job_name": SCRAPE_JOB,
+                    "file_sd_configs": [{"files": [str(directory / "self_sd" / "*.json")], "refresh_interval": "5s"}],
                 },
             ],
         }
@@ -218,11 +255,12 @@ def service_env(config: LabConfig) -> dict[str, str]:
         "ROUTE_GROUP_INTERVAL": "1s",
         "GRAFANA_URL": f"http://{host}:{config.grafana_port}",
         "GRAFANA_TOKEN_FILE": str(grafana.token_file),
-        "SSH_USER": sshd.user,
+        "SSH_USER": sshd.sudo_user,
         "SSH_KEY_FILE": str(sshd.user_key),
         "SSH_PORT": str(config.sshd_port),
         "SSH_KNOWN_HOSTS": str(config.lab_dir.resolve() / "monitoring" / "known_hosts"),
         "AGENT_PREFIX": str(config.lab_dir.resolve() / "vm-root"),
         "NODE_EXPORTER_ARTIFACT": "/usr/bin/prometheus-node-exporter",
         "REGISTER_POLL_INTERVAL_S": "0.5",
+        "SCRAPE_TARGETS_FILE": str(paths.self_targets_file),
     }

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.testing.servers import port_open
+from shared.embedded import port_open
 
 __all__ = ["Lab", "Part", "PartStatus", "stop_processes_under"]
 

@@ -3,11 +3,20 @@
 The part directory holds a generated host key, a generated lab user key (``id_ed25519``, the
 key vmscale is configured with) and the ``authorized_keys`` that admits it. sshd runs in the
 foreground as the current user, password logins off, SFTP through ``internal-sftp``.
+
+Logins: vmscale's default, a non-root user with passwordless sudo (``sudo_user``: ``vmscale``,
+created by ``scripts/setup.d/10-lab-sudo-user.sh``, when the lab runs as root; otherwise the
+lab's own user, the only one an unprivileged sshd can log in), and the lab's own user
+(``user``, root when the lab runs as root). As root, sshd reads the keys through
+``AuthorizedKeysCommand`` as root, so the part directory (under a private temp directory in
+tests) need not be readable by the sudo user.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
+import pwd
 import subprocess
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -20,6 +29,13 @@ __all__ = ["SshdPaths", "sshd_part", "sshd_paths"]
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
+CAT = "/usr/bin/cat"
+LAB_SUDO_USER = "vmscale"
+"""The non-root login with passwordless sudo that setup creates (vmscale's default ``SSH_USER``)."""
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,14 @@ class SshdPaths:
 
     @property
     def user(self) -> str:
-        """The login name (the user the lab runs as)."""
+        """The lab's own login (the user the lab runs as: root when it runs as root)."""
         return getpass.getuser()
+
+    @property
+    def sudo_user(self) -> str:
+        """The non-root login with passwordless sudo (``vmscale`` when the lab runs as root,
+        else the lab's own user, whose sudo is then the operator's to set up)."""
+        return LAB_SUDO_USER if _as_root() else getpass.getuser()
 
 
 def sshd_paths(config: LabConfig, name: str = "sshd") -> SshdPaths:
@@ -86,6 +108,19 @@ def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None)
         _keygen(paths.user_key, "vmscale-lab-user")
         paths.authorized_keys.write_text(paths.user_key.with_suffix(".pub").read_text())
         paths.authorized_keys.chmod(0o600)
+        if _as_root():
+            try:
+                pwd.getpwnam(LAB_SUDO_USER)
+            except KeyError:
+                raise RuntimeError(f"the lab's SSH user {LAB_SUDO_USER!r} is missing: run `make setup`") from None
+            # sshd reads the keys as root, whatever the login: the part directory stays private.
+            keys = [
+                "AuthorizedKeysFile none",
+                f"AuthorizedKeysCommand {CAT} {paths.authorized_keys}",
+                "AuthorizedKeysCommandUser root",
+            ]
+        else:
+            keys = [f"AuthorizedKeysFile {paths.authorized_keys}"]
         # sshd started as root insists on its privilege-separation directory.
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         (directory / "sshd_config").write_text(
@@ -98,7 +133,7 @@ def sshd_part(config: LabConfig, *, name: str = "sshd", port: int | None = None)
                     *(f"ListenAddress {address}" for address in base_vm_addresses(config)),
                     f"HostKey {paths.host_key}",
                     f"PidFile {directory / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {paths.authorized_keys}",
+                    *keys,
                     "PubkeyAuthentication yes",
                     "PasswordAuthentication no",
                     "KbdInteractiveAuthentication no",

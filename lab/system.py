@@ -20,13 +20,13 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from lab.config import LabConfig
+from lab.config import CONFIG_ENV, LabConfig, lab_config_file
 from lab.environment import admin_password_file, service_env
 from lab.parts import all_parts
 from lab.runner import Lab
-from shared.testing.servers import free_port
+from shared.embedded import free_port
 
-__all__ = ["ApiClient", "System", "admin_api_key", "free_lab_config", "readiness", "wait_until"]
+__all__ = ["ApiClient", "Demo", "System", "admin_api_key", "free_lab_config", "readiness", "wait_until"]
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -225,3 +225,43 @@ class System:
     def with_load_balancer(self, load_balancer: Literal["haproxy", "f5"]) -> System:
         """A copy of this system's description using another load balancer."""
         return replace(self, load_balancer=load_balancer)
+
+
+@dataclass
+class Demo(System):
+    """``make run`` itself (``vmscale run all --demo``) on this config's ports: the command
+    starts the lab, embedded NATS and Redis and one SQLite file per service under the state
+    directory, and creates the demo group. ``env`` is laid over ours; NATS, Redis and database
+    URLs are left out, as on a newcomer's machine. Stopped as Ctrl-C stops it: SIGINT to the
+    command's process group (the lab parts run in groups of their own and are stopped by it)."""
+
+    def start(self) -> None:
+        """Run the demo command; wait until /readyz says ready; get an API key."""
+        self.start_services()
+        self.api = ApiClient(self.url, self._admin_key())
+
+    def start_services(self) -> None:
+        """``vmscale run all --demo`` as a child process in its own process group."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        settings = lab_config_file(self.config, self.state_dir.parent / "demo-lab.json")
+        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL", "DATABASE_URL")}
+        env.update({**self.env, CONFIG_ENV: str(settings)})
+        log = (self.state_dir.parent / "demo.log").open("ab")
+        argv = [sys.executable, "-m", "cli", "run", "all", "--demo", "--state-dir", str(self.state_dir)]
+        argv += ["--gateway-port", str(self.gateway_port), "--metrics-base-port", "0"]
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_until(self.ready, 180, "the demo ready")
+
+    def stop_services(self) -> None:
+        """Ctrl-C: SIGINT to the command and its services; SIGKILL after 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -1,16 +1,8 @@
 """NATS plumbing: topology (prefix + streams), the broker factory, publishing and consuming.
 
-Delivery policy, chosen explicitly because FastStream's default (``REJECT_ON_ERROR``) would
-``term()`` a message whose handler raised, losing it:
-
-* handler returns                 → ``ack``
-* ``RetryableError`` / unknown     → ``nak(delay)`` while deliveries < ``max_deliver``,
-                                     then dead-lettered
-* ``PermanentError`` / bad payload → dead-lettered at once
-
-Dead-lettering publishes a ``DeadLetter`` (original subject, consumer, reason, payload) on
-``dlq.<subject>`` in the ``DLQ`` stream, counts it in ``vmscale_dead_letters_total{subject}``
-and then terminates the original, so nothing is lost. ``shared.dead_letters`` reads them back.
+What a consumer does with a handler's outcome (ack, nak with a delay, dead-letter; in-progress
+acks for long handlers) is ``shared.consume_policy``; publishes, publish errors and handler
+failures are counted (``shared.metrics.BusMetrics``).
 """
 
 from __future__ import annotations
@@ -26,21 +18,22 @@ import nats.errors
 import nats.js.errors
 from faststream import AckPolicy
 from faststream._internal.middlewares import BaseMiddleware
-from faststream.exceptions import NackMessage, RejectMessage
-from faststream.message import StreamMessage
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsRouter, PullSub, StreamConfig
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.security import BaseSecurity
 from opentelemetry.trace import TracerProvider
-from prometheus_client import CollectorRegistry, Counter
-from pydantic import ValidationError
+from prometheus_client import CollectorRegistry
 
 from shared import subjects
+from shared.consume_policy import DeadLetterMiddleware, DeadLetterPolicy, subject_label
 from shared.errors import (
     OperationTimeout,
-    PermanentError,
     ServiceUnavailable,
 )
 from shared.messages import DeadLetter, Message, Reply
+from shared.metrics import BusMetrics
+from shared.nats_connection import parse_servers
+from shared.streams import reconcile_streams, wanted_stream
 from shared.subjects import Kind, Subject
 
 __all__ = [
@@ -60,14 +53,6 @@ DUPLICATE_WINDOW_S = 120.0
 
 STREAM_MAX_AGE_S = 7 * 24 * 3600.0
 """How long commands, events and dead letters are kept."""
-
-_CONTRACT_NAMES = frozenset(subject.name for subject in subjects.ALL)
-
-
-def subject_label(name: str) -> str:
-    """A subject as a metric label: a subject of the contract, or ``other`` (bounded cardinality,
-    whatever a wildcard consumer or a stray publisher brings)."""
-    return name if name in _CONTRACT_NAMES else "other"
 
 
 @dataclass(frozen=True)
@@ -132,84 +117,13 @@ class Topology:
         return service if dash and service in subjects.SERVICES else ""
 
 
-@dataclass(frozen=True)
-class DeadLetterPolicy:
-    """How many deliveries a message gets and how long a nak waits."""
-
-    max_deliver: int = 5
-    retry_delay_s: float = 2.0
-    ack_wait_s: float = 30.0
-
-
-def _delivery_count(msg: StreamMessage[Any]) -> int:
-    metadata = getattr(msg.raw_message, "metadata", None)
-    sequence = getattr(metadata, "num_delivered", None)
-    return int(sequence) if sequence else 1
-
-
-class _DeadLetterMiddleware(BaseMiddleware):
-    """Turns handler outcomes into ack / nak(delay) / dead-letter, per the module docstring."""
-
-    def __init__(self, msg: Any, /, *, context: Any, bus: Bus, policy: DeadLetterPolicy) -> None:
-        super().__init__(msg, context=context)
-        self._bus = bus
-        self._policy = policy
-
-    async def consume_scope(
-        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
-    ) -> Any:
-        raw = msg.raw_message
-        if not str(getattr(raw, "reply", "") or "").startswith("$JS.ACK."):
-            return await call_next(msg)  # core NATS: no stream, nothing to redeliver
-        try:
-            return await call_next(msg)
-        except (NackMessage, RejectMessage):
-            raise
-        except (PermanentError, ValidationError) as exc:
-            await self._dead_letter(msg, exc)
-            raise RejectMessage() from exc
-        except Exception as exc:
-            deliveries = _delivery_count(msg)
-            if deliveries >= self._policy.max_deliver:
-                await self._dead_letter(msg, exc)
-                raise RejectMessage() from exc
-            delay = self._policy.retry_delay_s * deliveries
-            raise NackMessage(delay=delay) from exc
-
-    async def _dead_letter(self, msg: StreamMessage[Any], exc: BaseException) -> None:
-        raw = msg.raw_message
-        wire = str(getattr(raw, "subject", ""))
-        metadata = getattr(raw, "metadata", None)
-        consumer = str(getattr(metadata, "consumer", "") or "")
-        original = self._bus.topology.unprefixed(wire)
-        headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)}
-        body = msg.body.decode("utf-8", errors="replace") if isinstance(msg.body, bytes) else ""
-        letter = DeadLetter(
-            subject=original,
-            consumer=consumer,
-            reason=_reason(exc),
-            error_kind=type(exc).__name__,
-            deliveries=_delivery_count(msg),
-            headers=headers,
-            payload=body,
-        )
-        await self._bus.publish(subjects.dead_letter(original), letter)
-        self._bus.dead_lettered.labels(subject_label(original)).inc()
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        problems = [f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()]
-        return "invalid message: " + "; ".join(problems)
-    return str(exc) or type(exc).__name__
-
-
 class Bus:
     """Typed publish / request / subscribe over one broker and one topology.
 
-    ``registry`` receives the bus's own metric (a private one when none is given, never the
-    global ``REGISTRY``): ``vmscale_dead_letters_total{subject}``, the messages this process
-    dead-lettered by original subject (``subject_label``).
+    ``registry`` receives the bus's own metrics (a private one when none is given, never the
+    global ``REGISTRY``): ``shared.metrics.BusMetrics`` — published messages, publish errors,
+    handler failures and ``vmscale_dead_letters_total{subject}``, the messages this process
+    dead-lettered, each by subject (``subject_label``).
     """
 
     def __init__(
@@ -218,22 +132,22 @@ class Bus:
         topology: Topology,
         policy: DeadLetterPolicy | None = None,
         registry: CollectorRegistry | None = None,
+        replicas: int = 1,
     ) -> None:
         self.broker = broker
         self.topology = topology
+        self.replicas = replicas
+        """Replicas of the streams and of the durable consumers this bus creates."""
+        self._durables: set[str] = set()
         self.policy = policy or DeadLetterPolicy()
-        self.dead_lettered = Counter(
-            "vmscale_dead_letters",
-            "Messages this process dead-lettered, by original subject",
-            ["subject"],
-            registry=registry if registry is not None else CollectorRegistry(),
-        )
+        self.metrics = BusMetrics(registry if registry is not None else CollectorRegistry())
+        self._observers: list[Callable[[Subject[Any], Message], None]] = []
 
     def middleware(self) -> Callable[..., BaseMiddleware]:
         """The dead-letter middleware factory bound to this bus (added by ``build_broker``)."""
 
         def factory(msg: Any, /, *, context: Any) -> BaseMiddleware:
-            return _DeadLetterMiddleware(msg, context=context, bus=self, policy=self.policy)
+            return DeadLetterMiddleware(msg, context=context, bus=self, policy=self.policy)
 
         return factory
 
@@ -250,20 +164,27 @@ class Bus:
         await self.broker.connect()
         await self.ensure_streams()
 
-    async def ensure_streams(self) -> None:
-        """Create or update the three streams (idempotent)."""
-        js = self.broker.config.connection_state.stream
-        for stream in (self.topology.commands, self.topology.events, self.topology.dead_letters):
-            config = StreamConfig(
-                name=stream.name,
-                subjects=list(stream.subjects),
-                duplicate_window=DUPLICATE_WINDOW_S,
-                max_age=STREAM_MAX_AGE_S,
+    def wanted_streams(self) -> list[StreamConfig]:
+        """The three streams as vmscale wants them, with this bus's replica count."""
+        return [
+            wanted_stream(
+                stream.name,
+                stream.subjects,
+                replicas=self.replicas,
+                duplicate_window_s=DUPLICATE_WINDOW_S,
+                max_age_s=STREAM_MAX_AGE_S,
             )
-            try:
-                await js.add_stream(config=config)
-            except nats.js.errors.BadRequestError:
-                await js.update_stream(config=config)
+            for stream in (self.topology.commands, self.topology.events, self.topology.dead_letters)
+        ]
+
+    async def ensure_streams(self) -> list[str]:
+        """Create or update the three streams and their consumers' replicas (idempotent).
+
+        Returns the settings NATS could not change in place (also logged as warnings); raises
+        ``ConfigurationError`` when the server refuses a stream (more replicas than nodes).
+        """
+        js = self.broker.config.connection_state.stream
+        return await reconcile_streams(js, self.wanted_streams(), consumers=frozenset(self._durables))
 
     async def publish(self, subject: Subject[M], message: M) -> None:
         """Publish ``message`` on ``subject``; JetStream subjects wait for the stream's ack.
@@ -275,6 +196,7 @@ class Bus:
             raise TypeError(f"{subject.name} carries {subject.model.__name__}")
         headers = {"Nats-Msg-Id": str(message.message_id)}
         wire = self.topology.subject(subject)
+        label = "dlq" if subject.model is DeadLetter else subject_label(subject.name)
         try:
             if subject.kind in (Kind.COMMAND, Kind.EVENT):
                 await self.broker.publish(
@@ -288,9 +210,20 @@ class Bus:
             else:
                 await self.broker.publish(message, wire, headers=headers)
         except (TimeoutError, nats.errors.TimeoutError) as exc:
+            self.metrics.publish_errors.labels(label, "timeout").inc()
             raise OperationTimeout("NATS publish timed out", subject=subject.name) from exc
         except (nats.errors.Error, ConnectionError, AssertionError) as exc:
+            self.metrics.publish_errors.labels(label, "unavailable").inc()
             raise ServiceUnavailable("NATS is unavailable", subject=subject.name) from exc
+        self.metrics.published.labels(label).inc()
+        for observe in self._observers:
+            observe(subject, message)
+
+    def observe(self, observer: Callable[[Subject[Any], Message], None]) -> None:
+        """Call ``observer(subject, message)`` after each successful publish (metrics taken from
+        the events a service emits). It runs inline on the publishing task: it must be quick and
+        must not raise."""
+        self._observers.append(observer)
 
     async def request(self, subject: Subject[Any], query: Message, timeout: float = 5.0) -> Any:
         """Send a query and return the validated reply model.
@@ -313,15 +246,15 @@ class Bus:
         self, router: NatsRouter, subject: Subject[Any], service: str, **options: Any
     ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
         """Decorator: a durable, explicit-ack JetStream consumer of ``service`` on ``subject``."""
+        self._durables.add(self.topology.durable(service, subject))
         decorator: Callable[[Callable[..., Awaitable[Any]]], Any] = router.subscriber(
             self.topology.subject(subject),
             stream=self.topology.stream_for(subject),
             durable=self.topology.durable(service, subject),
             pull_sub=PullSub(batch_size=16, timeout=1.0),
-            config=ConsumerConfig(
-                max_deliver=self.policy.max_deliver + 1,
-                ack_wait=self.policy.ack_wait_s,
-            ),
+            # max_deliver is the middleware's (see the module docstring): a server-side cap
+            # would drop a message whose dead letter could not be stored.
+            config=ConsumerConfig(max_deliver=-1, ack_wait=self.policy.ack_wait_s, num_replicas=self.replicas),
             ack_policy=AckPolicy.ACK,
             **options,
         )
@@ -340,11 +273,31 @@ class Bus:
         return router.subscriber(self.topology.subject(subject))
 
 
+class _PullTimeouts(logging.Filter):
+    """FastStream logs a pull consumer's fetch that timed out (NATS busy, starting, or electing a
+    stream leader) as an error with a traceback, then fetches again: a warning without the
+    traceback, so an operator's error lines stay the ones that need someone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(failure, TimeoutError) and "retrying" in record.getMessage():
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a JetStream pull timed out (NATS busy or electing a leader); fetching again",
+                None,
+                None,
+                None,
+            )
+        return True
+
+
 def _bus_logger() -> logging.Logger:
     # Our own logger, so FastStream's lines go through the process's JSON handler; its INFO
     # chatter (a line per consumer task callback) is below what operators need.
     logger = logging.getLogger("vmscale.bus")
     logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, _PullTimeouts) for f in logger.filters):
+        logger.addFilter(_PullTimeouts())
     return logger
 
 
@@ -356,14 +309,21 @@ def build_broker(
     policy: DeadLetterPolicy | None = None,
     tracer_provider: TracerProvider | None = None,
     registry: CollectorRegistry | None = None,
+    replicas: int = 1,
+    security: BaseSecurity | None = None,
 ) -> Bus:
     """Build an unconnected broker wired with tracing and the dead-letter policy.
 
-    Nothing connects here; the FastStream app (or the test) starts the broker. The bus's metrics
-    go to ``registry`` (the service's, so its ``/metrics`` serves them).
+    ``nats_url`` is one URL or a comma list of a cluster's nodes: the client connects to one and
+    reconnects to another, without limit, when it goes away. ``replicas`` is the streams' and
+    consumers' replica count; ``security`` the credentials and TLS
+    (``shared.nats_connection.NatsConnection.security``). Nothing connects here; the FastStream
+    app (or the test) starts the broker. The bus's metrics go to ``registry`` (the service's, so
+    its ``/metrics`` serves them).
     """
     broker = NatsBroker(
-        nats_url,
+        parse_servers(nats_url),
+        security=security,
         name=client_name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -371,7 +331,7 @@ def build_broker(
         logger=_bus_logger(),
         log_level=logging.DEBUG,  # per-message access lines; errors are still logged as errors
     )
-    bus = Bus(broker, topology, policy, registry)
+    bus = Bus(broker, topology, policy, registry, replicas)
     broker.add_middleware(bus.middleware())
     broker.add_middleware(NatsTelemetryMiddleware(tracer_provider=tracer_provider))
     return bus

@@ -7,6 +7,7 @@ other's tables. SQLite is the default (a file under the state directory); Postgr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
@@ -130,7 +131,7 @@ def run_alembic_env(metadata: Any) -> None:
     config = context.config
     service = config.attributes.get("service") or Path(config.get_main_option("script_location") or "").parent.name
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as connection:
+    with engine.connect() as connection, _migration_lock(connection):
         context.configure(
             connection=connection,
             target_metadata=metadata,
@@ -140,6 +141,28 @@ def run_alembic_env(metadata: Any) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"vmscale-migrations").digest()[:8], "big", signed=True)
+"""The PostgreSQL advisory lock every vmscale migration holds (one key: all services may share a database)."""
+
+
+@contextmanager
+def _migration_lock(connection: Any) -> Iterator[None]:
+    """On PostgreSQL, hold a session-level advisory lock while migrating, so replicas that start
+    together migrate one after the other (the later ones find nothing left to do) instead of
+    racing on the same ``CREATE TABLE``. SQLite serialises writers by itself."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    connection.commit()  # end the implicit transaction: alembic must begin (and commit) its own
+    try:
+        yield
+    finally:
+        connection.rollback()  # whatever alembic left open, so the unlock below can run
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
 
 
 def inbox_table(service: str, metadata: Any) -> Any:
@@ -153,20 +176,3 @@ def inbox_table(service: str, metadata: Any) -> Any:
         Column("subject", String(200), nullable=False),
         Column("handled_at", UtcDateTime(), nullable=False),
     )
-
-
-def claim_message(session: Session, table: Any, message_id: str, subject: str) -> bool:
-    """Record ``message_id`` as handled; False when it was handled before (skip the work).
-
-    Call inside the same transaction as the handler's own writes, so a crash between the work
-    and the record cannot happen.
-    """
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
-    exists = session.execute(select(table.c.message_id).where(table.c.message_id == message_id)).first()
-    if exists:
-        return False
-    session.execute(table.insert().values(message_id=message_id, subject=subject, handled_at=datetime.now(UTC)))
-    return True

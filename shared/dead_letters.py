@@ -20,22 +20,32 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import nats.errors
 import nats.js.errors
 from faststream.exceptions import FastStreamException
 from nats.js.api import RawStreamMsg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from shared import subjects
 from shared.bus import Bus
+from shared.dead_letter_ports import (
+    DeadLetterFilter,
+    DeadLetterOperator,
+    DeadLetterPage,
+    DeadLetterReader,
+    DeadLetterRecord,
+    Replayed,
+)
 from shared.errors import InvalidInput, NotFound, OperationTimeout, ServiceUnavailable
 from shared.messages import DeadLetter, deterministic_id
 from shared.telemetry import get_logger
 
 __all__ = [
+    "BULK_LIMIT",
     "REPLAY_HEADER",
+    "DeadLetterFilter",
     "DeadLetterOperator",
     "DeadLetterPage",
     "DeadLetterReader",
@@ -58,95 +68,9 @@ SCAN_BUDGET = 4096
 large the stream; a page cut short by it says where to go on (``next_before``)."""
 
 
-class DeadLetterRecord(BaseModel):
-    """One dead letter as the DLQ stream holds it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sequence: int = Field(description="its sequence in the DLQ stream: what get, replay and discard take")
-    subject: str = Field(description="the subject the original message was published on")
-    service: str = Field(description="the service whose consumer gave up on it ('' when unknown)")
-    consumer: str = Field(description="the durable consumer that gave up on it")
-    reason: str
-    error_kind: str = Field(description="the class of the error that ended it")
-    deliveries: int = Field(description="how many times it had been delivered")
-    dead_lettered_at: datetime
-    message_id: str | None = Field(description="the original's Nats-Msg-Id")
-    headers: dict[str, str] = Field(description="the original's headers")
-    payload: Any = Field(description="the original payload: parsed JSON, or the text when it is not JSON")
-    payload_is_json: bool
-
-
-class DeadLetterPage(BaseModel):
-    """Dead letters, newest first, and where the next (older) page starts."""
-
-    model_config = ConfigDict(frozen=True)
-
-    letters: tuple[DeadLetterRecord, ...]
-    total: int = Field(description="dead letters stored that match the filter, on every page")
-    next_before: int | None = Field(description="pass as ``before`` for the older ones; None when none are left")
-
-
-class Replayed(BaseModel):
-    """What a replay published."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sequence: int = Field(description="the DLQ sequence it came from (now deleted)")
-    subject: str
-    message_id: str = Field(description="the Nats-Msg-Id the replay was published with")
-    duplicate: bool = Field(description="the stream had already stored this replay (a repeated request)")
-
-
-class DeadLetterReader(Protocol):
-    """Reads the DLQ stream; never changes it."""
-
-    async def counts(self) -> dict[str, int]:
-        """Dead letters stored now, by original subject; ``{}`` when there are none.
-
-        One round trip. Raises ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
-        """
-        ...
-
-    async def page(self, *, subject: str | None = None, limit: int = 50, before: int | None = None) -> DeadLetterPage:
-        """Up to ``limit`` dead letters, newest first, of ``subject`` (an original subject name) or of
-        all, with a sequence below ``before`` when given.
-
-        Bounded: looks at no more than ``SCAN_BUDGET`` sequences, so a page may hold fewer than
-        ``limit`` letters with ``next_before`` set. Raises ``InvalidInput`` for a ``limit`` below 1,
-        ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
-        """
-        ...
-
-    async def get(self, sequence: int) -> DeadLetterRecord:
-        """The dead letter at ``sequence``. Raises ``NotFound`` when the stream does not hold it
-        (never stored, replayed, discarded or expired), ``ServiceUnavailable`` / ``OperationTimeout``."""
-        ...
-
-
-class DeadLetterOperator(Protocol):
-    """Acts on one dead letter; each action removes it from the DLQ stream."""
-
-    async def replay(self, sequence: int) -> Replayed:
-        """Publish the original payload again on its original subject and delete the letter.
-
-        Blocks until the stream acknowledged the publish and the letter is deleted. The replay
-        keeps the original's headers (trace, correlation) but carries a new ``Nats-Msg-Id``,
-        derived from the letter, so the original's duplicate window does not swallow it while a
-        repeated replay of the same letter is stored once (idempotent). Raises ``NotFound`` for an
-        unknown sequence, ``InvalidInput`` when the letter's subject is not a stored subject of
-        the contract, ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
-        """
-        ...
-
-    async def discard(self, sequence: int, reason: str) -> DeadLetterRecord:
-        """Delete the letter at ``sequence`` without replaying it; returns what was deleted.
-
-        ``reason`` is logged with it (callers that keep an audit trail record it there too). Not
-        idempotent: a second discard raises ``NotFound``, as does an unknown sequence;
-        ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
-        """
-        ...
+BULK_LIMIT = 1000
+"""At most this many letters are selected by one filter (a bulk replay or discard): repeat the
+action for more."""
 
 
 def _missing(sequence: int | None) -> str:
@@ -312,6 +236,34 @@ class JetStreamDeadLetters:
                 seq = first - 1
         more = seq >= first and not (before is None and len(found) == total)
         return DeadLetterPage(letters=tuple(found), total=total, next_before=seq + 1 if more else None)
+
+    async def select(self, criteria: DeadLetterFilter, limit: int = BULK_LIMIT) -> tuple[DeadLetterRecord, ...]:
+        """The dead letters meeting ``criteria``, oldest first, at most ``limit`` of them.
+
+        Walks the whole stream (the DLQ is small by design: each letter is a failure someone must
+        see), ``SCAN_CHUNK`` sequences at a time. Raises ``InvalidInput`` for a ``limit`` below 1,
+        ``ServiceUnavailable`` / ``OperationTimeout`` when NATS does not answer.
+        """
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1", field="limit")
+        first, last, counts = await self._state()
+        if criteria.subject and not counts.get(criteria.subject):
+            return ()
+        found: list[DeadLetterRecord] = []
+        seq = max(first, 1)
+        while seq <= last and len(found) < limit:
+            chunk = range(seq, min(last, seq + SCAN_CHUNK - 1) + 1)
+            raws = await asyncio.gather(*(self._raw(n) for n in chunk))
+            seq = chunk[-1] + 1
+            for raw in raws:
+                if raw is None:
+                    continue
+                record = _record(raw, self._bus)[0]
+                if criteria.matches(record):
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+        return tuple(found)
 
     async def get(self, sequence: int) -> DeadLetterRecord:
         """See ``DeadLetterReader.get``."""

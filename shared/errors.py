@@ -96,7 +96,16 @@ class Contention(RetryableError):
 
 
 class InvalidInput(PermanentError, ValueError):
-    """A message, request or setting breaks the contract."""
+    """A message, request or setting breaks the contract.
+
+    ``fields`` says what is wrong where, as ``(field path, message)`` pairs (``min_size``,
+    ``thresholds.cpu_low``; ``""`` for the whole object), so an API can show each message next to
+    its input; the message still reads on its own.
+    """
+
+    def __init__(self, message: str, /, *, fields: tuple[tuple[str, str], ...] = (), **details: Any) -> None:
+        super().__init__(message, **details)
+        self.fields = tuple(fields)
 
 
 class NotFound(PermanentError, LookupError):

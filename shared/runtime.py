@@ -23,7 +23,7 @@ from faststream import FastStream
 from faststream.nats import NatsRouter
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,7 +32,11 @@ from shared import subjects
 from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
 from shared.db import make_engine, upgrade
 from shared.errors import VmscaleError
-from shared.messages import HealthQuery, HealthReply, ServiceHeartbeat, utcnow
+from shared.loops import every
+from shared.messages import HealthQuery, HealthReply, LogLevelSet, ServiceHeartbeat, utcnow
+from shared.metrics import ServiceMetrics
+from shared.nats_connection import NatsConnection
+from shared.republish import Republisher
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider, get_logger
 
@@ -83,8 +87,16 @@ class ServiceRuntime:
         self.settings = settings
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started_at: datetime = utcnow()
-        self.tracer_provider = tracer_provider or build_tracer_provider(service, settings.otel_exporter)
+        self._owns_tracer_provider = tracer_provider is None
+        self.tracer_provider = tracer_provider or build_tracer_provider(
+            service,
+            settings.otel_traces_exporter,
+            endpoint=settings.otlp_traces_endpoint(),
+            headers=settings.otlp_headers(),
+        )
         self.registry = registry or CollectorRegistry()
+        self.nats = NatsConnection.from_settings(settings)
+        """The NATS servers, credentials and TLS (validated here: a bad setting fails the start)."""
         self.bus: Bus = build_broker(
             settings.nats_url,
             client_name=f"vmscale-{service}",
@@ -92,7 +104,11 @@ class ServiceRuntime:
             policy=DeadLetterPolicy(max_deliver=settings.max_deliver, retry_delay_s=settings.retry_delay_s),
             tracer_provider=self.tracer_provider,
             registry=self.registry,
+            replicas=settings.nats_replicas,
+            security=self.nats.security(),
         )
+        self.results = Republisher(self.bus.publish)
+        """Publishes a service's result events; one a NATS blip stopped goes out on the next pass."""
         self.bus.broker.add_middleware(NatsPrometheusMiddleware(registry=self.registry, app_name=f"vmscale_{service}"))
         self._checks: dict[str, HealthCheck] = {}
         self._external: set[str] = set()
@@ -101,7 +117,8 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._metrics_server: Any = None
         self.engine: Engine | None = None
-        self._up = Gauge("vmscale_service_up", "1 while the service runs", ["service"], registry=self.registry)
+        self.metrics = ServiceMetrics(self.registry, service)
+        self.log_level: str = settings.log_level
         self._include_health_router()
 
     # -- wiring -------------------------------------------------------------------------------
@@ -147,7 +164,23 @@ class ServiceRuntime:
         async def health(query: HealthQuery) -> HealthReply:
             return await self.health()
 
+        @self.bus.listener(router, subjects.LOG_LEVEL_SET)
+        async def log_level(change: LogLevelSet) -> None:
+            if change.service in ("*", self.service):
+                self.set_log_level(change.level, actor=change.actor)
+
         self.include(router)
+
+    def set_log_level(self, level: str, *, actor: str = "") -> None:
+        """Change this process's log level now (libraries' chatter stays at WARNING or above)."""
+        numeric = logging.getLevelName(level)
+        if not isinstance(numeric, int):
+            raise ValueError(f"unknown log level {level!r}")
+        logging.getLogger().setLevel(numeric)
+        for noisy in ("asyncssh", "httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, numeric))
+        self.log_level = level
+        log.warning("log level changed", level=level, actor=actor or None)
 
     async def health(self) -> HealthReply:
         """Run every check at once, each bounded to two seconds and timed."""
@@ -165,6 +198,7 @@ class ServiceRuntime:
         names = list(self._checks)
         outcomes = await asyncio.gather(*(run(self._checks[name]) for name in names))
         results = {"nats": "ok", **{name: outcome for name, (outcome, _) in zip(names, outcomes, strict=True)}}
+        self.metrics.checked({**results, "nats": "ok" if self.bus.is_connected() else "disconnected"})
         return HealthReply(
             service=self.service,
             healthy=all(value == "ok" for name, value in results.items() if name not in self._external),
@@ -175,21 +209,19 @@ class ServiceRuntime:
         )
 
     async def _heartbeat(self) -> None:
-        beat = subjects.HEARTBEAT
-        while True:
-            health = await self.health()
-            message = ServiceHeartbeat(
-                healthy=health.healthy,
-                problems={name: value for name, value in health.checks.items() if value != "ok"},
-                service=self.service,
-                instance=self.instance,
-                pid=os.getpid(),
-                started_at=self.started_at,
-                version=VERSION,
-            )
-            with contextlib.suppress(VmscaleError):
-                await self.bus.publish(beat, message)
-            await asyncio.sleep(self.settings.heartbeat_interval_s)
+        """Publish one heartbeat with the health checks' outcome (a missed beat is logged at
+        debug level: the next one comes within the interval)."""
+        health = await self.health()
+        message = ServiceHeartbeat(
+            healthy=health.healthy,
+            problems={name: value for name, value in health.checks.items() if value != "ok"},
+            service=self.service,
+            instance=self.instance,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            version=VERSION,
+        )
+        await self.bus.publish(subjects.HEARTBEAT, message)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -225,9 +257,15 @@ class ServiceRuntime:
             self._metrics_server, _ = start_http_server(
                 self.settings.metrics_port, addr=self.settings.metrics_host, registry=self.registry
             )
-        self._up.labels(self.service).set(1)
-        self._tasks.append(asyncio.create_task(self._heartbeat()))
+        self.metrics.started(self.started_at.timestamp())
+        heartbeats = every(
+            self.settings.heartbeat_interval_s, self._heartbeat, name="heartbeat", log=log, level=logging.DEBUG
+        )
+        self._tasks.append(asyncio.create_task(heartbeats))
+        self._tasks.append(asyncio.create_task(self.results.run(self.settings.republish_interval_s)))
         log.info("service started", settings=self.settings.public_dict())
+        for note in self.settings.deprecation_notes():
+            log.warning(note)  # the original's environment names (docs/migrating.md)
 
     async def stop(self) -> None:
         """Cancel background tasks, run stop hooks, stop metrics."""
@@ -239,12 +277,17 @@ class ServiceRuntime:
         self._tasks.clear()
         for hook in reversed(self._shutdown):
             await hook()
+        self.metrics.stopped()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server = None
         if self.engine is not None:
             self.engine.dispose()
         log.info("service stopped")
+        if self._owns_tracer_provider and self.settings.otel_traces_exporter == "otlp":
+            # the spans still batched go to the collector now, at most 10 s (the provider's exit
+            # hook shuts it down; a runtime started again keeps exporting)
+            await asyncio.to_thread(self.tracer_provider.force_flush, 10_000)
 
     def app(self) -> FastStream:
         """The FastStream application of this service."""

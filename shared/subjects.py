@@ -107,6 +107,9 @@ QUERY_SCALER_PROTECT = _scaler("protect", m.ProtectInstance, m.InstanceReply)
 QUERY_SCALER_CANCEL = _scaler("cancel", m.CancelActivity, m.ActivityReply)
 QUERY_SCALER_SAVE_IP_POOL = _scaler("save_ip_pool", m.SaveIpPool, m.IpPoolReply)
 QUERY_SCALER_DELETE_IP_POOL = _scaler("delete_ip_pool", m.DeleteIpPool, m.OperationReply)
+# the original's Jenkins callbacks (vm-created / vm-deleted), see shared/messages/callbacks.py
+QUERY_SCALER_ADOPT = _scaler("adopt", m.AdoptInstance, m.InstanceCallbackReply)
+QUERY_SCALER_MARK_GONE = _scaler("mark_gone", m.MarkInstanceGone, m.InstanceCallbackReply)
 
 # VMs and templates (scaler / gateway → inventory → scaler)
 CMD_VM_CLONE = _cmd("cmd.vm.clone", m.CloneVm)
@@ -208,6 +211,7 @@ AUDIT_RECORDED = _evt("audit.recorded", m.AuditRecorded)
 
 # Service health
 HEARTBEAT = Subject("service.heartbeat", m.ServiceHeartbeat, Kind.SIGNAL)
+LOG_LEVEL_SET = Subject("service.log_level_set", m.LogLevelSet, Kind.SIGNAL)
 
 
 def health_query(service: str) -> Subject[m.HealthQuery]:

@@ -1,11 +1,18 @@
-"""Fixtures shared by every tier: server discovery and per-test isolation.
+"""Fixtures shared by every tier: server discovery and per-test isolation; and the tier marker.
+
+A test's tier is its directory: every test under ``tests/<tier>/`` gets the ``<tier>`` marker
+here, so ``make test`` (``-m <tier>`` per directory) selects each test exactly once.
 
 Servers are found in this order: a URL from the environment, the default loopback port, an
-embedded server started here. A missing server fails the run; nothing is skipped.
+embedded server started here. A missing server fails the run; nothing is skipped. PostgreSQL:
+``TEST_POSTGRES_URL`` when set (one that does not answer fails the run, it is never replaced),
+else 127.0.0.1:5432 when a session opens there, else an embedded cluster for the session
+(``VMSCALE_TEST_POSTGRES=embedded`` skips the 5432 probe); see ``testkit.servers.postgres_server``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,19 +20,37 @@ from pathlib import Path
 
 import pytest
 
-from shared.testing.clock import FakeClock
-from shared.testing.servers import (
-    EmbeddedServer,
-    delete_streams,
-    fresh_database,
-    start_embedded_nats,
-    start_embedded_redis,
-    url_reachable,
-)
+from shared.embedded import EmbeddedServer, start_embedded_nats, start_embedded_redis, url_reachable
+from testkit.clock import FakeClock
+from testkit.servers import PostgresUnavailable, delete_streams, fresh_database, postgres_server
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "sim", "ha", "e2e", "ui")
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test file under ``tests/``: the directory it sits in (None for none)."""
+    parts = Path(path).resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its directory's tier; a test outside the tier directories, or
+    carrying another tier's marker, is a usage error (``make test`` would never run it, or run it twice)."""
+    for item in items:
+        if not Path(item.path).resolve().is_relative_to(TESTS):
+            continue
+        tier = tier_of(item.path)
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live under tests/{{{','.join(TIERS)}}}/")
+        others = sorted({m.name for m in item.iter_markers() if m.name in TIERS} - {tier})
+        if others:
+            raise pytest.UsageError(f"{item.nodeid}: in tests/{tier}/ but marked {', '.join(others)}")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture
@@ -63,12 +88,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """PostgreSQL; unlike NATS and Redis it is not embedded, so its absence fails the test."""
-    url = os.environ.get("TEST_POSTGRES_URL") or DEFAULT_POSTGRES
-    if not url_reachable(url.replace("postgresql+psycopg", "postgresql")):
-        pytest.fail(f"PostgreSQL is not reachable at {url}; start it or set TEST_POSTGRES_URL")
-    return url
+def postgres_url() -> Iterator[str]:
+    """PostgreSQL: the named one, the one on 5432, or an embedded cluster for the session."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server())
+        except (PostgresUnavailable, ValueError) as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield url
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ def main() -> None:
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            proxy_headers=False,
             **tls,  # type: ignore[arg-type]
         )
         return
@@ -42,6 +43,7 @@ def main() -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is read only from TRUSTED_PROXIES (deps.client_address)
         **tls,  # type: ignore[arg-type]
     )
 

@@ -13,11 +13,12 @@ import sys
 
 from services.gateway.adapters.sql_auth import SqlKeyStore, SqlSessionStore, SqlUserStore
 from services.gateway.auth.model import Role, UserCreate
+from services.gateway.auth.secrets import PasswordHashing
 from services.gateway.auth.service import AuthService
 from services.gateway.settings import GatewaySettings
+from shared.clock import SystemClock
 from shared.db import make_engine, upgrade
 from shared.errors import Conflict
-from shared.testing.clock import SystemClock
 
 __all__ = ["main"]
 
@@ -40,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     url = settings.resolved_database_url()
     upgrade("gateway", url)
     engine = make_engine(url)
-    auth = AuthService(SqlUserStore(engine), SqlKeyStore(engine), SqlSessionStore(engine), SystemClock(), 3600)
+    passwords = PasswordHashing(
+        settings.password_hash_memory_kib, settings.password_hash_time_cost, settings.password_hash_parallelism
+    )
+    auth = AuthService(
+        SqlUserStore(engine), SqlKeyStore(engine), SqlSessionStore(engine), SystemClock(), 3600, passwords
+    )
     try:
         user = auth.create_user(spec)
     except Conflict:

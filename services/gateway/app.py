@@ -10,14 +10,20 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from faststream.nats import NatsRouter
 
+from services.gateway.access_log import AccessLogMiddleware
 from services.gateway.api import (
     activities,
     auth,
     dead_letters,
     events,
+    group_health,
     groups,
     inventory,
+    jenkins_callbacks,
+    log_level,
     monitoring,
+    notifications,
+    schedules,
     status,
     system,
     webhook,
@@ -26,6 +32,8 @@ from services.gateway.api.docs import mount_docs
 from services.gateway.api.ui import mount_ui
 from services.gateway.deps import single_valued_query
 from services.gateway.errors import install_error_handlers
+from services.gateway.metrics import HttpMetricsMiddleware
+from services.gateway.notify.handlers import notification_router
 from services.gateway.openapi import install_openapi
 from services.gateway.security import SecurityHeadersMiddleware
 from services.gateway.settings import GatewaySettings
@@ -50,6 +58,8 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
         state.board.record(beat)
 
     runtime.include(beats)
+    if state.notifications is not None:
+        runtime.include(notification_router(runtime.bus, state.notifications))
     runtime.add_check("redis", state.check_redis)
 
     @asynccontextmanager
@@ -87,7 +97,21 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(webhook.router)
-    for module in (auth, groups, activities, inventory, monitoring, events, status, dead_letters):
+    app.include_router(jenkins_callbacks.router)
+    for module in (
+        auth,
+        groups,
+        group_health,
+        schedules,
+        activities,
+        inventory,
+        monitoring,
+        events,
+        status,
+        dead_letters,
+        notifications,
+        log_level,
+    ):
         app.include_router(module.router, dependencies=[Depends(single_valued_query)])
     mount_docs(app)
     mount_ui(app)
@@ -101,4 +125,8 @@ def create_app(settings: GatewaySettings, runtime: ServiceRuntime | None = None)
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.tls_enabled)
     app.add_middleware(TracingMiddleware, tracer_provider=runtime.tracer_provider)
+    if settings.http_metrics:
+        app.add_middleware(HttpMetricsMiddleware, metrics=state.metrics)
+    if settings.access_log:
+        app.add_middleware(AccessLogMiddleware)
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -48,9 +50,41 @@ def get_state(request: Request) -> GatewayState:
 State = Annotated[GatewayState, Depends(get_state)]
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(proxies))
+
+
 def client_address(request: Request) -> str:
-    """The peer address (no proxy headers are trusted)."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the peer, or, when the peer is one of the configured
+    ``trusted_proxies``, the nearest ``X-Forwarded-For`` hop that is not a trusted proxy.
+
+    With no trusted proxy configured, ``X-Forwarded-For`` is ignored (anyone can send it). A
+    malformed hop stops the walk at the last address a trusted proxy vouched for.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies: tuple[str, ...] = tuple(request.app.state.gateway.settings.trusted_proxies)
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    address = peer
+    hops = [hop.strip() for hop in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return address
+        address = hop
+        if not _trusted(hop, proxies):
+            return hop
+    return address
 
 
 async def current_principal(request: Request, state: State) -> Principal:

@@ -29,10 +29,12 @@ from shared.errors import (
     Unauthorized,
     VmscaleError,
 )
+from shared.problems import field_errors
 from shared.telemetry import get_logger
 
 __all__ = [
     "PROBLEM_JSON",
+    "BadRequest",
     "FieldProblem",
     "Forbidden",
     "PayloadTooLarge",
@@ -52,6 +54,10 @@ class Forbidden(Unauthorized):
 
 class PayloadTooLarge(InvalidInput):
     """The request body is larger than the route accepts (413)."""
+
+
+class BadRequest(InvalidInput):
+    """A body the original system answered with 400 (its routes keep their status codes)."""
 
 
 class FieldProblem(BaseModel):
@@ -78,6 +84,7 @@ class Problem(BaseModel):
 _STATUS: tuple[tuple[type[VmscaleError], int, str], ...] = (
     (Forbidden, 403, "forbidden"),
     (PayloadTooLarge, 413, "payload-too-large"),
+    (BadRequest, 400, "bad-request"),
     (Unauthorized, 401, "unauthorized"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
@@ -106,7 +113,9 @@ _TITLES = {
     504: "Backend timeout",
 }
 
-_SAFE_DETAIL_KEYS = frozenset({"group", "subject", "field", "retry_after_s", "service", "name", "pool", "errors"})
+_SAFE_DETAIL_KEYS = frozenset(
+    {"group", "groups", "subject", "field", "retry_after_s", "service", "name", "pool", "errors"}
+)
 
 
 def status_for(exc: VmscaleError) -> tuple[int, str]:
@@ -137,6 +146,8 @@ async def _vmscale_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VmscaleError)
     status, slug = status_for(exc)
     extra = {key: value for key, value in exc.details.items() if key in _SAFE_DETAIL_KEYS}
+    if isinstance(exc, InvalidInput) and exc.fields:
+        extra["errors"] = [{"field": field, "message": message} for field, message in exc.fields]
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="vmscale"'
@@ -151,10 +162,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """A request FastAPI could not parse, or a message that a handler built from the request's
     values and that the contract refused (``pydantic.ValidationError``): both are the caller's 422."""
     assert isinstance(exc, RequestValidationError | ValidationError)
-    errors = [
-        {"field": ".".join(str(part) for part in err["loc"] if part != "body"), "message": err["msg"]}
-        for err in exc.errors()
-    ]
+    errors = field_errors(exc, skip=("body",))
     return problem_response(
         422, "the request does not match the schema", slug="invalid-input", instance=request.url.path, errors=errors
     )

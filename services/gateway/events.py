@@ -22,7 +22,7 @@ from typing import Any
 from shared import subjects
 from shared.bus import Bus
 
-__all__ = ["EventFeed", "FeedEvent", "scrub", "scrub_text"]
+__all__ = ["EventFeed", "FeedEvent", "event_status", "scrub", "scrub_text"]
 
 _SECRET_HINTS = ("password", "secret", "token", "credential", "private_key", "authorization")
 _SECRET_ASSIGNMENT = re.compile(
@@ -72,7 +72,8 @@ def scrub_text(text: str) -> str:
     return _SECRET_ASSIGNMENT.sub(r"\1\2\3***", text)
 
 
-def _status(name: str, data: dict[str, Any]) -> str | None:
+def event_status(name: str, data: dict[str, Any]) -> str | None:
+    """The status the UI filters on: allowed/blocked for a decision, else the subject's last word."""
     if "allowed" in data:
         return "allowed" if data["allowed"] else "blocked"
     tail = name.rsplit(".", 1)[-1]
@@ -87,6 +88,7 @@ class EventFeed:
     def __init__(self, bus: Bus, capacity: int = 2000) -> None:
         self._bus = bus
         self._ring: deque[FeedEvent] = deque(maxlen=capacity)
+        self._started = datetime.now(UTC)
         self._ids = itertools.count(1)
         self._listeners: set[asyncio.Queue[FeedEvent]] = set()
         self._subs: list[Any] = []
@@ -126,7 +128,7 @@ class EventFeed:
             type=name.split(".", 1)[0],
             at=at,
             group=str(group) if group else None,
-            status=_status(name, data),
+            status=event_status(name, data),
             data=scrub({k: v for k, v in data.items() if k not in ("schema_version", "causation_id")}),
         )
         if name not in LIVE_ONLY:
@@ -163,6 +165,13 @@ class EventFeed:
             if len(out) >= limit:
                 break
         return out
+
+    def horizon(self) -> datetime:
+        """Since when the ring holds every event: this gateway's start, or the oldest event kept once
+        the ring is full. Anything older is only in the scaler's history."""
+        if self._ring.maxlen is not None and len(self._ring) >= self._ring.maxlen:
+            return max(self._started, self._ring[0].at)
+        return self._started
 
     def listen(self) -> asyncio.Queue[FeedEvent]:
         """A queue that receives every new event until ``forget`` is called."""

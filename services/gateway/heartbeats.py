@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.clock import Clock
 from shared.messages import ServiceHeartbeat
 from shared.subjects import SERVICES
-from shared.testing.clock import Clock
 
 __all__ = ["HeartbeatBoard", "ServiceLiveness"]
 

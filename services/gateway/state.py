@@ -9,27 +9,35 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 
-from services.gateway.adapters.redis_store import EpisodeLedger, RateLimiter
+from services.gateway.adapters.redis_notify import RedisPinnedSpells, RedisSendLedger
+from services.gateway.adapters.redis_store import EpisodeLedger, LoginLockouts, RateLimiter
 from services.gateway.adapters.sql_auth import SqlAuditLog, SqlKeyStore, SqlSessionStore, SqlUserStore
+from services.gateway.adapters.sql_notify import SqlDeliveryLog
 from services.gateway.auth.model import Principal
 from services.gateway.auth.ports import AuditEntry, AuditLog
+from services.gateway.auth.secrets import PasswordHashing
 from services.gateway.auth.service import AuthService
+from services.gateway.clients import InventoryClient, LoadBalancerClient, MonitoringClient, ScalerClient
 from services.gateway.events import EventFeed
 from services.gateway.heartbeats import HeartbeatBoard
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.notify import Notifications, NotifyStores, RuleSettings, load_channels
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhook.directory import BusGroupDirectory
 from services.gateway.webhook.ingest import WebhookIngest
 from shared import subjects
 from shared.bus import subject_label
+from shared.clock import Clock, SystemClock
 from shared.dead_letters import JetStreamDeadLetters
 from shared.errors import Conflict, VmscaleError
+from shared.late import Late
+from shared.loops import every
 from shared.messages import AuditRecorded
 from shared.runtime import VERSION, ServiceRuntime
 from shared.telemetry import get_logger
-from shared.testing.clock import Clock, SystemClock
 
 __all__ = ["GatewayState"]
 
@@ -63,30 +71,38 @@ class GatewayState:
         self.registry: CollectorRegistry = runtime.registry
         self.board = HeartbeatBoard(SystemClock(), settings.heartbeat_stale_s)
         self.redis: aioredis.Redis | None = None
-        self.requests = Counter(
-            "vmscale_gateway_http_requests", "HTTP requests served", ["method", "status"], registry=self.registry
+        self.metrics = GatewayMetrics(self.registry, self.board)
+        channels = load_channels(settings.notify_channels)
+        self.notifications: Notifications | None = (
+            Notifications(
+                channels,
+                self.clock,
+                RuleSettings(
+                    pinned_after_s=settings.notify_pinned_after_s, pool_low_free=settings.notify_pool_low_free
+                ),
+                self.registry,
+                retention_s=settings.notify_delivery_retention_s,
+            )
+            if channels
+            else None
         )
-        self.webhook_outcomes = Counter(
-            "vmscale_gateway_webhook", "Webhook notifications by outcome", ["outcome"], registry=self.registry
-        )
-        self.truncated_alerts = Counter(
-            "vmscale_gateway_webhook_truncated_alerts",
-            "Alerts left out (max_alerts)",
-            registry=self.registry,
-        )
-        self.dead_letters_stored = Gauge(
-            "vmscale_dead_letters_stored",
-            "Dead letters in the DLQ stream now, by original subject (read from the stream at each scrape)",
-            ["subject"],
-            registry=self.registry,
-        )
+        self.webhook_outcomes = self.metrics.webhook_outcomes
+        self.truncated_alerts = self.metrics.truncated_alerts
+        self.dead_letters_stored = self.metrics.dead_letters_stored
         self.feed = EventFeed(runtime.bus)
         self.dead_letters = JetStreamDeadLetters(runtime.bus, settings.backend_timeout_s)
-        self.directory = BusGroupDirectory(runtime.bus, settings.group_cache_ttl_s)
+        timeout_s = settings.backend_timeout_s
+        self.scaler = ScalerClient(runtime.bus, timeout_s)
+        self.inventory = InventoryClient(runtime.bus, timeout_s)
+        self.monitoring = MonitoringClient(runtime.bus, timeout_s)
+        self.loadbalancer = LoadBalancerClient(runtime.bus, timeout_s)
+        self.directory = BusGroupDirectory(self.scaler.with_timeout(0.5), settings.group_cache_ttl_s)
         self.webhook_token: str = settings.webhook_token.get_secret_value()
-        self._auth: AuthService | None = None
-        self._audit: AuditLog | None = None
+        self._auth: Late[AuthService] = Late("the authentication service")  # bound in start()
+        self._audit: Late[AuditLog] = Late("the audit log")
         self.limiter: RateLimiter | None = None
+        self.lockouts: LoginLockouts | None = None
+        self._purge: asyncio.Task[None] | None = None
         self.ingest: WebhookIngest | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -94,23 +110,59 @@ class GatewayState:
     def open_redis(self) -> None:
         """Create the Redis client and the adapters over it (nothing connects yet)."""
         self.redis = aioredis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        namespace = f"vmscale:{self.settings.subject_prefix or 'main'}:gateway"
+        namespace = self._namespace()
         self.limiter = RateLimiter(self.redis, namespace)
+        self.lockouts = LoginLockouts(self.redis, namespace)
         ledger = EpisodeLedger(self.redis, namespace, self.settings.webhook_episode_ttl_s)
         self.ingest = WebhookIngest(self.runtime.bus, ledger)
+
+    def _namespace(self) -> str:
+        """The gateway's Redis key prefix (one per vmscale installation, shared by its replicas)."""
+        return f"vmscale:{self.settings.subject_prefix or 'main'}:gateway"
 
     async def start(self) -> None:
         """After the runtime started: stores over its engine, first admin, webhook secret."""
         engine = self.runtime.require_engine()
-        self._auth = AuthService(
-            SqlUserStore(engine),
-            SqlKeyStore(engine),
-            SqlSessionStore(engine),
-            self.clock,
-            self.settings.session_ttl_s,
+        self._auth.bind(
+            AuthService(
+                SqlUserStore(engine),
+                SqlKeyStore(engine),
+                SqlSessionStore(engine),
+                self.clock,
+                self.settings.session_ttl_s,
+                PasswordHashing(
+                    self.settings.password_hash_memory_kib,
+                    self.settings.password_hash_time_cost,
+                    self.settings.password_hash_parallelism,
+                ),
+            )
         )
-        self._audit = SqlAuditLog(engine)
+        self._audit.bind(SqlAuditLog(engine))
         await asyncio.to_thread(self._first_start)
+        if self.settings.webhook_allowed_sources:
+            sources = list(self.settings.webhook_allowed_sources)
+            log.warning("weakened setting: the webhook takes notifications without credentials", sources=sources)
+            await self.audit("system", "settings.weakened", "webhook_allowed_sources", "startup", sources=sources)
+        if self.notifications is not None and self.redis is not None:
+            namespace = self._namespace()
+            self.notifications.start(
+                NotifyStores(
+                    RedisSendLedger(self.redis, namespace),
+                    RedisPinnedSpells(self.redis, namespace),
+                    SqlDeliveryLog(engine),
+                )
+            )
+        purge = every(
+            self.settings.session_purge_interval_s, self._purge_sessions, name="session purge", log=log, wait_first=True
+        )
+        self._purge = asyncio.create_task(purge, name="gateway-session-purge")
+
+    async def _purge_sessions(self) -> None:
+        """Delete expired sessions (run every ``session_purge_interval_s``; a database outage just
+        skips a round)."""
+        purged = await asyncio.to_thread(self.auth.purge_sessions)
+        if purged:
+            log.info("expired sessions purged", count=purged)
 
     def _first_start(self) -> None:
         state_dir = Path(self.settings.state_dir)
@@ -132,7 +184,13 @@ class GatewayState:
         log.info("initial admin created", user=self.settings.initial_admin_username, where=where)
 
     async def close(self) -> None:
-        """Close the Redis client."""
+        """Stop the session purge, close the Redis client."""
+        if self._purge is not None:
+            self._purge.cancel()
+            await asyncio.gather(self._purge, return_exceptions=True)
+            self._purge = None
+        if self.notifications is not None:
+            await self.notifications.close()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -140,17 +198,13 @@ class GatewayState:
 
     @property
     def auth(self) -> AuthService:
-        """The authentication service (after start)."""
-        if self._auth is None:
-            raise RuntimeError("the gateway has not started")
-        return self._auth
+        """The authentication service (after start; ``NotBound`` before)."""
+        return self._auth.get()
 
     @property
     def audit_log(self) -> AuditLog:
-        """The audit log (after start)."""
-        if self._audit is None:
-            raise RuntimeError("the gateway has not started")
-        return self._audit
+        """The audit log (after start; ``NotBound`` before)."""
+        return self._audit.get()
 
     async def audit(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
 __all__ = ["TracingMiddleware"]
@@ -46,9 +46,3 @@ class TracingMiddleware:
                     span.set_status(Status(StatusCode.ERROR))
         finally:
             context.detach(token)
-
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits, when a span is active."""
-    span_context = trace.get_current_span().get_span_context()
-    return format(span_context.trace_id, "032x") if span_context.is_valid else None

@@ -8,16 +8,20 @@ from typing import Any
 from faststream import FastStream
 
 from services.inventory.adapters.sql import SqlOperationStore
+from services.inventory.adapters.sql_claims import SqlOperationClaims
+from services.inventory.adapters.tables import leases as lease_table
 from services.inventory.adapters.vcenter import VcenterProvisioner
 from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
 from services.inventory.adapters.vcenter_watch import VcenterInventory
+from services.inventory.context import Timeouts
 from services.inventory.handlers import build_routers
-from services.inventory.lifecycle import Timeouts
+from services.inventory.metrics import register_inventory_metrics
 from services.inventory.ports import InventoryReader, OperationStore, VmProvisioner
 from services.inventory.service import InventoryService
 from services.inventory.settings import InventorySettings
 from shared.messages import Event
 from shared.runtime import ServiceRuntime, threaded_check
+from shared.singleton_sql import SqlLeases
 from shared.subjects import Subject
 
 __all__ = ["create_app", "create_service"]
@@ -60,16 +64,34 @@ def create_service(
         reader,
         provisioner,
         publish,
-        timeouts=Timeouts(task_s=settings.task_timeout_s, ip_s=settings.ip_timeout_s, poll_s=settings.ip_poll_s),
+        timeouts=Timeouts(
+            task_s=settings.task_timeout_s,
+            ip_s=settings.ip_timeout_s,
+            poll_s=settings.ip_poll_s,
+            republish_s=settings.republish_interval_s,
+            claim_ttl_s=settings.operation_claim_ttl_s,
+        ),
         wait_s=settings.watch_wait_s,
+        resync_s=settings.watch_resync_s,
         backoff_s=settings.retry_backoff_s,
         page_size=settings.query_page_size,
     )
     for router in build_routers(runtime.bus, service):
         runtime.include(router)
+    register_inventory_metrics(runtime.registry, service)
 
     async def start() -> None:
-        await service.start(store or SqlOperationStore(runtime.require_engine()))
+        if store is not None:  # a test's store: one replica
+            await service.start(store)
+            return
+        engine = runtime.require_engine()
+        await service.start(
+            SqlOperationStore(engine),
+            claims=SqlOperationClaims(engine),
+            owner=runtime.instance,
+            leases=SqlLeases(engine, lease_table),
+            lease_ttl_s=settings.singleton_ttl_s,
+        )
 
     async def stop() -> None:
         await service.stop()

@@ -107,18 +107,24 @@ class InventoryCache:
         """Forget a VM that is gone."""
         self._drop(moref)
 
-    def replace(self, vms: Iterable[VmInfo], objects: InventoryObjects) -> None:
-        """Make the cache exactly ``vms`` / ``objects`` (unchanged VMs keep their revision)."""
+    def replace(self, vms: Iterable[VmInfo], objects: InventoryObjects) -> tuple[int, int]:
+        """Make the cache exactly ``vms`` / ``objects`` (unchanged VMs keep their revision).
+
+        Returns how many VMs this changed (new or different) and removed.
+        """
         seen: set[str] = set()
+        changed = 0
         for vm in vms:
             seen.add(vm.moref)
-            self._put(vm)
-        for moref in [m for m in self._vms if m not in seen]:
+            changed += self._put(vm)
+        gone = [m for m in self._vms if m not in seen]
+        for moref in gone:
             self._drop(moref)
         self.objects = objects
         self.synced = True
         self.synced_at = utcnow()
         self.heard()
+        return changed, len(gone)
 
     def apply(self, batch: ChangeBatch) -> None:
         """Apply a change batch from the watcher."""

@@ -4,65 +4,44 @@ A command is first recorded as an ``Operation`` and acknowledged; it then runs i
 background (one at a time per VM name), saving its progress after every vCenter task. A
 restarted service resumes unfinished operations from the store. The result -- one event -- is
 recorded before it is published, with a message id derived from the operation, so a repeat is
-dropped by JetStream's duplicate window and a redelivered command just re-publishes it.
+dropped by JetStream's duplicate window and a redelivered command just re-publishes it. When
+NATS blinks at that moment the operation stays ``publishing`` and a periodic pass
+(``republish_stored``, every ``Timeouts.republish_s``) publishes it then, so the scaler's step
+does not wait for its timeout and the work is not redone.
 
+What each kind of operation does is in ``services.inventory.operations`` (``OPERATIONS``, the
+one dispatch table); the steps get an explicit ``OperationContext`` and never see this class.
 Every pyvmomi call runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from services.inventory.cache import InventoryCache
+from services.inventory.claims import Claimant, OperationClaims
+from services.inventory.context import OperationContext, Publish, Timeouts
 from services.inventory.domain import reason_for
+from services.inventory.operations import OPERATIONS
 from services.inventory.ports import InventoryReader, Operation, OperationStore, VmProvisioner
 from shared import subjects
-from shared.errors import PermanentError, VmscaleError
+from shared.errors import PermanentError, RetryableError, VmscaleError
+from shared.keyed_tasks import KeyedTasks
 from shared.messages import (
     CloneVm,
     Command,
     DeleteTemplate,
-    DestroyVm,
     Event,
     MakeTemplate,
-    PowerOffVm,
-    PowerOnVm,
     VmOperationFailed,
-    VmProgress,
     deterministic_id,
     utcnow,
 )
-from shared.subjects import Subject
 from shared.telemetry import get_logger
 
-__all__ = ["COMMANDS", "Lifecycle", "Publish", "Timeouts"]
+__all__ = ["Lifecycle"]
 
 log = get_logger(__name__)
-
-Publish = Callable[[Subject[Any], Event], Awaitable[None]]
-"""Publishes an event on a subject (the bus, or a list in unit tests)."""
-
-COMMANDS: dict[str, type[Command]] = {
-    "clone": CloneVm,
-    "power_on": PowerOnVm,
-    "power_off": PowerOffVm,
-    "destroy": DestroyVm,
-    "template_create": MakeTemplate,
-    "template_delete": DeleteTemplate,
-}
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long vCenter tasks and guest IPs may take, and how often to look."""
-
-    task_s: float = 300.0
-    ip_s: float = 120.0
-    poll_s: float = 0.5
 
 
 def _key(kind: str, cmd: Command) -> str:
@@ -90,72 +69,46 @@ class Lifecycle:
         cache: InventoryCache,
         publish: Publish,
         timeouts: Timeouts | None = None,
+        claims: OperationClaims | None = None,
+        owner: str = "",
     ) -> None:
-        from services.inventory.operations import Operations
-
-        self.reader = reader
-        self.provisioner = provisioner
-        self.store = store
-        self.cache = cache
-        self._publish = publish
         self.timeouts = timeouts or Timeouts()
-        self._ops = Operations(self)
+        self.claimant = Claimant(claims, owner or f"inventory-{id(self):x}", self.timeouts.claim_ttl_s)
+        """Leases shared with the other replicas (``services.inventory.claims``)."""
+        self.context = OperationContext(
+            reader, provisioner, store, cache, publish, self.timeouts, fence=self.claimant.fence
+        )
+        """What the operations' steps use (``services.inventory.context``)."""
+        self.cache = cache
+        """The inventory's picture of vCenter (the operations refresh it as they go)."""
+        self._store = store
+        self._publish = publish
         self._locks: dict[str, asyncio.Lock] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: KeyedTasks[str] = KeyedTasks("inventory operation", log)
 
-    # -- persistence helpers (used by services.inventory.operations) ---------------------------
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking port call in a worker thread."""
-        return await asyncio.to_thread(fn, *args)
-
-    async def advance(self, op: Operation, step: str | None = None, **changes: Any) -> Operation:
-        """Save progress of ``op`` (a new step, a task id, a moref)."""
-        update: dict[str, Any] = {"updated_at": utcnow(), **changes}
-        if step is not None:
-            update["step"] = step
-        updated = op.model_copy(update=update)
-        await self.call(self.store.save, updated)
-        return updated
-
-    async def progress(self, event: VmProgress) -> None:
-        """Publish how far an operation has got; best effort: a progress bar may miss a beat,
-        the operation never fails for it."""
-        try:
-            await self._publish(subjects.VM_PROGRESS, event)
-        except VmscaleError as exc:
-            log.info("progress not published", vm_name=event.vm_name, step=event.step, error=type(exc).__name__)
-
-    async def wait_task(self, task_id: str, on_progress: Callable[[int], VmProgress]) -> str | None:
-        """Wait for a vCenter task in a worker thread, publishing its progress as it moves."""
-        loop = asyncio.get_running_loop()
-        sent: list[concurrent.futures.Future[None]] = []
-
-        def report(percent: int) -> None:  # in the worker thread
-            sent.append(asyncio.run_coroutine_threadsafe(self.progress(on_progress(percent)), loop))
-
-        try:
-            moref: str | None = await self.call(self.provisioner.wait_task, task_id, self.timeouts.task_s, report)
-            return moref
-        finally:
-            for future in sent:  # in order, before the step that follows is announced
-                await asyncio.wrap_future(future)
+    @property
+    def claims(self) -> OperationClaims | None:
+        """The claims shared with other replicas; ``None``: this is the only replica."""
+        return self.claimant.claims
 
     # -- accepting ----------------------------------------------------------------------------
 
     async def submit(self, kind: str, cmd: Command) -> None:
         """Record ``cmd`` and start it; a repeat re-publishes or resumes, never redoes."""
         key = _key(kind, cmd)
-        existing = await self.call(self.store.get, key)
+        existing = await self.context.call(self._store.get, key)
         if existing is not None:
             if key in self._running:
+                return
+            if existing.status == "publishing":
+                await self._publish_stored(existing)  # done, only its result is owed
                 return
             if existing.finished:
                 retry = existing.status == "failed" and existing.retryable
                 if not (retry and existing.message_id != str(cmd.message_id)):
                     await self._republish(existing)
                     return
-                existing = await self.advance(
+                existing = await self.context.advance(
                     existing, status="running", message_id=str(cmd.message_id), command=cmd.model_dump_json()
                 )
             self._spawn(existing)
@@ -171,13 +124,15 @@ class Lifecycle:
             created_at=now,
             updated_at=now,
         )
-        await self.call(self.store.save, op)
+        await self.context.call(self._store.save, op)
         self._spawn(op)
 
     async def resume(self) -> int:
         """Start every unfinished operation found in the store; how many."""
-        unfinished = await self.call(self.store.unfinished)
+        unfinished = await self.context.call(self._store.unfinished)
         for op in unfinished:
+            if op.status == "publishing":
+                continue  # done: the re-publish pass owes only its result
             if op.key not in self._running:
                 log.info("resuming operation", key=op.key, step=op.step)
                 self._spawn(op)
@@ -185,35 +140,48 @@ class Lifecycle:
 
     async def drain(self) -> None:
         """Wait until every running operation finished (tests, shutdown)."""
-        while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        await self._running.wait_idle()
 
     async def cancel(self) -> None:
         """Stop running operations (their progress is saved; they resume at next start)."""
-        for task in list(self._running.values()):
-            task.cancel()
-        await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        await self._running.close()
+
+    async def resume_orphans(self) -> None:
+        """Start the unfinished operations no task here runs: those whose claim another replica
+        let expire (it died) are taken over; those still claimed are left alone."""
+        for op in await self.context.call(self._store.unfinished):
+            if op.status != "publishing":
+                self._spawn(op)
 
     def _spawn(self, op: Operation) -> None:
-        task = asyncio.create_task(self._run(op), name=f"inventory-op-{op.key}")
-        self._running[op.key] = task
-        task.add_done_callback(lambda _: self._running.pop(op.key, None))
+        self._running.start(op.key, lambda: self.claimant.hold(op.key, lambda token: self._run_claimed(op, token)))
 
     # -- running ------------------------------------------------------------------------------
 
+    async def _run_claimed(self, op: Operation, token: int) -> None:
+        """Run ``op`` as stored now (another replica may have finished it meanwhile)."""
+        current = await self.context.call(self._store.get, op.key) or op
+        if current.status != "running":
+            return  # finished (or only its result owed) while another replica held it
+        if token > 1:
+            log.info("taking over an operation another replica left", key=op.key, step=current.step)
+        await self._run(current)
+
     async def _run(self, op: Operation) -> None:
+        kind = OPERATIONS[op.kind]
+        ctx = self.context
         lock = self._locks.setdefault(op.vm_name, asyncio.Lock())
         async with lock:
-            cmd = COMMANDS[op.kind].model_validate_json(op.command)
+            cmd = kind.command.model_validate_json(op.command)
             try:
-                subject, event = await self._ops.run(op, cmd)
+                subject, event = await kind.run(ctx, op, cmd)
                 status, retryable = "done", False
             except VmscaleError as exc:
                 reason = reason_for(exc)
                 log.warning("operation failed", key=op.key, reason=reason.value, error=str(exc))
-                current = await self.call(self.store.get, op.key) or op
-                if isinstance(exc, PermanentError):
-                    await self._ops.clean_up(current, cmd)
+                current = await self.context.call(self._store.get, op.key) or op
+                if isinstance(exc, PermanentError) and kind.clean_up is not None:
+                    await kind.clean_up(ctx, current)
                 subject = subjects.VM_OPERATION_FAILED
                 event = VmOperationFailed(
                     activity_id=op.activity_id,
@@ -232,16 +200,36 @@ class Lifecycle:
                     "causation_id": str(cmd.message_id),
                 }
             )
-            current = await self.call(self.store.get, op.key) or op
-            finished = await self.advance(
+            current = await self.context.call(self._store.get, op.key) or op
+            finished = await ctx.advance(
                 current,
                 status="publishing",
                 result_subject=subject.name,
                 result=event.model_dump_json(),
                 retryable=retryable,
             )
-            await self._publish(subject, event)
-            await self.advance(finished, status=status)
+            try:
+                await self._publish(subject, event)
+            except RetryableError as exc:
+                log.warning("result not published; the re-publish pass owes it", key=op.key, error=str(exc))
+                return
+            await ctx.advance(finished, status=status)
+
+    async def republish_stored(self) -> int:
+        """Publish the results recorded but not yet published (NATS was down at the time) and
+        mark their operations finished; how many. Stops at the first publish that fails again,
+        raising its ``RetryableError``; idempotent (same message ids)."""
+        sent = 0
+        for op in await self.context.call(self._store.unfinished):
+            if op.status == "publishing" and op.key not in self._running:
+                await self._publish_stored(op)
+                sent += 1
+        return sent
+
+    async def _publish_stored(self, op: Operation) -> None:
+        await self._republish(op)
+        failed = op.result_subject == subjects.VM_OPERATION_FAILED.name
+        await self.context.advance(op, status="failed" if failed else "done")
 
     async def _republish(self, op: Operation) -> None:
         if op.result_subject and op.result:

@@ -1,19 +1,24 @@
 """Keeps the cache in step with vCenter: cold sync, then the change feed, healing on errors.
 
-Tracks the connection status the status query reports (connected, last success, consecutive
-failures, vCenter version).
+The change feed carries every change, removals included, within one round trip; a full
+resync every ``resync_s`` (and whenever the feed restarts) is only the safety net that bounds
+how long anything the feed might miss can stay wrong. Tracks the connection status the status
+query reports (connected, last success, consecutive failures, vCenter version).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from services.inventory.cache import InventoryCache
 from services.inventory.ports import InventoryReader
-from shared.errors import VmscaleError
+from shared.loops import Backoff, every
 from shared.messages import utcnow
 from shared.telemetry import get_logger
 
@@ -46,13 +51,24 @@ class Watcher:
     """Runs the read side: one snapshot, then ``changes`` in a loop, all in worker threads."""
 
     def __init__(
-        self, reader: InventoryReader, cache: InventoryCache, *, wait_s: int = 5, backoff_s: float = 2.0
+        self,
+        reader: InventoryReader,
+        cache: InventoryCache,
+        *,
+        wait_s: int = 5,
+        backoff_s: float = 2.0,
+        resync_s: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.reader = reader
         self.cache = cache
         self.status = ConnectionStatus()
         self._wait_s = wait_s
-        self._backoff_s = backoff_s
+        self._backoff = Backoff(base_s=backoff_s, max_s=30.0)
+        self._resync_s = resync_s
+        self._monotonic = monotonic
+        self._full_at: float | None = None
+        """When the cache was last made the full picture (``monotonic``)."""
         self.synced = asyncio.Event()
 
     def _ok(self) -> None:
@@ -65,32 +81,42 @@ class Watcher:
         self.status.connected = False
         self.status.consecutive_failures += 1
         self.status.last_error = str(exc) or type(exc).__name__
-        if isinstance(exc, VmscaleError):
-            log.warning("vCenter read failed", error=str(exc), failures=self.status.consecutive_failures)
-        else:  # not translated into ours: a bug to fix, with its traceback, but the watch goes on
-            log.exception("vCenter read failed unexpectedly", failures=self.status.consecutive_failures)
+
+    def _resync_due(self) -> bool:
+        return self._full_at is None or self._monotonic() - self._full_at >= self._resync_s
 
     async def sync(self) -> None:
-        """One full read into the cache (the cold sync)."""
+        """One full read into the cache (the cold sync, and the periodic resync)."""
+        cold = not self.cache.synced
         snapshot = await asyncio.to_thread(self.reader.snapshot)
-        self.cache.replace(snapshot.vms, snapshot.objects)
+        changed, removed = self.cache.replace(snapshot.vms, snapshot.objects)
+        self._full_at = self._monotonic()
         _settle()
         self.status.vcenter = await asyncio.to_thread(self.reader.about)
         self._ok()
         self.synced.set()
-        log.info("inventory synced", vms=len(snapshot.vms), revision=self.cache.revision)
+        if cold:
+            log.info("inventory synced", vms=len(snapshot.vms), revision=self.cache.revision)
+        elif changed or removed:  # changes between the last feed answer and now, or ones it missed
+            log.info("periodic resync corrected the cache", changed=changed, removed=removed)
 
-    async def run(self) -> None:
-        """Sync, then follow changes until cancelled; errors back off and heal."""
-        while True:
-            try:
-                if not self.cache.synced:
-                    await self.sync()
-                batch = await asyncio.to_thread(self.reader.changes, self._wait_s)
-                self.cache.apply(batch)
-                if batch.full:
-                    _settle()
-                self._ok()
-            except Exception as exc:  # any failure backs off and heals; a dead watch would freeze the cache
-                self._failed(exc)
-                await asyncio.sleep(min(self._backoff_s * self.status.consecutive_failures, 30.0))
+    async def step(self) -> None:
+        """One round: the (re)sync when due, else one answer of the change feed into the cache."""
+        try:
+            if self._resync_due():
+                await self.sync()
+                return
+            batch = await asyncio.to_thread(self.reader.changes, self._wait_s)
+            self.cache.apply(batch)
+            if batch.full:
+                self._full_at = self._monotonic()
+                _settle()
+            self._ok()
+        except Exception as exc:  # recorded for the status query; ``every`` logs it and backs off
+            self._failed(exc)
+            raise
+
+    async def run(self) -> NoReturn:
+        """Sync, then follow changes until cancelled; errors back off and heal (a dead watch
+        would freeze the cache)."""
+        await every(0, self.step, name="vCenter read", log=log, backoff=self._backoff)

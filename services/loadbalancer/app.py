@@ -1,91 +1,86 @@
 """Composition root of the loadbalancer service: build everything from settings, connect nothing.
 
-The driver is built here; member records need the database, which exists once the runtime has
-migrated it, so they are bound in the start hook — which then resumes the waits of adds and
-drains that were under way when the service last stopped, and starts the reconcile loop.
+The driver is built here; member records and stored results need the database, which exists
+once the runtime has migrated it, so they are bound in the start hook — which then publishes
+the results an earlier process stored but could not publish (``ResultOutbox``), resumes the
+waits of adds and drains that were under way when the service last stopped, and starts the
+reconcile loop. The outbox's re-publish pass runs every ``republish_interval_s``.
+
+Several replicas share the database: each health or drain wait is claimed by the replica that
+runs it (``WaitClaims``, ``wait_claim_ttl_s``), a pass every half of that TTL resumes the waits a
+dead replica left, and the reconcile loop runs on one replica at a time (the singleton lease
+``reconcile``, ``singleton_ttl_s``).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from faststream import FastStream
 
 from services.loadbalancer.adapters.sql import SqlRecords
+from services.loadbalancer.adapters.sql_results import SqlResults
+from services.loadbalancer.adapters.tables import leases as lease_table
 from services.loadbalancer.drivers import build_driver
 from services.loadbalancer.handlers import build_routers
-from services.loadbalancer.membership import Membership, Timings
+from services.loadbalancer.membership import Membership, Timings, WaitClaims
+from services.loadbalancer.outbox import ResultOutbox, ResultStore
 from services.loadbalancer.reconcile import Reconciler
-from services.loadbalancer.records import MemberRecord
+from services.loadbalancer.records import MemberRecords
 from services.loadbalancer.settings import LoadbalancerSettings
 from shared.errors import VmscaleError
+from shared.late import Late
+from shared.loops import every
 from shared.runtime import ServiceRuntime
+from shared.singleton import Leases, Singleton
+from shared.singleton_sql import SqlLeases
 from shared.telemetry import get_logger
 
-__all__ = ["DeferredRecords", "create_app"]
+__all__ = ["create_app"]
 
 log = get_logger(__name__)
-
-
-class DeferredRecords:
-    """``MemberRecords`` bound to the database once the runtime has started."""
-
-    def __init__(self) -> None:
-        self.inner: SqlRecords | None = None
-
-    def _records(self) -> SqlRecords:
-        if self.inner is None:
-            raise RuntimeError("member records are available once the service has started")
-        return self.inner
-
-    async def get(self, pool: str, name: str) -> MemberRecord | None:
-        """See ``MemberRecords.get``."""
-        return await self._records().get(pool, name)
-
-    async def put(self, record: MemberRecord) -> None:
-        """See ``MemberRecords.put``."""
-        await self._records().put(record)
-
-    async def delete(self, pool: str, name: str) -> None:
-        """See ``MemberRecords.delete``."""
-        await self._records().delete(pool, name)
-
-    async def all(self) -> list[MemberRecord]:
-        """See ``MemberRecords.all``."""
-        return await self._records().all()
 
 
 def create_app(settings: LoadbalancerSettings, runtime: ServiceRuntime | None = None) -> FastStream:
     """The FastStream app of the loadbalancer service."""
     runtime = runtime or ServiceRuntime("loadbalancer", settings)
     driver, close_driver = build_driver(settings)
-    records = DeferredRecords()
+    records: Late[MemberRecords] = Late("member records")
+    stored: Late[ResultStore] = Late("stored results")
     timings = Timings(
         health_poll_s=settings.health_poll_s,
         drain_poll_s=settings.drain_poll_s,
         drain_timeout_s=settings.drain_timeout_s,
         drain_timeouts=settings.drain_timeouts,
     )
-    membership = Membership(driver, records, runtime.bus, timings)
-    reconciler = Reconciler(membership, repair=settings.reconcile_repair)
+    # results are stored before they are published: a NATS blip delays them, a crash loses none
+    outbox = ResultOutbox(stored.proxy(), runtime.bus.publish)
+    leases: Late[Leases] = Late("leases")
+    claims = WaitClaims(leases.proxy(), runtime.instance, settings.wait_claim_ttl_s)
+    membership = Membership(driver, records.proxy(), outbox, timings, claims=claims)
+    singleton = Singleton(leases.proxy(), "reconcile", runtime.instance, settings.singleton_ttl_s, log=log)
+    reconciler = Reconciler(membership, repair=settings.reconcile_repair, fence=singleton.check)
     for router in build_routers(runtime.bus, membership):
         runtime.include(router)
 
     async def start() -> None:
-        records.inner = SqlRecords(runtime.require_engine())
+        engine = runtime.require_engine()
+        records.bind(SqlRecords(engine))
+        stored.bind(SqlResults(engine))
+        leases.bind(SqlLeases(engine, lease_table))
+        try:
+            sent = await outbox.flush()
+        except VmscaleError as exc:  # NATS or the database blinked: the re-publish pass retries
+            log.warning("stored results not re-published at start", error=str(exc))
+        else:
+            if sent:
+                log.info("re-published results stored before the restart", count=sent)
         resumed = await membership.resume()
         if resumed:
             log.info("resumed pool waits", count=resumed)
 
-    async def reconcile_loop() -> None:
-        while True:
-            await asyncio.sleep(settings.reconcile_interval_s)
-            try:
-                await reconciler.run_once()
-            except VmscaleError as exc:
-                log.warning("reconcile failed", error=str(exc))
-            except Exception:  # the next round still comes: a dead loop would stop reconciling silently
-                log.exception("reconcile failed unexpectedly")
+    async def resume_pass() -> None:
+        resumed = await membership.resume()
+        if resumed:
+            log.info("resumed pool waits another replica left", count=resumed)
 
     async def check_driver() -> str | None:
         try:
@@ -99,8 +94,14 @@ def create_app(settings: LoadbalancerSettings, runtime: ServiceRuntime | None = 
         await close_driver()
 
     runtime.on_startup(start)
+    runtime.background(lambda: outbox.run(settings.republish_interval_s))
+    every_half_ttl = settings.wait_claim_ttl_s / 2
+    runtime.background(lambda: every(every_half_ttl, resume_pass, name="wait resume pass", log=log, wait_first=True))
     if settings.reconcile_interval_s > 0:
-        runtime.background(reconcile_loop)
+        interval = settings.reconcile_interval_s
+        runtime.background(
+            lambda: singleton.every(interval, reconciler.run_once, name="reconcile", log=log, wait_first=True)
+        )
     runtime.add_check(settings.lb_driver, check_driver, critical=False)
     runtime.on_shutdown(stop)
     return runtime.app()

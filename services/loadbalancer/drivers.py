@@ -12,7 +12,6 @@ from services.loadbalancer.adapters.f5_session import F5Session
 from services.loadbalancer.adapters.haproxy import HAProxyPools
 from services.loadbalancer.adapters.haproxy_config import ConfigFile
 from services.loadbalancer.adapters.haproxy_runtime import RuntimeClient
-from services.loadbalancer.adapters.memory import InMemoryPools
 from services.loadbalancer.ports import PoolMembers
 from services.loadbalancer.settings import LoadbalancerSettings
 
@@ -51,9 +50,5 @@ def build_driver(settings: LoadbalancerSettings) -> tuple[PoolMembers, Closer]:
     async def nothing() -> None:
         return None
 
-    if settings.lb_driver == "haproxy":
-        config = ConfigFile(settings.haproxy_config) if settings.haproxy_config else None
-        return HAProxyPools(
-            RuntimeClient(settings.haproxy_runtime), config, check_options=settings.haproxy_check
-        ), nothing
-    return InMemoryPools(settings.memory_pools), nothing
+    config = ConfigFile(settings.haproxy_config) if settings.haproxy_config else None
+    return HAProxyPools(RuntimeClient(settings.haproxy_runtime), config, check_options=settings.haproxy_check), nothing

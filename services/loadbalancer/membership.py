@@ -10,21 +10,36 @@ it up (or the pool has no monitor) it is enabled and ``pool.member_added`` is pu
 until connections reach 0 or the drain timeout (the command's, else the pool's, else 300 s),
 force offline, then ``pool.member_drained`` with the final count and the time it took.
 ``cmd.pool.cancel_drain`` stops a drain and re-enables the member.
+
+Several replicas: with ``WaitClaims`` each wait runs on the replica that claims it (a lease per
+member, ``wait:<pool>:<name>``, renewed while the wait runs, released at its end); a replica
+that finds the claim held leaves the wait alone, so two replicas never resume the same wait,
+and one whose renewal is refused (it stalled past the TTL) stops its wait at once. A dead
+replica's waits are taken over by another replica's ``resume`` pass once their claims expire.
+
+A command reaching a replica that does not hold the member's wait stores the member's new
+record (or deletes it) as usual. The holder's wait reads the stored record at every poll, before
+its next side effect; once it is no longer the one it waits for (another desired state or another
+command's id) it stops without publishing, so the result is published once, by the replica that
+handled the command; a new add or drain record is waited for under the same claim. A command
+landing during the holder's final load balancer call counts as arriving after the wait ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from services.loadbalancer.ports import PoolMembers
 from services.loadbalancer.records import Desired, MemberRecord, MemberRecords
 from shared import subjects
+from shared.clock import Clock, SystemClock
 from shared.errors import NotFound, RetryableError, VmscaleError
+from shared.keyed_tasks import KeyedTasks
 from shared.messages import (
     AddPoolMember,
     CancelDrain,
@@ -39,12 +54,12 @@ from shared.messages import (
     PoolOperationFailed,
     PoolUpdated,
     RemovePoolMember,
-    utcnow,
 )
+from shared.singleton import Leases, hold_claim
 from shared.subjects import Subject
 from shared.telemetry import get_logger
 
-__all__ = ["EventSink", "Membership", "Timings"]
+__all__ = ["EventSink", "Membership", "Timings", "WaitClaims"]
 
 log = get_logger(__name__)
 Key = tuple[str, str]
@@ -72,6 +87,29 @@ class Timings:
         return float(self.drain_timeouts.get(pool, self.drain_timeout_s))
 
 
+@dataclass(frozen=True)
+class WaitClaims:
+    """The claims on background waits this replica shares with the others (one store)."""
+
+    leases: Leases
+    owner: str
+    ttl_s: float = 30.0
+
+    @staticmethod
+    def name(key: Key) -> str:
+        """The claim's name for a member's wait (the pool's length keeps it unambiguous)."""
+        return f"wait:{len(key[0])}:{key[0]}:{key[1]}"
+
+
+class _Superseded(Exception):
+    """The member's stored record is no longer the one a wait runs for: a command (maybe
+    handled by another replica) replaced it with ``by`` (``None``: removed)."""
+
+    def __init__(self, by: MemberRecord | None) -> None:
+        super().__init__("superseded")
+        self.by = by
+
+
 def _envelope(record: MemberRecord) -> dict[str, Any]:
     return {"correlation_id": record.correlation_id, "causation_id": record.causation_id}
 
@@ -85,60 +123,64 @@ class Membership:
         records: MemberRecords,
         events: EventSink,
         timings: Timings | None = None,
-        now: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
+        claims: WaitClaims | None = None,
     ) -> None:
         self.driver = driver
+        self.claims = claims
+        self._claimed: set[str] = set()
         self.records = records
         self.events = events
         self.timings = timings or Timings()
-        self._now = now
-        self._tasks: dict[Key, tuple[str, asyncio.Task[None]]] = {}
+        self._clock = clock or SystemClock()
+        self._waits: KeyedTasks[Key] = KeyedTasks("background pool wait", log)
+        self._switched: dict[Key, str] = {}  # waits now running another kind (see _run_wait)
 
     # -- commands ---------------------------------------------------------------------------
 
     async def add(self, cmd: AddPoolMember) -> None:
         """Add the member disabled, then enable it once healthy (in the background)."""
         key = (cmd.pool, cmd.name)
-        if self._running(key) == "add":
+        if self.running().get(key) == "add":
             return  # a redelivered command: the wait is already under way
-        await self._stop(key)
+        await self._waits.cancel(key)
         await self.driver.add(cmd.pool, cmd.name, cmd.address, cmd.port)
         record = MemberRecord(
-            cmd.pool, cmd.name, cmd.address, cmd.port, Desired.ADDING, self._now(), cmd.timeout_s,
+            cmd.pool, cmd.name, cmd.address, cmd.port, Desired.ADDING, self._clock.now(), cmd.timeout_s,
             cmd.activity_id, cmd.correlation_id, str(cmd.message_id),
         )  # fmt: skip
         await self.records.put(record)
         if cmd.wait_healthy:
-            self._spawn(key, "add", self._await_health(record))
+            await self._start_wait(key, record, "add")
         else:
             await self._activate(record)
 
     async def drain(self, cmd: DrainPoolMember) -> None:
         """Disable the member and wait (in the background) for its connections to end."""
         key = (cmd.pool, cmd.name)
-        if self._running(key) == "drain":
+        if self.running().get(key) == "drain":
             return
-        await self._stop(key)
+        await self._waits.cancel(key)
         member = await self._require(cmd.pool, cmd.name)
         timeout = cmd.timeout_s if "timeout_s" in cmd.model_fields_set else self.timings.drain_timeout(cmd.pool)
         if member.admin is MemberAdmin.ENABLED:
             await self.driver.disable(cmd.pool, cmd.name)
         record = MemberRecord(
-            cmd.pool, cmd.name, member.address, member.port, Desired.DRAINING, self._now(), timeout,
+            cmd.pool, cmd.name, member.address, member.port, Desired.DRAINING, self._clock.now(), timeout,
             cmd.activity_id, cmd.correlation_id, str(cmd.message_id),
         )  # fmt: skip
         await self.records.put(record)
         await self._updated(cmd.pool, record)
-        self._spawn(key, "drain", self._await_drain(record))
+        await self._start_wait(key, record, "drain")
 
     async def cancel_drain(self, cmd: CancelDrain) -> None:
         """Stop a drain and re-enable the member (also when no drain is running)."""
         key = (cmd.pool, cmd.name)
-        await self._stop(key)
+        await self._waits.cancel(key)
         member = await self._require(cmd.pool, cmd.name)
         await self.driver.enable(cmd.pool, cmd.name)
         record = MemberRecord(
-            cmd.pool, cmd.name, member.address, member.port, Desired.ACTIVE, self._now(), 0.0,
+            cmd.pool, cmd.name, member.address, member.port, Desired.ACTIVE, self._clock.now(), 0.0,
             cmd.activity_id, cmd.correlation_id, str(cmd.message_id),
         )  # fmt: skip
         await self.records.put(record)
@@ -151,7 +193,7 @@ class Membership:
     async def remove(self, cmd: RemovePoolMember) -> None:
         """Remove the member (a missing one is success) and forget its record."""
         key = (cmd.pool, cmd.name)
-        await self._stop(key)
+        await self._waits.cancel(key)
         await self.driver.remove(cmd.pool, cmd.name)
         await self.records.delete(cmd.pool, cmd.name)
         envelope = {"correlation_id": cmd.correlation_id, "causation_id": str(cmd.message_id)}
@@ -162,47 +204,113 @@ class Membership:
         await self._updated(cmd.pool, None, envelope)
 
     async def resume(self) -> int:
-        """Restart the waits of recorded adds and drains (after a restart); how many."""
+        """Restart the waits of recorded adds and drains that no replica runs (at start, and in
+        the periodic pass that takes over a dead replica's waits); how many started here."""
         resumed = 0
         for record in await self.records.all():
             key = (record.pool, record.name)
-            if self._running(key):
+            if key in self._waits:
                 continue
             if record.desired is Desired.ADDING:
-                self._spawn(key, "add", self._await_health(record))
-                resumed += 1
+                resumed += await self._start_wait(key, record, "add")
             elif record.desired is Desired.DRAINING:
-                self._spawn(key, "drain", self._await_drain(record))
-                resumed += 1
+                resumed += await self._start_wait(key, record, "drain")
         return resumed
+
+    async def _start_wait(self, key: Key, record: MemberRecord, kind: str) -> bool:
+        """Start the wait of ``kind`` for ``record`` here, unless another replica holds its claim."""
+        wait = partial(self._run_wait, record)
+        claims = self.claims
+        if claims is None:
+            self._waits.start(key, wait, kind=kind)
+            return True
+        name = claims.name(key)
+        token = await asyncio.to_thread(claims.leases.acquire, name, claims.owner, claims.ttl_s)
+        if token is None:
+            log.debug("pool wait held by another replica", pool=record.pool, member=record.name, kind=kind)
+            return False
+        self._claimed.add(name)
+        self._waits.start(key, partial(self._hold, name, token, wait), kind=kind)
+        return True
+
+    async def _hold(self, name: str, token: int, wait: Callable[[], Awaitable[None]]) -> None:
+        assert self.claims is not None
+        claims = self.claims
+        try:
+            await hold_claim(claims.leases, name, claims.owner, claims.ttl_s, token, wait, log=log)
+        finally:
+            self._claimed.discard(name)
 
     async def wait_idle(self) -> None:
         """Wait until no background wait runs (tests, benchmarks, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*(task for _, task in list(self._tasks.values())), return_exceptions=True)
+        await self._waits.wait_idle()
 
     async def close(self) -> None:
-        """Cancel background waits; their records let the next start resume them."""
-        for key in list(self._tasks):
-            await self._stop(key)
+        """Cancel background waits and give up their claims: another replica (or the next start)
+        resumes them from their records."""
+        await self._waits.close()
+        if self.claims is not None:  # a wait cancelled before it began never released its claim
+            for name in list(self._claimed):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.claims.leases.release, name, self.claims.owner)
+            self._claimed.clear()
 
     def running(self) -> dict[Key, str]:
         """Which members have a background wait, and of which kind."""
-        return {key: kind for key, (kind, _) in self._tasks.items()}
+        return {key: self._switched.get(key, kind) for key, kind in self._waits.running().items()}
 
     # -- background waits -------------------------------------------------------------------
+
+    async def _run_wait(self, record: MemberRecord) -> None:
+        """Run the wait ``record`` asks for (health for an add, connections for a drain); when a
+        command replaced the record meanwhile, stop, or run the wait the new record asks for."""
+        current: MemberRecord | None = record
+        key = (record.pool, record.name)
+        try:
+            while current is not None:
+                wait = self._await_health if current.desired is Desired.ADDING else self._await_drain
+                try:
+                    await wait(current)
+                    return
+                except _Superseded as exc:
+                    current = exc.by if exc.by and exc.by.desired in (Desired.ADDING, Desired.DRAINING) else None
+                if current is not None:
+                    self._switched[key] = "add" if current.desired is Desired.ADDING else "drain"
+                log.info(
+                    "pool wait superseded by a newer command", pool=record.pool, member=record.name,
+                    next=current.desired.value if current else None,
+                )  # fmt: skip
+        finally:
+            self._switched.pop(key, None)
+
+    async def _stands(self, record: MemberRecord) -> bool:
+        """Raise ``_Superseded`` when the stored record is no longer ``record``; False when the
+        store does not answer (try at the next poll). Without claims, commands stop waits locally."""
+        if self.claims is None:
+            return True
+        try:
+            stored = await self.records.get(record.pool, record.name)
+        except RetryableError as exc:
+            log.info("cannot read the member record; waiting", pool=record.pool, error=str(exc))
+            return False
+        if stored is None or (stored.desired, stored.causation_id) != (record.desired, record.causation_id):
+            raise _Superseded(stored)
+        return True
 
     async def _await_health(self, record: MemberRecord) -> None:
         try:
             while True:
                 member = await self._member_or_none(record)
+                if not await self._stands(record):
+                    await asyncio.sleep(self.timings.health_poll_s)
+                    continue
                 if member is None:
                     raise NotFound(f"member {record.name} vanished from pool {record.pool}", pool=record.pool)
                 if member.health in (MemberHealth.UP, MemberHealth.UNCHECKED):
                     await self._activate(record)
                     return
                 if self._elapsed(record) >= record.timeout_s:
-                    await self.records.put(record.moved(Desired.FAILED, self._now()))
+                    await self.records.put(record.moved(Desired.FAILED, self._clock.now()))
                     reason = f"not healthy after {record.timeout_s:g} s (health {member.health}); left disabled"
                     await self._failed(record, "add", reason, "OperationTimeout", retryable=True)
                     await self._updated(record.pool, record)
@@ -217,13 +325,15 @@ class Membership:
             while True:
                 member = await self._member_or_none(record)
                 connections = member.connections if member else 0
-                if member is None or connections == 0 or self._elapsed(record) >= record.timeout_s:
+                if await self._stands(record) and (
+                    member is None or connections == 0 or self._elapsed(record) >= record.timeout_s
+                ):
                     break
                 await asyncio.sleep(self.timings.drain_poll_s)
             if member is not None:
                 await self.driver.force_offline(record.pool, record.name)
             elapsed = round(self._elapsed(record), 3)
-            await self.records.put(record.moved(Desired.DRAINED, self._now()))
+            await self.records.put(record.moved(Desired.DRAINED, self._clock.now()))
             await self.events.publish(
                 subjects.POOL_MEMBER_DRAINED,
                 PoolMemberDrained(
@@ -239,7 +349,7 @@ class Membership:
 
     async def _activate(self, record: MemberRecord) -> None:
         await self.driver.enable(record.pool, record.name)
-        await self.records.put(record.moved(Desired.ACTIVE, self._now()))
+        await self.records.put(record.moved(Desired.ACTIVE, self._clock.now()))
         member = await self._member_or_none(record)
         state = member.state if member else None
         await self.events.publish(
@@ -286,27 +396,4 @@ class Membership:
         return member
 
     def _elapsed(self, record: MemberRecord) -> float:
-        return (self._now() - record.since).total_seconds()
-
-    def _running(self, key: Key) -> str | None:
-        entry = self._tasks.get(key)
-        return entry[0] if entry and not entry[1].done() else None
-
-    def _spawn(self, key: Key, kind: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks[key] = (kind, task)
-
-        def forget(done: asyncio.Task[None]) -> None:
-            if self._tasks.get(key, (None, None))[1] is done:
-                del self._tasks[key]
-            if not done.cancelled() and done.exception() is not None:
-                log.error("background pool wait crashed", pool=key[0], member=key[1], error=str(done.exception()))
-
-        task.add_done_callback(forget)
-
-    async def _stop(self, key: Key) -> None:
-        entry = self._tasks.pop(key, None)
-        if entry is not None and not entry[1].done():
-            entry[1].cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await entry[1]
+        return (self._clock.now() - record.since).total_seconds()

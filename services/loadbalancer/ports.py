@@ -1,4 +1,5 @@
-"""The one port of the loadbalancer service: pool membership on F5 BIG-IP, HAProxy or a fake.
+"""The one port of the loadbalancer service: pool membership on F5 BIG-IP or HAProxy
+(and, in the tests, the in-memory fake of ``testkit/loadbalancer/memory.py``).
 
 Callers type against the narrowest Protocol they use: queries take a ``PoolReader``; the
 membership use cases take ``PoolMembers``. Every implementation runs the same contract suite

@@ -5,11 +5,16 @@ never added by vmscale — reported, never removed: base VMs live there too) and
 (recorded ``active`` but not enabled, or recorded ``drained`` but enabled). A pool's drift is
 published when it changes, not on every pass. With ``repair`` on, missing members are added
 again (health-gated, like a new add) and mismatched admin states are set back.
+
+With several replicas the loop runs on one at a time (a singleton lease, ``app.py``); ``fence``
+is called before each pool's repair and drift event and raises when this replica no longer
+holds the lease, so a replica that lost it stops before writing anything.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 from services.loadbalancer.membership import Membership
 from services.loadbalancer.records import Desired, MemberRecord
@@ -34,9 +39,12 @@ def _mismatch(record: MemberRecord, member: PoolMember) -> bool:
 class Reconciler:
     """Finds (and optionally repairs) drift between records and the load balancer."""
 
-    def __init__(self, membership: Membership, *, repair: bool = False) -> None:
+    def __init__(
+        self, membership: Membership, *, repair: bool = False, fence: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.membership = membership
         self.repair = repair
+        self.fence = fence
         self._last: dict[str, PoolDriftDetected] = {}
 
     async def run_once(self) -> list[PoolDriftDetected]:
@@ -59,6 +67,8 @@ class Reconciler:
             missing = [r for r in settled if r.name not in actual and r.desired is not Desired.DRAINED]
             mismatched = [r for r in settled if r.name in actual and _mismatch(r, actual[r.name])]
             unexpected = sorted(name for name in actual if name not in recorded)
+            if self.fence is not None and (missing or mismatched or unexpected or pool in self._last):
+                await self.fence()
             repaired = await self._repair(missing, mismatched) if self.repair else []
             drift = PoolDriftDetected(
                 pool=pool,

@@ -18,6 +18,9 @@ from services.monitoring.artifacts import Artifacts
 from services.monitoring.settings import MonitoringSettings
 from shared.errors import InvalidInput
 from shared.messages import AgentProgress, AgentsInstalled, InstallAgents, deterministic_id
+from shared.telemetry import get_logger
+
+log = get_logger(__name__)
 
 __all__ = ["AgentOperations"]
 
@@ -56,7 +59,13 @@ class AgentOperations:
         raise InvalidInput("unknown agent tool", tool=tool, known=list(TOOLS))
 
     def _promtail(self, hostname: str, *, port: int) -> AgentSpec:
-        return promtail_spec(self._prefix, hostname=hostname, loki_url=self.settings.loki_url, port=port)
+        return promtail_spec(
+            self._prefix,
+            hostname=hostname,
+            loki_url=self.settings.loki_url,
+            port=port,
+            sensitive=self.settings.promtail_sensitive_logs,
+        )
 
     def spec(self, tool: str, *, port: int | None = None) -> AgentSpec:
         """The spec of ``tool`` for status and uninstall (paths, unit, port; no host name needed)."""
@@ -94,6 +103,16 @@ class AgentOperations:
         hosts = [(host.address, host.port) for host in cmd.hosts]
         async for result in self.installer.batch(hosts, operate, self.settings.install_concurrency):
             (succeeded if result.ok else failed).append(names[result.host])
+            if not result.ok:  # the event says it too; the log is where an operator looks first
+                log.warning(
+                    "agent operation failed",
+                    tool=cmd.tool,
+                    action=cmd.action,
+                    vm_name=names[result.host],
+                    address=result.host,
+                    error_kind=result.error_kind,
+                    reason=result.reason,
+                )
             yield AgentProgress(
                 message_id=deterministic_id("agent", batch_id, result.host),
                 batch_id=batch_id,

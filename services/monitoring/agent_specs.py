@@ -110,18 +110,29 @@ def node_exporter_spec(prefix: PurePosixPath, *, listen_host: str = "", port: in
     )
 
 
-def promtail_spec(prefix: PurePosixPath, *, hostname: str, loki_url: str, port: int = 9080) -> AgentSpec:
-    """Promtail shipping the original's log set, labelled with the VM's own ``hostname``."""
+SENSITIVE_LOGS: dict[str, list[str]] = {
+    "auth": ["/var/log/auth.log", "/var/log/secure"],
+    "shell_history": ["/home/*/.bash_history", "/root/.bash_history", "/home/*/.zsh_history"],
+}
+"""Logs that carry what people typed (passwords pasted on a command line, sudo attempts): shipped
+to Loki only when ``sensitive`` is asked for (the ``promtail_sensitive_logs`` setting)."""
+
+
+def promtail_spec(
+    prefix: PurePosixPath, *, hostname: str, loki_url: str, port: int = 9080, sensitive: bool = False
+) -> AgentSpec:
+    """Promtail shipping the original's log set, labelled with the VM's own ``hostname``; the
+    ``SENSITIVE_LOGS`` (auth log, shell history) only with ``sensitive``."""
     labels = {"hostname": hostname, "instance": hostname}
     jobs = {
-        "auth": ["/var/log/auth.log", "/var/log/secure"],
         "system": ["/var/log/syslog", "/var/log/messages"],
         "login_history": ["/var/log/login_history.log"],
         "cron": ["/var/log/cron"],
         "web_server": ["/var/log/nginx/*.log", "/var/log/apache2/*.log", "/var/log/httpd/*.log"],
-        "shell_history": ["/home/*/.bash_history", "/root/.bash_history", "/home/*/.zsh_history"],
         "system_logs": ["/var/log/kern.log", "/var/log/daemon.log", "/var/log/dpkg.log", "/var/log/apt/*.log"],
     }
+    if sensitive:
+        jobs |= SENSITIVE_LOGS
     config = {
         "server": {"http_listen_port": port, "grpc_listen_port": 0},
         "positions": {"filename": str(prefix / "var/lib/vmscale/promtail/positions.yaml")},

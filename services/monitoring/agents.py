@@ -79,6 +79,10 @@ class AgentInstaller:
         self._probe = probe
         self._ready_timeout_s = ready_timeout_s
 
+    async def forget_host(self, address: str) -> int:
+        """Forget ``address``'s recorded host keys (its VM is gone); how many."""
+        return await self._connector.forget(address)
+
     async def _systemd(self, host: RemoteHost) -> bool:
         return await _exists(host, PurePosixPath("/run/systemd/system"))
 

@@ -8,8 +8,6 @@ rendering is not written and causes no reload, so re-provisioning is idempotent 
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,12 +28,15 @@ from services.monitoring.domain import (
     rule_group_name,
     webhook_url,
 )
+from services.monitoring.locks import FileLocks, ProcessLocks
 from services.monitoring.ports import AlertmanagerApi, ConfigChecker, ConfigStore, PrometheusApi
+from shared.clock import Clock
 from shared.errors import InvalidInput, VmscaleError
 from shared.messages import AlertRuleSpec
-from shared.testing.clock import Clock
 
 __all__ = ["Alerting", "Provisioned"]
+
+_AM_LOCK = "alertmanager-config"
 
 SILENCE_AUTHOR = "vmscale"
 
@@ -65,6 +66,7 @@ class Alerting:
         route_options: RouteOptions,
         clock: Clock,
         silence_duration_s: int = 1800,
+        locks: FileLocks | None = None,
     ) -> None:
         self._rules = rules
         self._am_config = am_config
@@ -76,8 +78,9 @@ class Alerting:
         self._route_options = route_options
         self._clock = clock
         self._silence_s = silence_duration_s
-        self._group_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._am_lock = asyncio.Lock()
+        self._locks: FileLocks = locks or ProcessLocks()
+        """A group's rule file, and the one Alertmanager file, have one writer at a time: across
+        the replicas sharing the directories with ``FlockLocks``."""
 
     async def _install(
         self, store: ConfigStore, name: str, new: bytes | None, reload: Callable[[], Awaitable[None]]
@@ -117,11 +120,11 @@ class Alerting:
         text = render_rules(group, spec, config_id or group, self._rule_options)
         await self._checker.check_rules(text)
         name = rule_file_name(group)
-        async with self._group_locks[group]:
+        async with self._locks.hold(f"rules-{group}"):
             previous_rules = await self._rules.read(name)
             rules_changed = await self._install(self._rules, name, text.encode(), self._prometheus.reload)
             try:
-                async with self._am_lock:
+                async with self._locks.hold(_AM_LOCK):
                     current = await self._read_am()
                     updated = apply_group_routes(current, group, url, repeat_interval_s, self._route_options)
                     routes_changed = await self._write_am(current, updated)
@@ -134,9 +137,9 @@ class Alerting:
     async def remove(self, group: str) -> bool:
         """Delete the group's rules and routes; ``False`` when nothing was there."""
         check_group(group)
-        async with self._group_locks[group]:
+        async with self._locks.hold(f"rules-{group}"):
             rules_changed = await self._install(self._rules, rule_file_name(group), None, self._prometheus.reload)
-        async with self._am_lock:
+        async with self._locks.hold(_AM_LOCK):
             current = await self._read_am()
             routes_changed = await self._write_am(current, remove_group_routes(current, group, self._route_options))
         return rules_changed or routes_changed

@@ -191,6 +191,12 @@ class HostConnector(Protocol):
         ``HostKeyUnknown``; on first use records the host key (unless strict)."""
         ...
 
+    async def forget(self, host: str) -> int:
+        """Drop every recorded host key of ``host`` (any port), so the next VM given that
+        address is trusted on its first connection; how many were dropped. Idempotent; does not
+        connect. Called when the VM behind the address is deregistered (scale-in, rollback)."""
+        ...
+
 
 class Downloader(Protocol):
     """Fetches agent artifacts from their configured URL (on vmscale's side, never on a VM)."""

@@ -1,7 +1,8 @@
 """Prometheus registration through file_sd: one JSON file per job, one writer per job.
 
 Each change reads the job's file, applies the change and writes the whole (small) file back
-atomically under the job's lock, so concurrent registrations never lose or corrupt an entry
+atomically under the job's lock (``services.monitoring.locks``: across the replicas sharing the
+directory), so concurrent registrations never lose or corrupt an entry
 and Prometheus is never reloaded or restarted (file_sd is watched). The same files back the
 ``http_sd`` endpoint when Prometheus pulls targets instead.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from services.monitoring.domain import SYSTEM_JOBS, Target, check_job, parse_job_file, render_job_file, target_groups
 from services.monitoring.domain.rules import cpu_expr, memory_expr
+from services.monitoring.locks import FileLocks, ProcessLocks
 from services.monitoring.ports import ConfigStore, PrometheusApi
 from shared.errors import Conflict, OperationTimeout
 
@@ -49,10 +50,11 @@ class TargetHealth:
 class TargetRegistry:
     """Jobs and targets of vmscale (the system jobs are neither listed nor touched)."""
 
-    def __init__(self, store: ConfigStore, prometheus: PrometheusApi) -> None:
+    def __init__(self, store: ConfigStore, prometheus: PrometheusApi, locks: FileLocks | None = None) -> None:
         self._store = store
         self._prometheus = prometheus
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: FileLocks = locks or ProcessLocks()
+        """One holder per job file: across replicas with ``FlockLocks`` on a shared directory."""
 
     async def _load(self, job: str) -> list[Target] | None:
         data = await self._store.read(job + SUFFIX)
@@ -65,7 +67,7 @@ class TargetRegistry:
         that address:port is registered for another VM, or the job is a system job.
         """
         check_job(target.job)
-        async with self._locks[target.job]:
+        async with self._locks.hold(f"file_sd-{target.job}"):
             current = await self._load(target.job)
             existing = {t.key: t for t in current or []}
             if target.key in existing:
@@ -88,7 +90,7 @@ class TargetRegistry:
     async def remove(self, job: str, address: str, port: int) -> bool:
         """Remove one target; ``False`` when it was not there. The job file stays (maybe empty)."""
         check_job(job)
-        async with self._locks[job]:
+        async with self._locks.hold(f"file_sd-{job}"):
             current = await self._load(job)
             if current is None:
                 return False
@@ -101,7 +103,7 @@ class TargetRegistry:
     async def delete_job(self, job: str) -> bool:
         """Delete a job and its targets; ``False`` when it did not exist. System jobs refuse."""
         check_job(job)
-        async with self._locks[job]:
+        async with self._locks.hold(f"file_sd-{job}"):
             return await self._store.delete(job + SUFFIX)
 
     async def jobs(self) -> dict[str, int]:

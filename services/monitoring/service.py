@@ -88,7 +88,7 @@ class MonitoringService:
         outcome = await self.registry.add(target)
         if outcome.job_created:
             await self._dashboard(target)
-        up = await self._wait_up(target, cmd.wait_up, cmd.timeout_s, keepalive) if cmd.wait_up else False
+        up = await self._wait_up(target, cmd.timeout_s, keepalive) if cmd.wait_up else False
         return TargetRegistered(
             message_id=deterministic_id("target-registered", cmd.message_id),
             activity_id=cmd.activity_id,
@@ -99,9 +99,7 @@ class MonitoringService:
             **cmd.caused_by(cmd),
         )
 
-    async def _wait_up(
-        self, target: Target, wait: bool, timeout_s: float, keepalive: Callable[[], Awaitable[None]] | None
-    ) -> bool:
+    async def _wait_up(self, target: Target, timeout_s: float, keepalive: Callable[[], Awaitable[None]] | None) -> bool:
         """Block until Prometheus reports ``target`` up, telling the bus we are alive every 10 s."""
         deadline_s, step = timeout_s, 10.0
         while True:
@@ -131,7 +129,7 @@ class MonitoringService:
             await self.agents.install("jmx_exporter", cmd.address, port=port, jmx_port=cmd.jmx_port)
         await self.registry.add(target)
         uid = await self._upsert(jvm_dashboard(cmd.job, datasource_uid=self.settings.grafana_datasource_uid))
-        up = await self._wait_up(target, cmd.wait_up, cmd.timeout_s, keepalive) if cmd.wait_up else False
+        up = await self._wait_up(target, cmd.timeout_s, keepalive) if cmd.wait_up else False
         return JmxExporterRegistered(
             message_id=deterministic_id("jmx-registered", cmd.message_id),
             activity_id=cmd.activity_id,
@@ -182,8 +180,10 @@ class MonitoringService:
         )
 
     async def deregister(self, cmd: DeregisterTarget) -> TargetDeregistered:
-        """Remove the VM's target; a missing one is success."""
+        """Remove the VM's target (a missing one is success) and forget the address's host keys:
+        the VM is leaving, and the next VM the IP pool gives the address to has keys of its own."""
         await self.registry.remove(cmd.job, cmd.address, cmd.port)
+        await self.installer.forget_host(cmd.address)
         return TargetDeregistered(
             message_id=deterministic_id("target-deregistered", cmd.message_id),
             activity_id=cmd.activity_id,

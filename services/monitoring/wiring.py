@@ -11,17 +11,20 @@ from services.monitoring.adapters.alertmanager import AlertmanagerHttp
 from services.monitoring.adapters.checkers import ToolChecker
 from services.monitoring.adapters.download import HttpDownloader
 from services.monitoring.adapters.files import LocalDirStore, SftpDirStore
+from services.monitoring.adapters.flock import LOCKS_DIR, FlockLocks
 from services.monitoring.adapters.grafana import GrafanaHttp
 from services.monitoring.adapters.prometheus import PrometheusHttp
 from services.monitoring.adapters.ssh import AsyncsshConnector
 from services.monitoring.alerting import Alerting
 from services.monitoring.artifacts import Artifacts, ArtifactSource
 from services.monitoring.domain import RouteOptions, RuleOptions
+from services.monitoring.locks import FencedStore, FileLocks, LeaseLocks, ProcessLocks
 from services.monitoring.ports import ConfigStore, Dashboards
 from services.monitoring.registry import TargetRegistry
 from services.monitoring.settings import MonitoringSettings
+from shared.clock import Clock, SystemClock
 from shared.errors import ConfigurationError
-from shared.testing.clock import Clock, SystemClock
+from shared.singleton import Leases
 
 __all__ = ["Monitoring", "artifact_sources", "build_artifacts", "build_monitoring", "vm_connector"]
 
@@ -50,7 +53,7 @@ def vm_connector(settings: MonitoringSettings) -> AsyncsshConnector:
         port=settings.ssh_port,
         connect_timeout=settings.ssh_connect_timeout_s,
         command_timeout=settings.ssh_command_timeout_s,
-        sudo=settings.ssh_sudo,
+        sudo=settings.ssh_uses_sudo,
     )
 
 
@@ -113,15 +116,48 @@ def _stores(settings: MonitoringSettings) -> tuple[ConfigStore, ConfigStore, Con
     )
 
 
-def build_monitoring(settings: MonitoringSettings, client: httpx.AsyncClient, clock: Clock | None = None) -> Monitoring:
-    """Wire adapters and use cases; nothing connects here."""
+def _where(settings: MonitoringSettings, directory: Path, store: ConfigStore) -> str:
+    """Where a config directory lives, the same on every replica configured alike."""
+    if isinstance(store, SftpDirStore):
+        return f"sftp://{settings.plg_host}:{settings.plg_port}{directory}"
+    return f"local:{directory}"
+
+
+def build_monitoring(
+    settings: MonitoringSettings,
+    client: httpx.AsyncClient,
+    clock: Clock | None = None,
+    *,
+    leases: Leases | None = None,
+    owner: str = "",
+) -> Monitoring:
+    """Wire adapters and use cases; nothing connects here.
+
+    With ``leases`` (the service's database, bound once it has started) every read-modify-write
+    of a config file also takes a lease as ``owner`` (``locks.LeaseLocks``): replicas sharing the
+    files anywhere, over SFTP included, write one at a time, each write fenced. Without it only
+    the host's processes (``flock`` on local directories) and this process's tasks are serialised.
+    """
     clock = clock or SystemClock()
     file_sd, rules, am_files = _stores(settings)
+    registry_locks: FileLocks = (
+        FlockLocks(settings.file_sd_dir / LOCKS_DIR) if isinstance(file_sd, LocalDirStore) else ProcessLocks()
+    )
+    alert_locks: FileLocks = (
+        FlockLocks(settings.rules_dir / LOCKS_DIR) if settings.config_location == "local" else ProcessLocks()
+    )
+    sd_store, rules_store, am_store = file_sd, rules, am_files
+    if leases is not None:
+        timing = {"ttl_s": settings.file_lease_ttl_s, "wait_s": settings.file_lease_wait_s}
+        sd_where = _where(settings, settings.file_sd_dir, file_sd)
+        registry_locks = LeaseLocks(registry_locks, leases, owner, sd_where, **timing)
+        alert_locks = LeaseLocks(alert_locks, leases, owner, _where(settings, settings.rules_dir, rules), **timing)
+        sd_store, rules_store, am_store = FencedStore(file_sd), FencedStore(rules), FencedStore(am_files)
     prometheus = PrometheusHttp(client, settings.prometheus_url)
     alertmanager = AlertmanagerHttp(client, settings.alertmanager_url)
     alerting = Alerting(
-        rules=rules,
-        am_config=am_files,
+        rules=rules_store,
+        am_config=am_store,
         am_config_name=Path(settings.alertmanager_config).name,
         prometheus=prometheus,
         alertmanager=alertmanager,
@@ -136,15 +172,20 @@ def build_monitoring(settings: MonitoringSettings, client: httpx.AsyncClient, cl
         ),
         clock=clock,
         silence_duration_s=settings.silence_duration_s,
+        locks=alert_locks,
     )
     dashboards: Dashboards | None = None
     if settings.grafana_url:
-        if settings.grafana_token is None:
-            raise ConfigurationError("grafana_url is set but grafana_token is not")
-        dashboards = GrafanaHttp(client, settings.grafana_url, settings.grafana_token.get_secret_value())
+        if settings.grafana_token is not None:
+            dashboards = GrafanaHttp(client, settings.grafana_url, settings.grafana_token.get_secret_value())
+        elif settings.grafana_user and settings.grafana_password is not None:
+            basic = (settings.grafana_user, settings.grafana_password.get_secret_value())
+            dashboards = GrafanaHttp(client, settings.grafana_url, "", basic=basic)
+        else:
+            raise ConfigurationError("grafana_url is set but neither grafana_token nor grafana_user/password")
     return Monitoring(
         settings=settings,
-        registry=TargetRegistry(file_sd, prometheus),
+        registry=TargetRegistry(sd_store, prometheus, registry_locks),
         alerting=alerting,
         prometheus=prometheus,
         alertmanager=alertmanager,

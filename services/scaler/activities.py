@@ -1,5 +1,9 @@
 """Use case: run activities (sagas) — advance on replies, run local steps, time out, resume.
 
+The steps' table is ``steps.STEPS``; a reply is matched to its step by ``step_replies``; local
+steps run in ``local_steps``; audit events come from ``activity_events``; instance state changes
+are ``domain.instances``' and timer changes ``domain.timers``'.
+
 Every change to an activity happens in one transaction with the commands and events it causes
 (written to the outbox), so a command is published if and only if its step was recorded. Replies
 may reach any replica; local steps (health probe, hooks) run on the replica that holds the group
@@ -10,27 +14,20 @@ and why a paused holder's late writes are refused.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from services.scaler.activity_events import end_event, step_events
 from services.scaler.domain import ipam, saga
-from services.scaler.domain.backoff import settle_timers
-from services.scaler.domain.decide import scale_in_silence_wanted
 from services.scaler.domain.errors import StaleLease
-from services.scaler.domain.model import InstanceState, ScalingGroup
-from services.scaler.domain.saga import (
-    INSTANT_STEPS,
-    LOCAL_STEPS,
-    Activity,
-    ActivityStatus,
-    Phase,
-    Retry,
-    Step,
-    StepStatus,
-)
+from services.scaler.domain.instances import at_activity_end, on_command_sent, on_instant_step
+from services.scaler.domain.model import ScalingGroup
+from services.scaler.domain.saga import Activity, ActivityStatus, Phase, Retry, Step
+from services.scaler.domain.timers import settle_timers
+from services.scaler.local_steps import LocalStep, LocalStepPorts, perform_local_step
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import (
     GroupLease,
@@ -42,22 +39,16 @@ from services.scaler.ports import (
     Store,
     UnitOfWork,
 )
-from services.scaler.steps import StepTimeouts, command_for, match_reply
+from services.scaler.silence import sync_silence
+from services.scaler.step_replies import match_reply
+from services.scaler.steps import INSTANT_STEPS, LOCAL_STEPS, StepTimeouts, command_for
 from shared import subjects
-from shared.errors import OperationTimeout, PermanentError, RetryableError
-from shared.messages import (
-    ActivityKind,
-    ActivityRolledBack,
-    ActivityStepCompleted,
-    ActivitySucceeded,
-    Message,
-    SetScaleInSilence,
-    VmCloned,
-    deterministic_id,
-)
+from shared.clock import Clock
+from shared.errors import RetryableError
+from shared.keyed_tasks import KeyedTasks
+from shared.messages import Message, VmCloned
 from shared.subjects import Subject
-from shared.telemetry import get_logger
-from shared.testing.clock import Clock
+from shared.telemetry import current_trace_context, get_logger, restored_trace_context
 
 __all__ = ["Activities", "EngineConfig", "sync_silence"]
 
@@ -74,27 +65,6 @@ class EngineConfig:
     timeouts: StepTimeouts = field(default_factory=StepTimeouts)
     failure_backoff_s: float = 60.0
     """After a rolled-back or failed activity, its direction waits this long (0: not at all)."""
-
-
-def sync_silence(uow: UnitOfWork, record: GroupRecord, now: datetime) -> GroupRecord:
-    """Silence the scale-in alert at min, lift it above: derived from the count, persisted."""
-    size = sum(1 for i in uow.instances.all(record.spec.name) if i.counts)
-    wanted = scale_in_silence_wanted(record.spec, size)
-    if wanted == record.state.scale_in_silenced:
-        return record
-    reason = f"{size} VMs at min_size {record.spec.min_size}" if wanted else f"{size} VMs above min"
-    uow.outbox.add(
-        subjects.CMD_MONITORING_SILENCE,
-        SetScaleInSilence(
-            group=record.spec.name, active=wanted, reason=reason, correlation_id=f"group:{record.spec.name}"
-        ),
-    )
-    state = record.state.model_copy(
-        update={"scale_in_silenced": wanted, "scale_in_silence_at": now if wanted else None}
-    )
-    updated = record.model_copy(update={"state": state, "updated_at": now})
-    uow.groups.save(updated)
-    return updated
 
 
 class Activities:
@@ -118,7 +88,10 @@ class Activities:
         self._clock = clock
         self.config = config
         self._owned: dict[str, Lease] = {}
-        self._tasks: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
+        self._traces: dict[str, str] = {}
+        """The trace each owned activity started in: its retries and timeouts, which the tick
+        finds outside every span, go on in that trace."""
+        self._tasks: KeyedTasks[tuple[str, str, str, str]] = KeyedTasks("local step", log)
 
     # -- inside transactions --------------------------------------------------------------------
 
@@ -147,22 +120,15 @@ class Activities:
                     activity = saga.start(
                         activity, track.vm_name, run.step, run.phase, now, timeout, str(command.message_id)
                     )
-                    self._on_command_started(uow, group, track.vm_name, run.step, instance)
-        self._record_events(uow, previous, activity, now)
+                    changed_instance = on_command_sent(instance, run.step) if instance is not None else None
+                    if changed_instance is not None:
+                        uow.instances.save(changed_instance)
+        for event in step_events(previous, activity):
+            uow.outbox.add(subjects.ACTIVITY_STEP_COMPLETED, event)
         uow.activities.save(activity)
         if activity.status.terminal and (previous is None or not previous.status.terminal):
             self._finish(uow, record, activity, now)
         return activity
-
-    def _on_command_started(
-        self, uow: UnitOfWork, group: ScalingGroup, vm_name: str, step: Step, instance: Any
-    ) -> None:
-        if instance is None:
-            return
-        if step is Step.CLONE and instance.state is InstanceState.PENDING:
-            uow.instances.save(instance.model_copy(update={"state": InstanceState.PROVISIONING}))
-        elif step is Step.DESTROY and instance.state is InstanceState.DRAINING:
-            uow.instances.save(instance.model_copy(update={"state": InstanceState.TERMINATING}))
 
     def _instant(
         self,
@@ -182,79 +148,16 @@ class Activities:
                     uow.ip_pools.save_lease(changed)
         instance = uow.instances.get(group.name, vm_name)
         if instance is not None:
-            state = InstanceState.IN_SERVICE if step is Step.IN_SERVICE else InstanceState.TERMINATED
-            uow.instances.save(instance.model_copy(update={"state": state}))
+            uow.instances.save(on_instant_step(instance, step))
         return saga.complete(activity, vm_name, step, phase, now)
 
-    def _record_events(self, uow: UnitOfWork, previous: Activity | None, activity: Activity, now: datetime) -> None:
-        before: dict[tuple[str, str, str], StepStatus] = {}
-        if previous is not None:
-            for track in previous.tracks:
-                for run in (*track.forward, *track.compensation):
-                    before[(track.vm_name, run.step, run.phase)] = run.status
-        for track in activity.tracks:
-            for run in (*track.forward, *track.compensation):
-                key = (track.vm_name, run.step, run.phase)
-                if run.status is StepStatus.DONE and before.get(key) is not StepStatus.DONE:
-                    uow.outbox.add(
-                        subjects.ACTIVITY_STEP_COMPLETED,
-                        ActivityStepCompleted(
-                            message_id=deterministic_id("step", activity.id, *key),
-                            correlation_id=activity.id,
-                            activity_id=activity.id,
-                            group=activity.group,
-                            step=run.step,
-                            vm_name=track.vm_name,
-                            compensation=run.phase is Phase.COMPENSATE,
-                        ),
-                    )
-
     def _finish(self, uow: UnitOfWork, record: GroupRecord, activity: Activity, now: datetime) -> None:
-        duration = (now - activity.created_at).total_seconds()
-        names = tuple(t.vm_name for t in activity.tracks)
-        envelope: dict[str, Any] = {
-            "message_id": deterministic_id("end", activity.id),
-            "correlation_id": activity.id,
-        }
-        event: Message
-        subject: Subject[Any]
-        if activity.status is ActivityStatus.SUCCEEDED:
-            subject = subjects.ACTIVITY_SUCCEEDED
-            event = ActivitySucceeded(
-                activity_id=activity.id,
-                group=activity.group,
-                kind=activity.kind,
-                vm_names=names,
-                duration_s=duration,
-                **envelope,
-            )
-        else:
-            subject = subjects.ACTIVITY_ROLLED_BACK
-            event = ActivityRolledBack(
-                activity_id=activity.id,
-                group=activity.group,
-                kind=activity.kind,
-                failed_step=activity.failed_step or "",
-                reason=f"{activity.status}: {activity.reason or ''}",
-                duration_s=duration,
-                **envelope,
-            )
-        uow.outbox.add(subject, event)
+        uow.outbox.add(*end_event(activity, now))
         for track in activity.tracks:
             instance = uow.instances.get(activity.group, track.vm_name)
-            if instance is None or instance.state is InstanceState.TERMINATED:
-                continue
-            if activity.status is ActivityStatus.FAILED:
-                state = InstanceState.FAILED
-            elif activity.kind is ActivityKind.SCALE_OUT:
-                state = (
-                    InstanceState.IN_SERVICE
-                    if activity.status is ActivityStatus.SUCCEEDED
-                    else InstanceState.TERMINATED
-                )
-            else:
-                state = InstanceState.IN_SERVICE
-            uow.instances.save(instance.model_copy(update={"state": state}))
+            ended = at_activity_end(instance, activity) if instance is not None else None
+            if ended is not None:
+                uow.instances.save(ended)
         fresh = uow.groups.get(activity.group) or record
         # Same transaction as the rollback record: the cooldown claim is given back (or kept).
         timers = settle_timers(fresh.state, activity, now, self.config.failure_backoff_s)
@@ -314,8 +217,9 @@ class Activities:
     # -- ownership, local steps, ticks ----------------------------------------------------------
 
     def adopt(self, activity: Activity, lease: Lease) -> None:
-        """This replica started ``activity`` under ``lease`` and now owns it."""
+        """This replica started ``activity`` under ``lease`` (in the current trace) and owns it."""
         self._owned[activity.id] = lease
+        self._traces[activity.id] = current_trace_context()
 
     def owns(self, activity_id: str) -> bool:
         """True when this replica runs the activity's local steps."""
@@ -332,46 +236,43 @@ class Activities:
         if lease is None:
             return
         if activity.status.terminal:
-            self._owned.pop(activity.id, None)
+            self._disown(activity.id)
             with contextlib.suppress(RetryableError):
                 await self._lease.release(lease)
             return
         for track, run in activity.steps_running():
             if run.step in LOCAL_STEPS:
                 key = (activity.id, track.vm_name, str(run.step), str(run.phase))
-                task = self._tasks.get(key)
-                if task is None or task.done():
-                    self._tasks[key] = asyncio.create_task(
-                        self._run_local(activity, track.vm_name, run.step, run.phase, lease)
-                    )
+                self._tasks.start(key, partial(self._run_local, activity, track.vm_name, run.step, run.phase, lease))
+
+    async def _checkpoint(
+        self, activity_id: str, vm_name: str, step: Step, phase: Phase, value: str, lease: Lease
+    ) -> None:
+        """Store the handle of a hook's external work (a Jenkins queue item or build URL) in its
+        step, so a restarted replica follows that work instead of starting it again."""
+        now = self._clock.now()
+
+        def txn(uow: UnitOfWork) -> None:
+            current = uow.activities.get(activity_id, for_update=True)
+            if current is None or current.lease_token != lease.token or current.status.terminal:
+                return  # fenced off: another replica owns the activity now
+            changed = saga.checkpoint(current, vm_name, step, phase, value, now)
+            if changed != current:
+                uow.activities.save(changed)
+
+        await self._store.transaction(txn)
 
     async def _run_local(self, activity: Activity, vm_name: str, step: Step, phase: Phase, lease: Lease) -> None:
         group = await self._store.transaction(lambda uow: uow.groups.get(activity.group))
         if group is None:
             return
-        spec = group.spec
-        track = activity.track(vm_name)
-        ok, error, retryable = True, "", False
-        try:
-            if step is Step.WAIT_HEALTHY:
-                url = f"http://{track.address}:{spec.member_port}{spec.health_path}"
-                await self._probe.wait_healthy(url, self.config.timeouts.health_s)
-            else:
-                hook = spec.post_provision_hook if step is Step.POST_PROVISION_HOOK else spec.pre_termination_hook
-                if hook is not None:
-                    context = {
-                        "activity_id": activity.id,
-                        "group": spec.name,
-                        "vm_name": vm_name,
-                        "ip": track.address or "",
-                    }
-                    await self._hooks.run(hook, context)
-        except OperationTimeout as exc:
-            ok, error = False, str(exc)
-        except RetryableError as exc:
-            ok, error, retryable = False, str(exc), True
-        except PermanentError as exc:
-            ok, error = False, str(exc)
+        ok, error, retryable = await perform_local_step(
+            LocalStepPorts(self._probe, self._hooks),
+            group.spec,
+            LocalStep(activity, vm_name, step, phase),
+            self.config.timeouts.health_s,
+            lambda value: self._checkpoint(activity.id, vm_name, step, phase, value, lease),
+        )
         now = self._clock.now()
         retry = self.config.retry
 
@@ -416,11 +317,16 @@ class Activities:
                     return current, []  # nothing timed out or became due: no write
                 return self._with_entries(uow, self.advance(uow, current, expired, now))
 
-            result = await self._store.transaction(txn)
-            if result is not None:
-                await self.after(*result)
-            else:
-                self._owned.pop(activity.id, None)
+            with restored_trace_context(self._traces.get(activity.id, "")):
+                result = await self._store.transaction(txn)
+                if result is not None:
+                    await self.after(*result)
+                else:
+                    self._disown(activity.id)
+
+    def _disown(self, activity_id: str) -> None:
+        self._owned.pop(activity_id, None)
+        self._traces.pop(activity_id, None)
 
     async def _ownership(self, activity: Activity) -> Lease | None:
         lease = self._owned.get(activity.id)
@@ -428,7 +334,7 @@ class Activities:
             if await self._lease.extend(lease, self.config.lease_ttl_s):
                 return lease
             log.warning("lease lost", activity_id=activity.id, group=activity.group)
-            self._owned.pop(activity.id, None)
+            self._disown(activity.id)
             return None
         if await self._lease.holder(activity.group) is not None:
             return None
@@ -482,16 +388,9 @@ class Activities:
         return result
 
     async def idle(self) -> None:
-        """Wait for the local steps running right now (tests and shutdown)."""
-        running = [task for task in self._tasks.values() if not task.done()]
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+        """Wait until no local step runs (tests and shutdown)."""
+        await self._tasks.wait_idle()
 
     async def close(self) -> None:
         """Stop local tasks (the activities stay in the database for whoever resumes them)."""
-        for task in self._tasks.values():
-            task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self._tasks.close()

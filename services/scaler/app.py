@@ -6,53 +6,46 @@ the use cases, resumes unfinished activities, and closes everything on exit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import httpx
 from faststream import FastStream
 
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPoolReader, BusPublisher, BusResourceChecker, BusVmPresence
+from services.scaler.adapters.hook_secrets import HookSecrets
 from services.scaler.adapters.hooks import HookRunner, HttpHealthProbe, HttpHook, JenkinsHook
 from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.prometheus import PrometheusMetrics
 from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
+from services.scaler.adapters.tables import leases as lease_table
 from services.scaler.domain.saga import Retry
 from services.scaler.handlers import build_routers
 from services.scaler.importer import bus_discovery
+from services.scaler.metrics import ScalerMetrics
 from services.scaler.orphans import tagged_vms_over_bus
-from services.scaler.ports import Store, UnitOfWork
+from services.scaler.ports import Store
 from services.scaler.reconcile import ReconcileConfig
 from services.scaler.service import Ports, Scaler
 from services.scaler.settings import ScalerSettings
 from services.scaler.steps import StepTimeouts
+from shared.clock import SystemClock
+from shared.late import Late
 from shared.runtime import ServiceRuntime
-from shared.testing.clock import SystemClock
+from shared.singleton_sql import SqlLeases
 
 __all__ = ["create_app", "create_scaler"]
 
-T = TypeVar("T")
 
-
-class _LateStore:
-    """The SQL store, bound once the runtime has migrated and opened the engine."""
-
-    def __init__(self) -> None:
-        self.store: SqlStore | None = None
-
-    async def transaction(self, fn: Callable[[UnitOfWork], T]) -> T:
-        """Run ``fn`` in a transaction of the SQL store."""
-        if self.store is None:
-            raise RuntimeError("the scaler's database is not open yet")
-        return await self.store.transaction(fn)
-
-
-def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Scaler, list[object]]:
-    """The scaler's use cases over real adapters (returns it and the objects to close)."""
+def create_scaler(
+    settings: ScalerSettings, runtime: ServiceRuntime, store: Store, observed: ScalerMetrics | None = None
+) -> tuple[Scaler, list[object]]:
+    """The scaler's use cases over real adapters and ``store`` (returns it and the objects to close)."""
     http = httpx.AsyncClient(trust_env=False)
-    lease = RedisLease.from_url(settings.redis_url, prefix=f"vmscale:{settings.subject_prefix or 'main'}:scaler:")
+    lease = RedisLease.from_url(
+        settings.redis_url,
+        prefix=f"vmscale:{settings.subject_prefix or 'main'}:scaler:",
+        on_change=observed.lease_taken if observed is not None else None,
+    )
     metrics = PrometheusMetrics(http, settings.prometheus_url, settings.prometheus_rate_window)
     jenkins = None
     if settings.jenkins_url:
@@ -66,13 +59,12 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
         )
         runtime.add_check("jenkins", jenkins.ping, critical=False)
     allowed = frozenset(h.strip() for h in settings.hook_allowed_hosts.split(",") if h.strip())
-    store: Store = _LateStore()
     ports = Ports(
         store=store,
         lease=lease,
         metrics=metrics,
         probe=HttpHealthProbe(http, settings.health_interval_s),
-        hooks=HookRunner(HttpHook(http, allowed), jenkins),
+        hooks=HookRunner(HttpHook(http, allowed, HookSecrets(settings.hook_secrets_dir)), jenkins),
         checker=BusResourceChecker(runtime.bus, metrics),
         publisher=BusPublisher(runtime.bus),
         clock=SystemClock(),
@@ -103,10 +95,15 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
     scaler = Scaler(
         ports,
         owner=engine.owner,
-        webhook_base=settings.webhook_base_url,
+        webhook_base=settings.resolved_webhook_base_url(),
         engine=engine,
         evaluation_interval_s=settings.evaluation_interval_s,
-        reconcile=ReconcileConfig(lost_grace_s=settings.lost_grace_s, silence_renew_s=settings.silence_renew_s),
+        reconcile=ReconcileConfig(
+            lost_grace_s=settings.lost_grace_s,
+            unhealthy_grace_s=settings.unhealthy_grace_s,
+            silence_renew_s=settings.silence_renew_s,
+            interval_s=settings.evaluation_interval_s,
+        ),
     )
     return scaler, [http, lease]
 
@@ -114,16 +111,23 @@ def create_scaler(settings: ScalerSettings, runtime: ServiceRuntime) -> tuple[Sc
 def create_app(settings: ScalerSettings, runtime: ServiceRuntime | None = None) -> FastStream:
     """The FastStream app of the scaler service."""
     runtime = runtime or ServiceRuntime("scaler", settings)
-    scaler, closables = create_scaler(settings, runtime)
-    for router in build_routers(runtime.bus, scaler, alert_workers=settings.alert_workers):
+    observed = ScalerMetrics(runtime.registry)
+    runtime.bus.observe(observed.observe)
+    late: Late[Store] = Late("the scaler's database")  # bound once the runtime opened the engine
+    scaler, closables = create_scaler(settings, runtime, late.proxy(), observed)
+    for router in build_routers(runtime.bus, scaler, alert_workers=settings.alert_workers, metrics=observed):
         runtime.include(router)
-    late = scaler.ports.store
     http, lease = closables
 
     async def open_store() -> None:
-        assert isinstance(late, _LateStore)
-        late.store = SqlStore(runtime.require_engine())
-        await scaler.start(settings.tick_interval_s, settings.orphan_sweep_s)
+        engine = runtime.require_engine()
+        late.bind(SqlStore(engine))
+        await scaler.start(
+            settings.tick_interval_s,
+            settings.orphan_sweep_s,
+            leases=SqlLeases(engine, lease_table),
+            lease_ttl_s=settings.singleton_ttl_s,
+        )
 
     async def close() -> None:
         await scaler.stop()
@@ -132,6 +136,9 @@ def create_app(settings: ScalerSettings, runtime: ServiceRuntime | None = None) 
         await lease.close()
 
     runtime.on_startup(open_store)
+    runtime.background(
+        lambda: observed.follow(scaler.views.groups, scaler.views.pools, settings.capacity_metrics_interval_s)
+    )
     runtime.on_shutdown(close)
     assert isinstance(lease, RedisLease)
     runtime.add_check("redis", lease.ping)

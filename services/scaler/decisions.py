@@ -1,91 +1,70 @@
-"""Use case: the control loop — evaluate, decide, record, and start an activity.
+"""Use case: one decision — read, lease, observe, decide, record, start.
 
-Level-triggered (DESIGN §3a): every ``evaluation_interval_s`` each enabled group without a running
-activity is evaluated: first convergence (below min, owed replacements of lost VMs, above max),
-then the step policy's two rules read from Prometheus over their ``for:`` windows with fresh
-evidence only (``domain.condition``). An ``alert.fired`` is stored first and only brings the
-group's evaluation forward; losing, repeating or dead-lettering one changes nothing. Target
-tracking, schedules and manual requests decide through the same path. For each decision: take
-the group lease (fenced, its token never below the database's) → in one transaction check the
-fence, build ``Observed`` from the instance table, ``decide``, store the decision (allowed or
-blocked; a loop evaluation that wants nothing stores nothing) and, when allowed, claim the
-cooldown, reserve addresses or pick victims and start the activity, whose first commands go to
-the outbox in the same transaction. If the activity cannot start, the transaction rolls back: no
-cooldown is consumed. The activity carries its claim (``CooldownClaim``): if it rolls back
-without changing capacity, the claim is given back and a shorter failure back-off applies
-instead (``domain.backoff``).
+What asks for a decision is ``triggers.py`` (the loop's tick, alerts, target tracking,
+schedules, kicks, operators); it calls ``evaluate_group`` (the group's level: convergence, then
+the step policy's rules) or ``evaluate`` (one policy). A decision then reads in one direction:
+
+1. ``observation.read`` — Prometheus (the step policy's rules over their ``for:`` windows with
+   fresh evidence only, or target tracking's metric), the ping check, the instances' loads;
+2. the group lease (fenced, its token never below the database's; ``_acquire``);
+3. in ONE transaction (``_decide``): check the fence, ``observation.snapshot`` + ``observe``
+   build ``Observed``, pure ``decide``, the timers update (``domain.timers``), and when allowed
+   ``plans.plan_out``/``plan_in`` reserve addresses or pick victims and ``Activities.advance``
+   puts the first commands in the outbox; ``decision_log.record_decision`` stores the decision
+   (allowed or blocked; a background evaluation that wants nothing stores nothing);
+4. after the commit: the outbox entries are published and the activity's local steps launched.
+
+If the activity cannot start, the transaction rolls back: no cooldown is consumed. The activity
+carries its cooldown claim: if it rolls back without changing capacity, the claim is given back
+and a shorter failure back-off applies instead (``domain.timers.settle_timers``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from services.scaler.activities import Activities, sync_silence
+from services.scaler import observation
+from services.scaler.activities import Activities
+from services.scaler.decision_log import record_decision
 from services.scaler.domain import saga
-from services.scaler.domain.condition import assess
-from services.scaler.domain.decide import (
-    Allow,
-    Block,
-    BlockReason,
-    classify_alert,
-    decide,
-    rule_of,
-    target_tracking_desired,
-)
+from services.scaler.domain.decide import Allow, Block, BlockReason, decide, rule_of
 from services.scaler.domain.errors import PoolExhausted, StaleLease
-from services.scaler.domain.model import (
-    AlertSignal,
-    Condition,
-    Converge,
-    GroupState,
-    ManualChange,
-    MetricReading,
-    Observed,
-    Policy,
-    Recommendation,
-    ScalingGroup,
-    ScheduledAction,
-    StepPolicy,
-    TargetTrackingPolicy,
-)
-from services.scaler.domain.schedule import due
+from services.scaler.domain.model import Condition, Converge, GroupState, Observed, Policy, StepPolicy
+from services.scaler.domain.timers import after_run, claim_cooldown
+from services.scaler.observation import Readings, Snapshot, Sources
 from services.scaler.outbox import OutboxRelay
-from services.scaler.pingcheck import PingCheck, free_ips, ping_check
-from services.scaler.plans import plan_in, plan_out
+from services.scaler.plans import Start, plan_in, plan_out
 from services.scaler.ports import (
     AddressProbe,
     AlertRecord,
     DecisionRecord,
     GroupLease,
     GroupRecord,
+    Lease,
     MetricsQuery,
     OutboxEntry,
     Store,
     UnitOfWork,
 )
+from services.scaler.silence import sync_silence
 from shared import subjects
-from shared.errors import VmscaleError
-from shared.messages import (
-    ActivityStarted,
-    AlertFired,
-    AlertResolved,
-    DecisionRecorded,
-    ScaleDirection,
-    deterministic_id,
-)
+from shared.clock import Clock
+from shared.messages import ActivityStarted, deterministic_id
 from shared.telemetry import get_logger
-from shared.testing.clock import Clock
 
-__all__ = ["DecisionConfig", "Decisions", "last_direction", "read_condition"]
+__all__ = ["Ask", "DecisionConfig", "Decisions"]
 
 log = get_logger(__name__)
 
-QUIET_S = 300.0
-"""A background trigger does not record the same block for the same rule twice within this."""
+LEASE_RETRY_S = 0.1
+"""How often a decision looks again at a lease another decision (not an activity) holds."""
+BACKGROUND_LEASE_WAIT_S = 1.0
+"""How long a background evaluation waits for such a lease; the next interval evaluates again."""
 
 
 @dataclass(frozen=True)
@@ -99,42 +78,20 @@ class DecisionConfig:
 
 
 @dataclass(frozen=True)
-class _Inputs:
-    """What one decision reads besides the database: its trigger and what was asked outside."""
+class Ask:
+    """One request for a decision: the policy, what asked (``trigger``), when, whether in the
+    background (``quiet``: wanting nothing records nothing, repeated blocks are not recorded
+    again), and the alert that asked, if one did."""
 
     policy: Policy
     trigger: str
     now: datetime
-    token: int = 0
     quiet: bool = False
     alert: AlertRecord | None = None
-    metrics: MetricReading | None = None
-    condition: Condition | None = None
-    ping: PingCheck | None = None
-
-
-async def read_condition(
-    metrics: MetricsQuery, spec: ScalingGroup, state: GroupState, now: datetime, step_s: float
-) -> Condition:
-    """The step policy's rules over their ``for:`` windows (one range query every ``step_s``),
-    judged with fresh evidence only after the group's latest activity."""
-    span = max(spec.thresholds.out_for_s, spec.thresholds.in_for_s) + 2 * step_s
-    history = await metrics.history(spec, now - timedelta(seconds=span), now, step_s)
-    return assess(spec, history, now, floor=state.last_activity_end_at, last_direction=last_direction(state))
-
-
-def last_direction(state: GroupState) -> ScaleDirection | None:
-    """The direction of the group's latest scaling activity (by its claimed start)."""
-    out, in_ = state.last_scale_out_at, state.last_scale_in_at
-    if out is None and in_ is None:
-        return None
-    if in_ is None or (out is not None and out >= in_):
-        return ScaleDirection.OUT
-    return ScaleDirection.IN
 
 
 class Decisions:
-    """Turns triggers into recorded decisions and started activities."""
+    """Turns an evaluation request into a recorded decision and, when allowed, a started activity."""
 
     def __init__(
         self,
@@ -147,129 +104,13 @@ class Decisions:
         config: DecisionConfig,
         addresses: AddressProbe | None = None,
     ) -> None:
-        self._addresses = addresses
         self._store = store
         self._lease = lease
-        self._metrics = metrics
         self._activities = activities
         self._relay = relay
         self._clock = clock
         self.config = config
-        self._next: dict[str, datetime] = {}
-        self._kicked: set[str] = set()
-
-    # -- triggers -------------------------------------------------------------------------------
-
-    async def on_alert_fired(self, event: AlertFired) -> DecisionRecord | None:
-        """Store the alert episode first (idempotent by message id), then evaluate the group at
-        once. The alert is a hint: Prometheus decides, and an evaluation that fails here is left
-        to the loop (the group is evaluated again next tick), so the message never needs a
-        redelivery to be decided."""
-        now = self._clock.now()
-
-        def store(uow: UnitOfWork) -> AlertRecord | None:
-            if uow.groups.get(event.group) is None:
-                return None
-            return self._remember(uow, event, now)
-
-        alert = await self._store.transaction(store)
-        if alert is None:
-            return None
-        try:
-            return await self.evaluate_group(event.group, alert=alert)
-        except VmscaleError as exc:
-            self._kicked.add(event.group)
-            log.warning("alert stored; the next evaluation decides it", group=event.group, error=str(exc))
-            return None
-
-    @staticmethod
-    def _remember(uow: UnitOfWork, event: AlertFired, now: datetime) -> AlertRecord | None:
-        """Claim the message and store its episode; None when the message was handled before."""
-        if not uow.inbox.claim(str(event.message_id), subjects.ALERT_FIRED.name):
-            return None
-        record = AlertRecord(
-            group=event.group,
-            fingerprint=event.fingerprint,
-            alertname=event.alertname,
-            starts_at=event.starts_at,
-            received_at=now,
-            labels=event.labels,
-        )
-        previous = uow.alerts.get(event.group, event.fingerprint)
-        if previous is not None and previous.resolved_at is None:
-            record = record.model_copy(update={"last_evaluated_at": previous.last_evaluated_at})
-        uow.alerts.save(record)
-        return record
-
-    async def on_alert_resolved(self, event: AlertResolved) -> None:
-        """The episode ended: no more re-checks for it."""
-        now = self._clock.now()
-
-        def resolve(uow: UnitOfWork) -> None:
-            record = uow.alerts.get(event.group, event.fingerprint)
-            if record is not None and record.resolved_at is None:
-                uow.alerts.save(record.model_copy(update={"resolved_at": now}))
-
-        await self._store.transaction(resolve)
-
-    async def manual(self, group: str, change: ManualChange) -> DecisionRecord | None:
-        """An operator's request for a new size."""
-        return await self.evaluate(group, change, f"manual:{change.actor}")
-
-    async def tick(self) -> None:
-        """One round of the loop: evaluate every enabled group that is due (each
-        ``evaluation_interval_s``, or at once when an alert asked), run target tracking and due
-        schedules. One group's failure is logged and does not hold up the others."""
-        now = self._clock.now()
-
-        def read(uow: UnitOfWork) -> tuple[list[GroupRecord], set[str]]:
-            return uow.groups.all(), {a.group for a in uow.activities.active()}
-
-        records, busy = await self._store.transaction(read)
-        for record in records:
-            name = record.spec.name
-            if not record.spec.enabled:
-                self._next.pop(name, None)
-                continue
-            try:
-                await self._tick_group(record, name in busy, now)
-            except VmscaleError as exc:
-                self._kicked.add(name)
-                log.warning("evaluation failed; retrying next round", group=name, error=str(exc))
-
-    async def _tick_group(self, record: GroupRecord, busy: bool, now: datetime) -> None:
-        spec, state = record.spec, record.state
-        name = spec.name
-        if not busy and (name in self._kicked or now >= self._next.get(name, now)):
-            self._kicked.discard(name)
-            self._next[name] = self._next_due(record, now)
-            await self.evaluate_group(name)
-        tracking = spec.target_tracking()
-        if tracking is not None and (
-            state.last_tracking_at is None or (now - state.last_tracking_at).total_seconds() >= tracking.interval_s
-        ):
-            await self.evaluate(name, tracking, "target_tracking", quiet=True)
-        for policy in spec.policies:
-            if isinstance(policy, ScheduledAction) and due(
-                policy, state.schedule_runs.get(policy.name), now, record.created_at
-            ):
-                await self.evaluate(name, policy, f"schedule:{policy.name}")
-
-    def _next_due(self, record: GroupRecord, now: datetime) -> datetime:
-        """One interval from now, or sooner when a cooldown or back-off ends before that (the
-        next step under sustained load comes at the cooldown's end, not up to an interval later)."""
-        spec, state = record.spec, record.state
-        due = now + timedelta(seconds=self.config.evaluation_interval_s)
-        marks = [state.failure_backoff.until if state.failure_backoff is not None else None]
-        if state.last_scale_out_at is not None:
-            marks.append(state.last_scale_out_at + timedelta(seconds=spec.scale_out_cooldown_s))
-        if state.last_scale_in_at is not None:
-            marks.append(state.last_scale_in_at + timedelta(seconds=spec.scale_in_cooldown_s))
-        return min([due, *(m for m in marks if m is not None and m > now)])
-
-    def kick(self, group: str) -> None:
-        """Evaluate ``group`` on the next tick instead of waiting for its interval."""
-        self._kicked.add(group)
+        self._sources = Sources(metrics, addresses, store, config.evaluation_interval_s)
 
     async def evaluate_group(self, group: str, *, alert: AlertRecord | None = None) -> DecisionRecord | None:
         """Evaluate the group's level now: convergence first, then the step policy's rules.
@@ -289,7 +130,7 @@ class Decisions:
         spec, state = record.spec, record.state
         if size < spec.min_size or size > spec.max_size or (state.replacements_owed > 0 and size < spec.max_size):
             return await self.evaluate(group, Converge(), "converge", quiet=True, record=record)
-        condition = await self.condition(spec, state, now)
+        condition = await self.condition(record, now)
         if alert is None and condition.available and condition.direction is None:
             return None
         trigger = f"alert:{alert.alertname}" if alert is not None else "evaluation"
@@ -297,11 +138,10 @@ class Decisions:
             group, StepPolicy(), trigger, alert=alert, condition=condition, quiet=alert is None, record=record
         )
 
-    async def condition(self, spec: ScalingGroup, state: GroupState, now: datetime) -> Condition:
+    async def condition(self, record: GroupRecord, now: datetime) -> Condition:
         """The step policy's rules over their ``for:`` windows, read from Prometheus now."""
-        return await read_condition(self._metrics, spec, state, now, self.config.evaluation_interval_s)
-
-    # -- the decision ---------------------------------------------------------------------------
+        sources = self._sources
+        return await observation.read_condition(sources.metrics, record.spec, record.state, now, sources.step_s)
 
     async def evaluate(
         self,
@@ -325,37 +165,26 @@ class Decisions:
             record = await self._store.transaction(lambda uow: uow.groups.get(group))
         if record is None:
             return None
-        metrics: MetricReading | None = None
-        if isinstance(policy, StepPolicy) and condition is None:
-            condition = await self.condition(record.spec, record.state, self._clock.now())
-        elif isinstance(policy, TargetTrackingPolicy):
-            metrics = await self._metrics.read(record.spec, policy)
-        ping = await self._ping_check(record.spec, policy, alert, condition)
-        lease = await self._lease.acquire(group, self.config.owner, self.config.lease_ttl_s, record.state.lease_fence)
-        inputs = _Inputs(
-            policy,
-            trigger,
-            self._clock.now(),
-            quiet=quiet,
-            alert=alert,
-            metrics=metrics,
-            condition=condition,
-            ping=ping,
+        readings = await observation.read(
+            self._sources, record, policy, self._clock.now(), alert=alert, condition=condition
         )
+        lease = await self._acquire(group, record.state.lease_fence, background=quiet)
+        ask = Ask(policy, trigger, self._clock.now(), quiet=quiet, alert=alert)
         if lease is None:
             block = Block(
                 reason=BlockReason.IN_PROGRESS,
                 message="another decision or activity holds the group's lease",
                 rule=rule_of(record.spec, policy),
             )
-            return await self._record_block(group, block, inputs, {"lease": "held elsewhere"})
-        inputs = dataclasses.replace(inputs, token=lease.token)
+            return await self._record_block(group, block, ask, {"lease": "held elsewhere"})
         try:
-            stored, activity, entries = await self._store.transaction(lambda uow: self._decide(uow, group, inputs))
+            stored, activity, entries = await self._store.transaction(
+                lambda uow: self._decide(uow, group, ask, readings, lease.token)
+            )
         except PoolExhausted as exc:
             await self._lease.release(lease)
             block = Block(reason=BlockReason.IP_POOL_EXHAUSTED, message=str(exc), rule=rule_of(record.spec, policy))
-            return await self._record_block(group, block, dataclasses.replace(inputs, quiet=False), {})
+            return await self._record_block(group, block, Ask(policy, trigger, ask.now), {})
         except BaseException:
             await self._lease.release(lease)
             raise
@@ -367,28 +196,41 @@ class Decisions:
             await self._relay.publish_committed(entries)
         return stored
 
-    async def _ping_check(
-        self, spec: ScalingGroup, policy: Policy, alert: AlertRecord | None, condition: Condition | None
-    ) -> PingCheck | None:
-        """Probe the addresses a scale-out would take next (pool with ``ping_check`` only)."""
-        if self._addresses is None:
-            return None
-        if isinstance(policy, Converge) and policy.lost:
-            return None
-        if isinstance(policy, StepPolicy):
-            wants_out = condition is not None and condition.direction is ScaleDirection.OUT
-            hinted = alert is not None and classify_alert(spec, alert.alertname, alert.labels) is ScaleDirection.OUT
-            if not wants_out and not (hinted and (condition is None or not condition.available)):
-                return None
-        return await ping_check(self._store, self._addresses, spec)
+    async def _acquire(self, group: str, fence: int, *, background: bool) -> Lease | None:
+        """The group's lease; while another decision (not an activity) holds it, wait for it.
+
+        A decision holds the lease only for its reading and its transaction, and never longer
+        than the lease's time to live (a crashed holder's lease expires then), so an alert or an
+        operator's request waits up to that and is decided, not answered "in progress" because
+        the loop happened to be evaluating the group at that moment. A background evaluation
+        waits a second only: the next interval evaluates again.
+        """
+        wait_s = BACKGROUND_LEASE_WAIT_S if background else self.config.lease_ttl_s
+        attempts = max(1, math.ceil(wait_s / LEASE_RETRY_S))
+        for attempt in range(attempts):
+            lease = await self._lease.acquire(group, self.config.owner, self.config.lease_ttl_s, fence)
+            if lease is not None or attempt == attempts - 1:
+                return lease
+            if await self._store.transaction(lambda uow: bool(uow.activities.active(group))):
+                return None  # an activity runs: in progress indeed
+            await asyncio.sleep(LEASE_RETRY_S)
+        return None
+
+    def record_repair(self, uow: UnitOfWork, group: str, what: str, observed: dict[str, Any]) -> None:
+        """Record a convergence repair that changes no size (a member re-added, say) as a
+        decision of its own, inside the caller's transaction."""
+        repair = Allow(delta=0, reason=what, rule="convergence")
+        record_decision(uow, group, repair, trigger="converge", now=self._clock.now(), observed=observed)
 
     async def _record_block(
-        self, group: str, block: Block, inputs: _Inputs, observed: dict[str, Any]
+        self, group: str, block: Block, ask: Ask, observed: dict[str, Any]
     ) -> DecisionRecord | None:
         """Record a block decided outside the decision transaction."""
 
         def txn(uow: UnitOfWork) -> tuple[DecisionRecord | None, list[OutboxEntry]]:
-            stored = self._record(uow, group, block, inputs.trigger, observed, None, inputs.now, inputs.quiet)
+            stored = record_decision(
+                uow, group, block, trigger=ask.trigger, now=ask.now, observed=observed, quiet=ask.quiet
+            )
             return stored, uow.outbox.recorded()
 
         stored, entries = await self._store.transaction(txn)
@@ -396,100 +238,45 @@ class Decisions:
         return stored
 
     def _decide(
-        self, uow: UnitOfWork, name: str, inputs: _Inputs
+        self, uow: UnitOfWork, name: str, ask: Ask, readings: Readings, token: int
     ) -> tuple[DecisionRecord | None, saga.Activity | None, list[OutboxEntry]]:
-        policy, trigger, alert, metrics, ping, token, now = (
-            inputs.policy,
-            inputs.trigger,
-            inputs.alert,
-            inputs.metrics,
-            inputs.ping,
-            inputs.token,
-            inputs.now,
-        )
-        record = uow.groups.get(name, for_update=True)
-        if record is None:
+        """The decision transaction (see the module docstring, step 3)."""
+        snap = observation.snapshot(uow, name, for_update=True)
+        if snap is None:
             return None, None, []
+        record, now = snap.record, ask.now
         if record.state.lease_fence > token:
             raise StaleLease("a newer lease holder exists", group=name)
-        spec = record.spec
-        instances = uow.instances.all(name)
-        active = uow.activities.active(name)
-        pool = uow.ip_pools.get(spec.ip_pool)
-        leases = uow.ip_pools.leases(spec.ip_pool, for_update=True) if pool is not None else []
-        signal = None
-        if alert is not None:
-            signal = AlertSignal(
-                alertname=alert.alertname,
-                fingerprint=alert.fingerprint,
-                starts_at=alert.starts_at,
-                received_at=alert.received_at,
-                labels=alert.labels,
-                first=alert.last_evaluated_at is None,
-            )
-        observed = Observed(
-            instances=tuple(instances),
-            in_progress=active[0].id if active else None,
-            last_scale_out_at=record.state.last_scale_out_at,
-            last_scale_in_at=record.state.last_scale_in_at,
-            free_ips=free_ips(pool, leases, ping),
-            alert=signal,
-            metrics=metrics,
-            recommendations=record.state.recommendations,
-            failure_backoff=record.state.failure_backoff,
-            last_activity_end_at=record.state.last_activity_end_at,
-            condition=inputs.condition,
-            replacements=record.state.replacements_owed,
-        )
-        decision = decide(spec, policy, observed, now)
-        if inputs.quiet and isinstance(decision, Block) and decision.reason is BlockReason.NO_CHANGE:
+        observed = observation.observe(snap, readings, ask.alert)
+        decision = decide(record.spec, ask.policy, observed, now)
+        if ask.quiet and isinstance(decision, Block) and decision.reason is BlockReason.NO_CHANGE:
             return None, None, []  # a loop evaluation that wants nothing records nothing
-        state_update: dict[str, Any] = {"lease_fence": token}
-        if isinstance(policy, TargetTrackingPolicy):
-            state_update["last_tracking_at"] = now
-            if metrics is not None and metrics.available and metrics.value is not None:
-                raw = target_tracking_desired(observed.size, metrics.value, policy)
-                horizon = max(policy.up_stabilization_s, policy.down_stabilization_s)
-                kept = tuple(r for r in record.state.recommendations if (now - r.at).total_seconds() <= horizon)
-                state_update["recommendations"] = (*kept, Recommendation(at=now, desired=raw))
-        if isinstance(policy, ScheduledAction):
-            state_update["schedule_runs"] = {**record.state.schedule_runs, policy.name: now}
-        activity: saga.Activity | None = None
+        state = after_run(record.state, ask.policy, observed, now).model_copy(update={"lease_fence": token})
         decision_id = str(uuid.uuid4())
+        activity: saga.Activity | None = None
         if isinstance(decision, Allow):
-            activity_id, owner = f"act-{uuid.uuid4().hex[:16]}", self.config.owner
-            lost = policy.lost if isinstance(policy, Converge) else ()
-            owed = record.state.replacements_owed
-            if lost:
-                state_update["replacements_owed"] = owed + len(lost)
-                activity = plan_in(uow, spec, instances, decision, activity_id, trigger, now, token, owner, lost)
-            elif decision.delta > 0:
-                previous = record.state.last_scale_out_at
-                state_update["last_scale_out_at"] = now
-                if isinstance(policy, Converge):
-                    state_update["replacements_owed"] = max(0, owed - decision.delta)
-                activity = plan_out(
-                    uow, spec, instances, pool, leases, ping, decision, activity_id, trigger, now, token, owner
-                )
-            else:
-                previous = record.state.last_scale_in_at
-                state_update["last_scale_in_at"] = now
-                activity = plan_in(uow, spec, instances, decision, activity_id, trigger, now, token, owner)
-            update: dict[str, Any] = {"decision_id": decision_id}
-            if not lost:
-                update["cooldown_claim"] = saga.CooldownClaim(claimed_at=now, previous=previous)
-            activity = activity.model_copy(update=update)
-        updated = record.model_copy(update={"state": record.state.model_copy(update=state_update), "updated_at": now})
+            start = Start(f"act-{uuid.uuid4().hex[:16]}", ask.trigger, now, token, self.config.owner)
+            activity, state = self._plan(uow, snap, observed, readings, decision, ask.policy, start, state)
+            activity = activity.model_copy(update={"decision_id": decision_id})
+        updated = record.model_copy(update={"state": state, "updated_at": now})
         uow.groups.save(updated)
         summary = observed.summary()
-        if ping is not None and ping.answered:
-            summary["ip_in_use"] = sorted(str(a) for a in ping.answered)
-        stored = self._record(
-            uow, name, decision, trigger, summary, activity.id if activity else None, now, inputs.quiet, decision_id
+        if readings.ping is not None and readings.ping.answered:
+            summary["ip_in_use"] = sorted(str(a) for a in readings.ping.answered)
+        stored = record_decision(
+            uow,
+            name,
+            decision,
+            trigger=ask.trigger,
+            now=now,
+            observed=summary,
+            quiet=ask.quiet,
+            activity_id=activity.id if activity else None,
+            decision_id=decision_id,
         )
-        if alert is not None:
-            uow.alerts.save(alert.model_copy(update={"last_evaluated_at": now}))
-        if activity is not None:
+        if ask.alert is not None:
+            uow.alerts.save(ask.alert.model_copy(update={"last_evaluated_at": now}))
+        if activity is not None and isinstance(decision, Allow):
             uow.outbox.add(
                 subjects.ACTIVITY_STARTED,
                 ActivityStarted(
@@ -498,7 +285,7 @@ class Decisions:
                     activity_id=activity.id,
                     group=name,
                     kind=activity.kind,
-                    delta=decision.delta if isinstance(decision, Allow) else 0,
+                    delta=decision.delta,
                     cause=activity.cause,
                 ),
             )
@@ -506,61 +293,23 @@ class Decisions:
         sync_silence(uow, uow.groups.get(name) or updated, now)
         return stored, activity, uow.outbox.recorded()
 
-    def _record(
-        self,
+    @staticmethod
+    def _plan(
         uow: UnitOfWork,
-        group: str,
-        decision: Allow | Block,
-        trigger: str,
-        observed: dict[str, Any],
-        activity_id: str | None,
-        now: datetime,
-        quiet: bool,
-        decision_id: str | None = None,
-    ) -> DecisionRecord | None:
-        reason = "allowed" if isinstance(decision, Allow) else str(decision.reason)
-        message = decision.reason if isinstance(decision, Allow) else decision.message
-        if quiet and isinstance(decision, Block):
-            record = uow.groups.get(group)
-            if record is not None:
-                seen = record.state.quiet_blocks.get(decision.rule, "")
-                last_reason, _, last_at = seen.partition("@")
-                if (
-                    last_reason == reason
-                    and last_at
-                    and (now - datetime.fromisoformat(last_at)).total_seconds() < QUIET_S
-                ):
-                    return None
-                quiet_blocks = {**record.state.quiet_blocks, decision.rule: f"{reason}@{now.isoformat()}"}
-                uow.groups.save(
-                    record.model_copy(update={"state": record.state.model_copy(update={"quiet_blocks": quiet_blocks})})
-                )
-        stored = DecisionRecord(
-            id=decision_id or str(uuid.uuid4()),
-            group=group,
-            at=now,
-            allowed=isinstance(decision, Allow),
-            delta=decision.delta if isinstance(decision, Allow) else 0,
-            reason=reason,
-            message=message,
-            trigger=trigger,
-            rule=decision.rule,
-            observed=observed,
-            activity_id=activity_id,
-        )
-        uow.decisions.add(stored)
-        uow.outbox.add(
-            subjects.DECISION_RECORDED,
-            DecisionRecorded(
-                message_id=uuid.UUID(stored.id),
-                correlation_id=activity_id,
-                group=group,
-                allowed=stored.allowed,
-                delta=stored.delta,
-                reason=f"{reason}: {message}",
-                trigger=trigger,
-                observed=observed,
-                activity_id=activity_id,
-            ),
-        )
-        return stored
+        snap: Snapshot,
+        observed: Observed,
+        readings: Readings,
+        decision: Allow,
+        policy: Policy,
+        start: Start,
+        state: GroupState,
+    ) -> tuple[saga.Activity, GroupState]:
+        """Plan the allowed decision's activity and claim its cooldown (``timers.claim_cooldown``)."""
+        state, claim = claim_cooldown(state, policy, decision.delta, start.now)
+        if isinstance(policy, Converge) and policy.lost:
+            activity = plan_in(uow, snap, observed.instances, decision, start, policy.lost)
+        elif decision.delta > 0:
+            activity = plan_out(uow, snap, readings.ping, decision, start)
+        else:
+            activity = plan_in(uow, snap, observed.instances, decision, start)
+        return activity.model_copy(update={"cooldown_claim": claim}), state

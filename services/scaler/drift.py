@@ -13,9 +13,9 @@ from services.scaler.domain.drift import pool_drift
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import OutboxEntry, Store, UnitOfWork
 from shared import subjects
+from shared.clock import Clock
 from shared.messages import GroupDriftDetected, PoolDriftDetected, PoolUpdated, deterministic_id
 from shared.telemetry import get_logger
-from shared.testing.clock import Clock
 
 __all__ = ["DriftWatch"]
 

@@ -1,7 +1,7 @@
 """Use case: operators manage groups, IP pools and instances.
 
 Enabling a group provisions its alert rules and Alertmanager route through monitoring, after
-checking that its Prometheus job, template and load-balancer pool exist (SPEC-ORIGINAL §4 MUST);
+checking that its Prometheus job, template and load-balancer pool exist (docs/original-system.md §4 MUST);
 editing thresholds or durations re-provisions; disabling or deleting removes rules, routes and
 the scale-in silence and leaves the VMs alone. Provisioning outcomes arrive as events and are
 kept on the group (``alerts_status``), so partial failures are visible.
@@ -16,13 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.scaler.activities import Activities, sync_silence
+from services.scaler.activities import sync_silence
 from services.scaler.domain import ipam
 from services.scaler.domain.errors import ActivityRunning, InvalidPolicy, UnknownGroup, UnknownPool
 from services.scaler.domain.model import Instance, InstanceState, IpLease, IpPool, LeaseState, Process, ScalingGroup
+from services.scaler.field_errors import field_problems
 from services.scaler.outbox import OutboxRelay
 from services.scaler.ports import GroupRecord, ResourceChecker, Store, UnitOfWork
 from shared import subjects
+from shared.clock import Clock
 from shared.errors import ConfigurationError, Conflict, NotFound, VmscaleError
 from shared.messages import (
     AlertRuleSpec,
@@ -33,7 +35,7 @@ from shared.messages import (
     RemoveGroupAlerts,
     SetScaleInSilence,
 )
-from shared.testing.clock import Clock
+from shared.problems import summary
 
 __all__ = ["GroupAdmin", "parse_group", "parse_pool"]
 
@@ -45,7 +47,7 @@ def parse_group(spec: dict[str, Any]) -> ScalingGroup:
     try:
         return ScalingGroup.model_validate(spec)
     except ValidationError as exc:
-        raise InvalidPolicy("invalid group: " + _problems(exc)) from exc
+        raise InvalidPolicy("invalid group: " + summary(exc, whole="group"), fields=field_problems(exc, spec)) from exc
 
 
 def parse_pool(spec: dict[str, Any]) -> IpPool:
@@ -53,11 +55,8 @@ def parse_pool(spec: dict[str, Any]) -> IpPool:
     try:
         return IpPool.model_validate(spec)
     except ValidationError as exc:
-        raise InvalidPolicy("invalid IP pool: " + _problems(exc)) from exc
-
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'group'}: {e['msg']}" for e in exc.errors())
+        problems = summary(exc, whole="pool")
+        raise InvalidPolicy("invalid IP pool: " + problems, fields=field_problems(exc, spec)) from exc
 
 
 def _in_ranges(pool: IpPool, address: str) -> bool:
@@ -91,7 +90,6 @@ class GroupAdmin:
         self,
         store: Store,
         checker: ResourceChecker,
-        activities: Activities,
         relay: OutboxRelay,
         clock: Clock,
         webhook_base: str,
@@ -99,7 +97,6 @@ class GroupAdmin:
     ) -> None:
         self._store = store
         self._checker = checker
-        self._activities = activities
         self._relay = relay
         self._clock = clock
         self._webhook_base = webhook_base
@@ -121,6 +118,9 @@ class GroupAdmin:
             existing = uow.groups.get(spec.name, for_update=True)
             if create and existing is not None:
                 raise Conflict(f"group {spec.name} exists", group=spec.name)
+            if create and any(r.spec.name.lower() == spec.name.lower() for r in uow.groups.all()):
+                # names key webhook paths and alert names, which the original matched regardless of case
+                raise Conflict(f"a group named {spec.name} in another case exists", group=spec.name)
             if not create and existing is None:
                 raise UnknownGroup(f"no group {spec.name}", group=spec.name)
             pool = uow.ip_pools.get(spec.ip_pool)

@@ -1,23 +1,18 @@
 """The scaler's ports: persistence (repositories + unit of work) and the outside world.
 
-Every Protocol has an in-memory fake in ``adapters/memory.py`` and a real adapter, and both run
-the same contract suite (``tests/contracts/scaler_*.py``). Repositories are synchronous and only
-used inside ``Store.transaction``, whose function runs in one database transaction: all of it is
-committed, or none of it. IO to other systems never happens inside a transaction.
+Every Protocol has an in-memory fake in ``testkit/scaler/`` and a real adapter, both run by one contract suite
+(``tests/contracts/scaler_*.py``). Repositories are synchronous, used only inside ``Store.transaction``: one
+database transaction, all of it committed or none. IO to other systems never happens inside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from ipaddress import IPv4Address
 from typing import Any, Protocol, TypeVar
 
-from pydantic import Field
-
 from services.scaler.domain.model import (
-    Frozen,
-    GroupState,
     HookSpec,
     Instance,
     IpLease,
@@ -28,7 +23,8 @@ from services.scaler.domain.model import (
     TargetTrackingPolicy,
 )
 from services.scaler.domain.saga import Activity
-from shared.messages import Message, UtcDatetime
+from services.scaler.records import AlertRecord, DecisionRecord, GroupRecord, Lease, OutboxEntry
+from shared.messages import Message
 from shared.subjects import Subject
 
 __all__ = [
@@ -36,6 +32,7 @@ __all__ = [
     "AddressProbe",
     "AlertRecord",
     "AlertRepository",
+    "At",
     "CommandPublisher",
     "DecisionLog",
     "DecisionRecord",
@@ -58,54 +55,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-class GroupRecord(Frozen):
-    """A group's settings and its runtime state, stored together."""
-
-    spec: ScalingGroup
-    state: GroupState = GroupState()
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-
-
-class DecisionRecord(Frozen):
-    """One decision, allowed or blocked, with the inputs that produced it."""
-
-    id: str
-    group: str
-    at: UtcDatetime
-    allowed: bool
-    delta: int = 0
-    reason: str
-    message: str
-    trigger: str
-    rule: str
-    observed: dict[str, Any] = Field(default_factory=dict)
-    activity_id: str | None = None
-
-
-class AlertRecord(Frozen):
-    """A firing alert episode the scaler has heard of (kept for cooldown re-checks)."""
-
-    group: str
-    fingerprint: str
-    alertname: str
-    starts_at: UtcDatetime
-    received_at: UtcDatetime
-    labels: dict[str, str] = Field(default_factory=dict)
-    resolved_at: UtcDatetime | None = None
-    last_evaluated_at: UtcDatetime | None = None
-
-
-class OutboxEntry(Frozen):
-    """A message recorded in a transaction, to be published after it commits."""
-
-    id: str
-    subject: str
-    payload: str
-    created_at: UtcDatetime
-    published_at: UtcDatetime | None = None
+At = datetime | None
 
 
 class GroupRepository(Protocol):
@@ -168,9 +118,8 @@ class IpPoolRepository(Protocol):
         ...
 
     def leases(self, pool: str, *, for_update: bool = False) -> list[IpLease]:
-        """Every lease of the pool (released ones too); ``for_update`` locks the pool itself
-        until the transaction ends, so no other transaction can lease any of its addresses —
-        not even one that has no lease row yet."""
+        """Every lease of the pool (released ones too); ``for_update`` locks the pool itself until the
+        transaction ends, so no other transaction can lease any of its addresses, even one without a row yet."""
         ...
 
     def save_lease(self, lease: IpLease) -> None:
@@ -189,8 +138,10 @@ class ActivityRepository(Protocol):
         """Activities still running or compensating (of ``group``, or all)."""
         ...
 
-    def recent(self, group: str | None = None, status: str | None = None, limit: int = 50) -> list[Activity]:
-        """Newest first, optionally filtered."""
+    def recent(
+        self, group: str | None = None, status: str | None = None, limit: int = 50, since: At = None, until: At = None
+    ) -> list[Activity]:
+        """Newest first, optionally filtered; ``since`` and ``until`` bound ``created_at``, inclusive."""
         ...
 
     def save(self, activity: Activity) -> None:
@@ -237,7 +188,8 @@ class Outbox(Protocol):
     """Messages to publish once the transaction that recorded them commits."""
 
     def add(self, subject: Subject[Any], message: Message) -> str:
-        """Record ``message`` for ``subject``; returns its id (the message id)."""
+        """Record ``message`` for ``subject`` with the current trace context (the relay publishes
+        it in that trace); returns its id (the message id)."""
         ...
 
     def pending(self, limit: int = 100) -> list[OutboxEntry]:
@@ -349,14 +301,6 @@ class PoolReader(Protocol):
         ...
 
 
-class Lease(Frozen):
-    """A held group lease; ``token`` increases with every new holder (the fencing token)."""
-
-    group: str
-    owner: str
-    token: int
-
-
 class GroupLease(Protocol):
     """One holder per group across every scaler replica, for a limited time."""
 
@@ -398,12 +342,24 @@ class MetricsQuery(Protocol):
         gives ``available=False`` with the error."""
         ...
 
+    async def instance_loads(self, group: ScalingGroup) -> dict[str, float]:
+        """Each scraped instance's CPU % now (the rules' per-instance expression), keyed by the host part
+        of its ``instance`` label (the VM's address); the ``least_busy`` victim order ranks by it. Never
+        raises: empty when Prometheus cannot answer (victims are then taken newest first)."""
+        ...
+
     async def job_exists(self, job: str) -> bool:
         """True when Prometheus scrapes the job. Raises ``ServiceUnavailable``."""
         ...
 
     async def target_count(self, job: str) -> int:
         """Active targets of the job (for drift reports). Raises ``ServiceUnavailable``."""
+        ...
+
+    async def target_health(self, job: str) -> dict[str, bool]:
+        """Whether Prometheus' last scrape of each active target of the job succeeded (``up``),
+        keyed by the target's address (host part of ``instance``); targets not scraped yet are
+        left out. Raises ``ServiceUnavailable``."""
         ...
 
 
@@ -418,9 +374,19 @@ class HealthProbe(Protocol):
 class LifecycleHook(Protocol):
     """A post-provision or pre-termination hook (Jenkins job or HTTP endpoint)."""
 
-    async def run(self, spec: HookSpec, context: dict[str, str]) -> str:
+    async def run(
+        self,
+        spec: HookSpec,
+        context: dict[str, str],
+        *,
+        checkpoint: str | None = None,
+        on_checkpoint: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str:
         """Run the hook and block until its result; returns a short description of it.
         ``context`` holds the activity id (a unique parameter, so Jenkins never folds two runs).
+        A hook whose work outlives the call (a queued Jenkins build) hands its handle to
+        ``on_checkpoint`` once it exists; given that handle back as ``checkpoint`` (after a
+        restart), it follows that work instead of starting it again.
         Raises ``PermanentError`` on a failed run, ``RetryableError`` when unreachable."""
         ...
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.scaler.decisions import read_condition
 from services.scaler.domain.decide import Allow, decide
 from services.scaler.domain.model import Converge, Observed, Policy, ScalingGroup, StepPolicy
-from services.scaler.pingcheck import free_ips
+from services.scaler.field_errors import field_problems
+from services.scaler.observation import Readings, observe, read_condition, snapshot
 from services.scaler.ports import MetricsQuery, ResourceChecker, Store, UnitOfWork
+from shared.clock import Clock
 from shared.errors import NotFound
-from shared.testing.clock import Clock
 
 __all__ = ["Preview", "PreviewOutcome", "ValidationOutcome"]
 
@@ -46,8 +46,10 @@ class PreviewOutcome:
     observed: dict[str, Any]
 
 
-def _problems(exc: ValidationError) -> tuple[str, ...]:
-    return tuple(f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors())
+def validation_problems(exc: ValidationError, spec: Any) -> tuple[str, ...]:
+    """Each problem of invalid group settings ``spec`` as ``field: message`` (``settings`` for the
+    whole group), once, on the field it is about (``field_problems``)."""
+    return tuple(f"{field or 'settings'}: {message}" for field, message in field_problems(exc, spec))
 
 
 class Preview:
@@ -67,7 +69,7 @@ class Preview:
         try:
             group = ScalingGroup.model_validate(spec)
         except ValidationError as exc:
-            return ValidationOutcome(problems=_problems(exc), warnings=())
+            return ValidationOutcome(problems=validation_problems(exc, spec), warnings=())
         missing = await self._checker.missing(group)
         warnings = () if group.enabled else ("the group is disabled: no alert reaches it until it is enabled",)
         return ValidationOutcome(problems=tuple(missing), warnings=warnings)
@@ -87,27 +89,15 @@ class Preview:
         outcomes = []
         for trigger, policy in policies:
             metrics = await self._metrics.read(spec, tracking if policy is tracking else None)
+            readings = Readings(condition=condition, metrics=metrics)
 
-            def observe(uow: UnitOfWork, metrics: Any = metrics) -> Observed:
-                current = uow.groups.get(name) or record
-                pool = uow.ip_pools.get(spec.ip_pool)
-                leases = uow.ip_pools.leases(spec.ip_pool) if pool is not None else []
-                active = uow.activities.active(name)
-                return Observed(
-                    instances=tuple(uow.instances.all(name)),
-                    in_progress=active[0].id if active else None,
-                    last_scale_out_at=current.state.last_scale_out_at,
-                    last_scale_in_at=current.state.last_scale_in_at,
-                    free_ips=free_ips(pool, leases, None),
-                    metrics=metrics,
-                    condition=condition,
-                    replacements=current.state.replacements_owed,
-                    recommendations=current.state.recommendations,
-                    failure_backoff=current.state.failure_backoff,
-                    last_activity_end_at=current.state.last_activity_end_at,
-                )
+            def observe_now(uow: UnitOfWork, readings: Readings = readings) -> Observed | None:
+                snap = snapshot(uow, name, for_update=False)
+                return observe(snap, readings) if snap is not None else None
 
-            observed = await self._store.transaction(observe)
+            observed = await self._store.transaction(observe_now)
+            if observed is None:
+                raise NotFound(f"no group {name}", group=name)
             decision = decide(spec, policy, observed, now)
             allowed = isinstance(decision, Allow)
             outcomes.append(

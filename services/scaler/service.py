@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from services.scaler.activities import Activities, EngineConfig
+from services.scaler.callbacks import InstanceCallbacks
 from services.scaler.decisions import DecisionConfig, Decisions
 from services.scaler.drift import DriftWatch
 from services.scaler.groups import ExistingVms, GroupAdmin
@@ -27,10 +28,13 @@ from services.scaler.ports import (
 )
 from services.scaler.preview import Preview
 from services.scaler.reconcile import ReconcileConfig, Reconciler, VmPresence
+from services.scaler.triggers import Triggers
 from services.scaler.views import Views
+from shared.clock import Clock
 from shared.errors import VmscaleError
+from shared.loops import every
+from shared.singleton import Leases, Singleton
 from shared.telemetry import get_logger
-from shared.testing.clock import Clock
 
 __all__ = ["Ports", "Scaler"]
 
@@ -54,7 +58,6 @@ class Ports:
     existing_vms: ExistingVms | None = None
     tagged_vms: TaggedVms | None = None
     presence: VmPresence | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Scaler:
@@ -71,6 +74,7 @@ class Scaler:
         reconcile: ReconcileConfig | None = None,
     ) -> None:
         self.ports = ports
+        self.owner = owner
         self.relay = OutboxRelay(ports.store, ports.publisher, ports.clock)
         config = engine or EngineConfig(owner=owner)
         self.activities = Activities(
@@ -86,9 +90,8 @@ class Scaler:
             DecisionConfig(owner=owner, lease_ttl_s=config.lease_ttl_s, evaluation_interval_s=evaluation_interval_s),
             ports.addresses,
         )
-        self.admin = GroupAdmin(
-            ports.store, ports.checker, self.activities, self.relay, ports.clock, webhook_base, ports.existing_vms
-        )
+        self.triggers = Triggers(ports.store, self.decisions, ports.clock, evaluation_interval_s)
+        self.admin = GroupAdmin(ports.store, ports.checker, self.relay, ports.clock, webhook_base, ports.existing_vms)
         self.reconciler = Reconciler(
             ports.store,
             self.decisions,
@@ -98,8 +101,10 @@ class Scaler:
             reconcile or ReconcileConfig(),
             presence=ports.presence,
             existing_vms=ports.existing_vms,
+            metrics=ports.metrics,
         )
-        self.views = Views(ports.store, ports.metrics, ports.pools)
+        self.callbacks = InstanceCallbacks(ports.store, self.relay, ports.clock)
+        self.views = Views(ports.store, ports.metrics, ports.clock, ports.pools)
         self.drift = DriftWatch(ports.store, self.relay, ports.clock)
         self.preview = Preview(ports.store, ports.metrics, ports.checker, ports.clock, evaluation_interval_s)
         self.orphans = OrphanSweeper(ports.store, ports.tagged_vms, self.relay) if ports.tagged_vms else None
@@ -112,43 +117,46 @@ class Scaler:
         slow inventory never holds up decisions."""
         await self.activities.tick()
         await self.reconciler.tick()
-        await self.decisions.tick()
+        await self.triggers.tick()
         await self.relay.flush()
 
     async def _control(self) -> None:
         await self.activities.tick()
-        await self.decisions.tick()
+        await self.triggers.tick()
         await self.relay.flush()
 
-    @staticmethod
-    async def _forever(
-        what: str, work: Callable[[], Awaitable[object]], interval_s: float, *, wait_first: bool
+    async def start(
+        self,
+        tick_s: float = 1.0,
+        orphan_sweep_s: float = 60.0,
+        *,
+        leases: Leases | None = None,
+        lease_ttl_s: float = 15.0,
     ) -> None:
-        """Run ``work`` every ``interval_s`` for the life of the service. A failure is logged and
-        the next round comes anyway: a loop that ended on an unexpected error would stop the
-        scaler (or its orphan sweep) without a word."""
-        if wait_first:
-            await asyncio.sleep(interval_s)
-        while True:
-            try:
-                await work()
-            except VmscaleError as exc:
-                log.warning(f"{what} failed; retrying", error=str(exc))
-            except Exception:
-                log.exception(f"{what} failed unexpectedly; retrying")
-            await asyncio.sleep(interval_s)
+        """Resume unfinished activities at once, then tick, relay and sweep in the background.
 
-    async def start(self, tick_s: float = 1.0, orphan_sweep_s: float = 60.0) -> None:
-        """Resume unfinished activities at once, then tick, relay and sweep in the background."""
+        Every replica ticks: each group's decisions and activities are fenced by the group lease
+        (``GroupLease``). With ``leases`` the reconciliation and the orphan sweep run on one
+        replica at a time (singleton leases ``reconciliation`` and ``orphan-sweep``,
+        ``lease_ttl_s``; ``shared/singleton.py``): each pass first checks that its replica still
+        holds the lease, and a lost renewal stops the loop at once.
+        """
         with contextlib.suppress(VmscaleError):
             await self.activities.tick()
+
+        def singleton(interval_s: float, work: Callable[[], Awaitable[object]], name: str, *, wait_first: bool) -> Any:
+            if leases is None:
+                return every(interval_s, work, name=name, log=log, wait_first=wait_first)
+            lease = Singleton(leases, name.replace(" ", "-"), self.owner, lease_ttl_s, log=log)
+            return lease.every(interval_s, work, name=name, log=log, wait_first=wait_first)
+
         self._loops = [
-            asyncio.create_task(self._forever("tick", self._control, tick_s, wait_first=False)),
-            asyncio.create_task(self._forever("reconciliation", self.reconciler.tick, tick_s, wait_first=False)),
+            asyncio.create_task(every(tick_s, self._control, name="tick", log=log)),
+            asyncio.create_task(singleton(tick_s, self.reconciler.tick, "reconciliation", wait_first=False)),
             asyncio.create_task(self.relay.run(interval_s=max(tick_s, 0.5))),
         ]
         if self.orphans is not None:
-            sweeps = self._forever("orphan sweep", self.orphans.sweep, orphan_sweep_s, wait_first=True)
+            sweeps = singleton(orphan_sweep_s, self.orphans.sweep, "orphan sweep", wait_first=True)
             self._loops.append(asyncio.create_task(sweeps))
 
     async def stop(self) -> None:

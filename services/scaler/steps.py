@@ -1,17 +1,23 @@
-"""How saga steps map to commands of other services, and their replies back to steps.
+"""The saga steps' table: one ``StepSpec`` per step — where it runs, its command, the replies
+that end it, its timeout and its compensation (``STEPS``).
 
-One table in each direction: ``command_for`` builds the command a step sends; ``match_reply``
-finds which running step an event answers (by causation id first, then by type and VM).
+``command_for`` builds the command a step sends; ``StepTimeouts.of`` is a step's timeout;
+``step_replies.match_reply`` finds which running step an event answers. Adding a step: add it
+to ``domain.activity.Step`` and its plan (and ``COMPENSATIONS`` if something undoes it), then
+one row here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from ipaddress import IPv4Address
+from types import MappingProxyType
 from typing import Any
 
 from services.scaler.domain.model import Instance, IpPool, ScalingGroup
-from services.scaler.domain.saga import Activity, Phase, Step, StepRun, Track
+from services.scaler.domain.saga import COMPENSATIONS, Activity, Phase, Step, StepRun, Track
 from shared import subjects
 from shared.messages import (
     AddPoolMember,
@@ -20,46 +26,26 @@ from shared.messages import (
     DestroyVm,
     DrainPoolMember,
     Message,
-    MonitoringFailed,
     NetworkSpec,
-    PoolMemberAdded,
-    PoolMemberDrained,
-    PoolMemberRemoved,
-    PoolOperationFailed,
     PowerOffVm,
     PowerOnVm,
     RegisterTarget,
     RemovePoolMember,
-    TargetDeregistered,
-    TargetRegistered,
-    VmCloned,
-    VmDestroyed,
-    VmIpAssigned,
-    VmOperationFailed,
-    VmPoweredOff,
-    VmPoweredOn,
     deterministic_id,
 )
 from shared.subjects import Subject
 
-__all__ = ["REPLY_SUBJECTS", "Outcome", "StepTimeouts", "command_for", "match_reply"]
-
-REPLY_SUBJECTS: tuple[Subject[Any], ...] = (
-    subjects.VM_CLONED,
-    subjects.VM_POWERED_ON,
-    subjects.VM_IP_ASSIGNED,
-    subjects.VM_POWERED_OFF,
-    subjects.VM_DESTROYED,
-    subjects.VM_OPERATION_FAILED,
-    subjects.MONITORING_REGISTERED,
-    subjects.MONITORING_DEREGISTERED,
-    subjects.MONITORING_FAILED,
-    subjects.POOL_MEMBER_ADDED,
-    subjects.POOL_MEMBER_DRAINED,
-    subjects.POOL_MEMBER_REMOVED,
-    subjects.POOL_OPERATION_FAILED,
-)
-"""Every event that answers a step's command."""
+__all__ = [
+    "INSTANT_STEPS",
+    "LOCAL_STEPS",
+    "REPLY_SUBJECTS",
+    "STEPS",
+    "CommandInput",
+    "Runs",
+    "StepSpec",
+    "StepTimeouts",
+    "command_for",
+]
 
 
 @dataclass(frozen=True)
@@ -74,20 +60,282 @@ class StepTimeouts:
     hook_s: float = 900.0
 
     def of(self, step: Step, group: ScalingGroup) -> float:
-        """The timeout of ``step`` in ``group``."""
-        if step in (Step.CLONE, Step.POWER_OFF, Step.DESTROY):
-            return self.vm_s
-        if step is Step.POWER_ON:
-            return self.power_on_s
-        if step in (Step.REGISTER_MONITORING, Step.DEREGISTER_MONITORING):
-            return self.monitoring_s
-        if step is Step.DRAIN:
-            return group.drain_timeout_s + self.pool_s
-        if step in (Step.ADD_POOL_MEMBER, Step.REMOVE_POOL_MEMBER, Step.UNDRAIN):
-            return self.pool_s
-        if step is Step.WAIT_HEALTHY:
-            return self.health_s + 30.0
-        return self.hook_s + 30.0
+        """The timeout of ``step`` in ``group`` (its ``StepSpec.timeout``)."""
+        return STEPS[step].timeout(self, group)
+
+
+@dataclass(frozen=True)
+class CommandInput:
+    """What a step's command is built from."""
+
+    activity: Activity
+    track: Track
+    run: StepRun
+    group: ScalingGroup
+    instance: Instance | None
+    pool: IpPool | None
+    timeouts: StepTimeouts
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        """Message id (deterministic per attempt, for dedupe) and correlation id."""
+        a, r = self.activity, self.run
+        return {
+            "message_id": deterministic_id(a.id, self.track.vm_name, r.step, r.phase, r.attempts + 1),
+            "correlation_id": a.id,
+        }
+
+
+Built = tuple[Subject[Any], Message]
+
+
+def _clone(c: CommandInput) -> Built:
+    group, vm = c.group, c.track.vm_name
+    if c.pool is None:
+        raise LookupError(f"IP pool {group.ip_pool} is gone")
+    network = NetworkSpec(
+        ip=IPv4Address(c.track.address or ""),
+        prefix_length=c.pool.network.prefixlen,
+        gateway=c.pool.gateway,
+        dns_servers=c.pool.dns,
+        network=group.network,
+        hostname=vm,
+    )
+    return subjects.CMD_VM_CLONE, CloneVm(
+        activity_id=c.activity.id,
+        group=group.name,
+        vm_name=vm,
+        template=group.template,
+        network=network,
+        placement=group.placement,
+        annotation=f"vmscale group={group.name} activity={c.activity.id}",
+        power_on=False,
+        **c.envelope,
+    )
+
+
+def _power_on(c: CommandInput) -> Built:
+    aid, vm = c.activity.id, c.track.vm_name
+    if c.run.phase is Phase.FORWARD:
+        return subjects.CMD_VM_POWER_ON, PowerOnVm(
+            activity_id=aid,
+            vm_name=vm,
+            expected_ip=IPv4Address(c.track.address or ""),
+            expected_network=c.group.network,
+            ip_timeout_s=c.timeouts.power_on_s,
+            **c.envelope,
+        )
+    return subjects.CMD_VM_POWER_ON, PowerOnVm(activity_id=aid, vm_name=vm, **c.envelope)
+
+
+def _power_off(c: CommandInput) -> Built:
+    return subjects.CMD_VM_POWER_OFF, PowerOffVm(activity_id=c.activity.id, vm_name=c.track.vm_name, **c.envelope)
+
+
+def _destroy(c: CommandInput) -> Built:
+    uuid = c.instance.instance_uuid if c.instance is not None else None
+    return subjects.CMD_VM_DESTROY, DestroyVm(
+        activity_id=c.activity.id, vm_name=c.track.vm_name, expected_uuid=uuid, **c.envelope
+    )
+
+
+def _register(c: CommandInput) -> Built:
+    group, vm = c.group, c.track.vm_name
+    return subjects.CMD_MONITORING_REGISTER, RegisterTarget(
+        activity_id=c.activity.id,
+        group=group.name,
+        job=group.prometheus_job,
+        vm_name=vm,
+        address=c.track.address or "",
+        port=group.monitoring_port,
+        labels={"service": group.name, "vmName": vm},
+        timeout_s=c.timeouts.monitoring_s,
+        **c.envelope,
+    )
+
+
+def _deregister(c: CommandInput) -> Built:
+    return subjects.CMD_MONITORING_DEREGISTER, DeregisterTarget(
+        activity_id=c.activity.id,
+        job=c.group.prometheus_job,
+        vm_name=c.track.vm_name,
+        address=c.track.address or "",
+        port=c.group.monitoring_port,
+        **c.envelope,
+    )
+
+
+def _add_member(c: CommandInput) -> Built:
+    return subjects.CMD_POOL_ADD, AddPoolMember(
+        activity_id=c.activity.id,
+        pool=c.group.pool,
+        name=c.track.vm_name,
+        address=c.track.address or "",
+        port=c.group.member_port,
+        wait_healthy=c.run.step is Step.ADD_POOL_MEMBER and c.run.phase is Phase.FORWARD,
+        timeout_s=c.timeouts.pool_s,
+        **c.envelope,
+    )
+
+
+def _remove_member(c: CommandInput) -> Built:
+    return subjects.CMD_POOL_REMOVE, RemovePoolMember(
+        activity_id=c.activity.id, pool=c.group.pool, name=c.track.vm_name, **c.envelope
+    )
+
+
+def _drain(c: CommandInput) -> Built:
+    return subjects.CMD_POOL_DRAIN, DrainPoolMember(
+        activity_id=c.activity.id,
+        pool=c.group.pool,
+        name=c.track.vm_name,
+        timeout_s=c.group.drain_timeout_s,
+        **c.envelope,
+    )
+
+
+class Runs(StrEnum):
+    """Where a step runs."""
+
+    INSTANT = "instant"
+    """A database write only, done in the transaction that reaches it."""
+    LOCAL = "local"
+    """The scaler runs it itself (health probe, hook) on the replica that owns the activity."""
+    COMMAND = "command"
+    """A command to the service that owns the external system; a reply event ends it."""
+
+
+Timeout = Callable[[StepTimeouts, ScalingGroup], float]
+
+
+def _no_timeout(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.hook_s + 30.0
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """Everything about one saga step: where it runs, its command, the replies that end it
+    (``failed`` with its ``operation``), how long it may take, and what undoes it."""
+
+    step: Step
+    runs: Runs
+    timeout: Timeout = _no_timeout
+    command: Callable[[CommandInput], Built] | None = None
+    replies: tuple[Subject[Any], ...] = ()
+    failed: Subject[Any] | None = None
+    operation: str = ""
+    """The ``operation`` a failure event names for this step (``pool_`` prefix dropped)."""
+    gone_is_done: bool = False
+    """A missing VM completes the step: its goal (the VM off) already holds."""
+
+    @property
+    def compensation(self) -> Step | None:
+        """What undoes the step (``domain.saga.COMPENSATIONS``: the saga machine needs it too)."""
+        return COMPENSATIONS.get(self.step)
+
+
+_VM_FAILED, _MON_FAILED, _POOL_FAILED = (
+    subjects.VM_OPERATION_FAILED,
+    subjects.MONITORING_FAILED,
+    subjects.POOL_OPERATION_FAILED,
+)
+
+
+def _vm_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.vm_s
+
+
+def _power_on_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.power_on_s
+
+
+def _monitoring_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.monitoring_s
+
+
+def _pool_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.pool_s
+
+
+def _drain_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return g.drain_timeout_s + t.pool_s
+
+
+def _health_s(t: StepTimeouts, g: ScalingGroup) -> float:
+    return t.health_s + 30.0
+
+
+_SPECS = (
+    StepSpec(Step.RESERVE_IP, Runs.INSTANT),
+    StepSpec(Step.CLONE, Runs.COMMAND, _vm_s, _clone, (subjects.VM_CLONED,), _VM_FAILED, "clone"),
+    StepSpec(
+        Step.POWER_ON,
+        Runs.COMMAND,
+        _power_on_s,
+        _power_on,
+        (subjects.VM_IP_ASSIGNED, subjects.VM_POWERED_ON),  # forward: the reserved IP, not power alone
+        _VM_FAILED,
+        "power_on",
+    ),
+    StepSpec(Step.WAIT_HEALTHY, Runs.LOCAL, _health_s),
+    StepSpec(
+        Step.REGISTER_MONITORING,
+        Runs.COMMAND,
+        _monitoring_s,
+        _register,
+        (subjects.MONITORING_REGISTERED,),
+        _MON_FAILED,
+        "register",
+    ),
+    StepSpec(Step.POST_PROVISION_HOOK, Runs.LOCAL),
+    StepSpec(
+        Step.ADD_POOL_MEMBER, Runs.COMMAND, _pool_s, _add_member, (subjects.POOL_MEMBER_ADDED,), _POOL_FAILED, "add"
+    ),
+    StepSpec(Step.IN_SERVICE, Runs.INSTANT),
+    StepSpec(Step.PRE_TERMINATION_HOOK, Runs.LOCAL),
+    StepSpec(Step.DRAIN, Runs.COMMAND, _drain_s, _drain, (subjects.POOL_MEMBER_DRAINED,), _POOL_FAILED, "drain"),
+    StepSpec(Step.UNDRAIN, Runs.COMMAND, _pool_s, _add_member, (subjects.POOL_MEMBER_ADDED,), _POOL_FAILED, "add"),
+    StepSpec(
+        Step.REMOVE_POOL_MEMBER,
+        Runs.COMMAND,
+        _pool_s,
+        _remove_member,
+        (subjects.POOL_MEMBER_REMOVED,),
+        _POOL_FAILED,
+        "remove",
+    ),
+    StepSpec(
+        Step.DEREGISTER_MONITORING,
+        Runs.COMMAND,
+        _monitoring_s,
+        _deregister,
+        (subjects.MONITORING_DEREGISTERED,),
+        _MON_FAILED,
+        "deregister",
+    ),
+    StepSpec(
+        Step.POWER_OFF,
+        Runs.COMMAND,
+        _vm_s,
+        _power_off,
+        (subjects.VM_POWERED_OFF,),
+        _VM_FAILED,
+        "power_off",
+        gone_is_done=True,
+    ),
+    StepSpec(Step.DESTROY, Runs.COMMAND, _vm_s, _destroy, (subjects.VM_DESTROYED,), _VM_FAILED, "destroy"),
+    StepSpec(Step.RELEASE_IP, Runs.INSTANT),
+)
+
+STEPS: Mapping[Step, StepSpec] = MappingProxyType({spec.step: spec for spec in _SPECS})
+"""The one table of saga steps: one ``StepSpec`` per ``Step``."""
+
+INSTANT_STEPS = frozenset(s for s, spec in STEPS.items() if spec.runs is Runs.INSTANT)
+LOCAL_STEPS = frozenset(s for s, spec in STEPS.items() if spec.runs is Runs.LOCAL)
+REPLY_SUBJECTS: tuple[Subject[Any], ...] = tuple(
+    dict.fromkeys(subject for spec in _SPECS for subject in (*spec.replies, spec.failed) if subject is not None)
+)
+"""Every event that answers a step's command."""
 
 
 def command_for(
@@ -100,169 +348,7 @@ def command_for(
     timeouts: StepTimeouts,
 ) -> tuple[Subject[Any], Message]:
     """The command that performs ``run`` (a deterministic id per attempt, for dedupe)."""
-    envelope: dict[str, Any] = {
-        "message_id": deterministic_id(activity.id, track.vm_name, run.step, run.phase, run.attempts + 1),
-        "correlation_id": activity.id,
-    }
-    vm, aid, address = track.vm_name, activity.id, track.address or ""
-    step = run.step
-    if step is Step.CLONE:
-        if pool is None:
-            raise LookupError(f"IP pool {group.ip_pool} is gone")
-        network = NetworkSpec(
-            ip=IPv4Address(address),
-            prefix_length=pool.network.prefixlen,
-            gateway=pool.gateway,
-            dns_servers=pool.dns,
-            network=group.network,
-            hostname=vm,
-        )
-        return subjects.CMD_VM_CLONE, CloneVm(
-            activity_id=aid,
-            group=group.name,
-            vm_name=vm,
-            template=group.template,
-            network=network,
-            placement=group.placement,
-            annotation=f"vmscale group={group.name} activity={aid}",
-            power_on=False,
-            **envelope,
-        )
-    if step is Step.POWER_ON:
-        if run.phase is Phase.FORWARD:
-            return subjects.CMD_VM_POWER_ON, PowerOnVm(
-                activity_id=aid,
-                vm_name=vm,
-                expected_ip=IPv4Address(address),
-                expected_network=group.network,
-                ip_timeout_s=timeouts.power_on_s,
-                **envelope,
-            )
-        return subjects.CMD_VM_POWER_ON, PowerOnVm(activity_id=aid, vm_name=vm, **envelope)
-    if step is Step.POWER_OFF:
-        return subjects.CMD_VM_POWER_OFF, PowerOffVm(activity_id=aid, vm_name=vm, **envelope)
-    if step is Step.DESTROY:
-        uuid = instance.instance_uuid if instance is not None else None
-        return subjects.CMD_VM_DESTROY, DestroyVm(activity_id=aid, vm_name=vm, expected_uuid=uuid, **envelope)
-    if step is Step.REGISTER_MONITORING:
-        return subjects.CMD_MONITORING_REGISTER, RegisterTarget(
-            activity_id=aid,
-            group=group.name,
-            job=group.prometheus_job,
-            vm_name=vm,
-            address=address,
-            port=group.monitoring_port,
-            labels={"service": group.name, "vmName": vm},
-            timeout_s=timeouts.monitoring_s,
-            **envelope,
-        )
-    if step is Step.DEREGISTER_MONITORING:
-        return subjects.CMD_MONITORING_DEREGISTER, DeregisterTarget(
-            activity_id=aid,
-            job=group.prometheus_job,
-            vm_name=vm,
-            address=address,
-            port=group.monitoring_port,
-            **envelope,
-        )
-    if step in (Step.ADD_POOL_MEMBER, Step.UNDRAIN):
-        return subjects.CMD_POOL_ADD, AddPoolMember(
-            activity_id=aid,
-            pool=group.pool,
-            name=vm,
-            address=address,
-            port=group.member_port,
-            wait_healthy=step is Step.ADD_POOL_MEMBER and run.phase is Phase.FORWARD,
-            timeout_s=timeouts.pool_s,
-            **envelope,
-        )
-    if step is Step.REMOVE_POOL_MEMBER:
-        return subjects.CMD_POOL_REMOVE, RemovePoolMember(activity_id=aid, pool=group.pool, name=vm, **envelope)
-    if step is Step.DRAIN:
-        return subjects.CMD_POOL_DRAIN, DrainPoolMember(
-            activity_id=aid, pool=group.pool, name=vm, timeout_s=group.drain_timeout_s, **envelope
-        )
-    raise ValueError(f"step {step} sends no command")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an event says about one running step."""
-
-    vm_name: str
-    step: Step
-    phase: Phase
-    ok: bool
-    error: str = ""
-    retryable: bool = False
-
-
-_SUCCESS: dict[type[Message], tuple[Step, ...]] = {
-    VmCloned: (Step.CLONE,),
-    VmIpAssigned: (Step.POWER_ON,),
-    VmPoweredOn: (Step.POWER_ON,),
-    VmPoweredOff: (Step.POWER_OFF,),
-    VmDestroyed: (Step.DESTROY,),
-    TargetRegistered: (Step.REGISTER_MONITORING,),
-    TargetDeregistered: (Step.DEREGISTER_MONITORING,),
-    PoolMemberAdded: (Step.ADD_POOL_MEMBER, Step.UNDRAIN),
-    PoolMemberDrained: (Step.DRAIN,),
-    PoolMemberRemoved: (Step.REMOVE_POOL_MEMBER,),
-}
-_FAILED_OPERATIONS: dict[str, tuple[Step, ...]] = {
-    "clone": (Step.CLONE,),
-    "power_on": (Step.POWER_ON,),
-    "power_off": (Step.POWER_OFF,),
-    "destroy": (Step.DESTROY,),
-    "register": (Step.REGISTER_MONITORING,),
-    "deregister": (Step.DEREGISTER_MONITORING,),
-    "add": (Step.ADD_POOL_MEMBER, Step.UNDRAIN),
-    "drain": (Step.DRAIN,),
-    "remove": (Step.REMOVE_POOL_MEMBER,),
-}
-
-
-def _candidates(event: Message) -> tuple[tuple[Step, ...], bool]:
-    if isinstance(event, VmOperationFailed | PoolOperationFailed | MonitoringFailed):
-        operation = event.operation.removeprefix("pool_")
-        return _FAILED_OPERATIONS.get(operation, ()), False
-    return _SUCCESS.get(type(event), ()), True
-
-
-def match_reply(activity: Activity, event: Message) -> Outcome | None:
-    """The running step ``event`` answers, and how; None when it answers none (late, foreign).
-
-    The causation id (the command's message id) decides first; otherwise the event's type (or a
-    failure's ``operation``) and VM name pick the step.
-    """
-    steps, ok = _candidates(event)
-    failure = isinstance(event, VmOperationFailed | PoolOperationFailed | MonitoringFailed)
-    vm_name = getattr(event, "vm_name", None) or getattr(event, "name", None)
-    chosen: tuple[Track, StepRun] | None = None
-    running = list(activity.steps_running())
-    for track, run in running:
-        if event.causation_id and run.command_id == event.causation_id and (failure or run.step in steps):
-            chosen = (track, run)
-            break
-    if chosen is None:
-        for track, run in running:
-            if run.step not in steps or (vm_name is not None and track.vm_name != vm_name):
-                continue
-            if isinstance(event, VmPoweredOn) and run.phase is Phase.FORWARD:
-                continue  # a forward power-on waits for the reserved IP (VmIpAssigned)
-            chosen = (track, run)
-            break
-    if chosen is None:
-        return None
-    track, run = chosen
-    if isinstance(event, VmPoweredOn) and run.phase is Phase.FORWARD:
-        return None
-    if isinstance(event, VmIpAssigned) and track.address and event.ip != track.address:
-        return Outcome(track.vm_name, run.step, run.phase, False, f"guest IP {event.ip} is not {track.address}")
-    if ok:
-        return Outcome(track.vm_name, run.step, run.phase, True)
-    code, detail = str(getattr(event, "reason", "") or "failed"), getattr(event, "detail", None)
-    # The reason code (``insufficient_resources``) first, then the vendor's words: an operator
-    # can grep for the first and read the second.
-    reason = f"{code}: {detail}" if detail and detail != code else code
-    return Outcome(track.vm_name, run.step, run.phase, False, reason, bool(getattr(event, "retryable", False)))
+    build = STEPS[run.step].command
+    if build is None:
+        raise ValueError(f"step {run.step} sends no command")
+    return build(CommandInput(activity, track, run, group, instance, pool, timeouts))

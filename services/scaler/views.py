@@ -11,7 +11,8 @@ from services.scaler.domain.drift import pool_drift
 from services.scaler.domain.errors import UnknownGroup
 from services.scaler.domain.model import Instance, InstanceState, IpLease, IpPool
 from services.scaler.domain.saga import Activity
-from services.scaler.ports import DecisionRecord, GroupRecord, MetricsQuery, PoolReader, Store, UnitOfWork
+from services.scaler.ports import At, DecisionRecord, GroupRecord, MetricsQuery, PoolReader, Store, UnitOfWork
+from shared.clock import Clock
 from shared.errors import NotFound, RetryableError
 from shared.messages import (
     ActivityView,
@@ -134,9 +135,10 @@ def pool_view(pool: IpPool, leases: Sequence[IpLease]) -> IpPoolView:
 class Views:
     """Answers the scaler's queries from the database (and Prometheus for drift)."""
 
-    def __init__(self, store: Store, metrics: MetricsQuery, pools: PoolReader | None = None) -> None:
+    def __init__(self, store: Store, metrics: MetricsQuery, clock: Clock, pools: PoolReader | None = None) -> None:
         self._store = store
         self._metrics = metrics
+        self._clock = clock
         self._pools = pools
 
     async def groups(self) -> list[GroupView]:
@@ -209,7 +211,7 @@ class Views:
                     "pool_members": len(members),
                     "missing_from_pool": found.missing,
                     "unexpected_in_pool": found.unexpected,
-                    "pool_checked_at": self._clock_now(),
+                    "pool_checked_at": self._clock.now(),
                 }
                 if busy and found.any:
                     notes.append("an activity is running: the pool may be mid-change")
@@ -219,15 +221,11 @@ class Views:
             notes.append(f"in pool {record.spec.pool} but not in the group: {', '.join(update['unexpected_in_pool'])}")
         return drift.model_copy(update={**update, "notes": tuple(notes)})
 
-    @staticmethod
-    def _clock_now() -> datetime:
-        from shared.messages import utcnow
-
-        return utcnow()
-
-    async def activities(self, group: str | None, status: str | None, limit: int) -> list[ActivityView]:
-        """Recent activities."""
-        found = await self._store.transaction(lambda uow: uow.activities.recent(group, status, limit))
+    async def activities(
+        self, group: str | None, status: str | None, limit: int, since: At = None, until: At = None
+    ) -> list[ActivityView]:
+        """Activities newest first; ``since``/``until`` bound when they were created."""
+        found = await self._store.transaction(lambda uow: uow.activities.recent(group, status, limit, since, until))
         return [activity_view(a) for a in found]
 
     async def activity(self, activity_id: str) -> ActivityView | None:

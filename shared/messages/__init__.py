@@ -27,6 +27,7 @@ from shared.messages.base import (
     deterministic_id,
     utcnow,
 )
+from shared.messages.callbacks import AdoptInstance, InstanceCallbackReply, MarkInstanceGone
 from shared.messages.inventory import (
     ComputeQuery,
     ComputeReply,
@@ -161,7 +162,7 @@ from shared.messages.scaling import (
     ValidateGroup,
     ValidationReply,
 )
-from shared.messages.system import DeadLetter, HealthQuery, HealthReply, ServiceHeartbeat
+from shared.messages.system import DeadLetter, HealthQuery, HealthReply, LogLevelSet, ServiceHeartbeat
 from shared.messages.vm import (
     VM_NAME_MAX,
     VM_NAME_PATTERN,
@@ -199,6 +200,7 @@ __all__ = [
     "ActivitySucceeded",
     "ActivityView",
     "AddPoolMember",
+    "AdoptInstance",
     "AgentHost",
     "AgentProgress",
     "AgentsInstalled",
@@ -252,6 +254,7 @@ __all__ = [
     "HealthQuery",
     "HealthReply",
     "InstallAgents",
+    "InstanceCallbackReply",
     "InstanceMetricsQuery",
     "InstanceMetricsReply",
     "InstanceReply",
@@ -275,8 +278,10 @@ __all__ = [
     "ListPoolMembers",
     "ListPools",
     "ListVirtualServers",
+    "LogLevelSet",
     "MakeTemplate",
     "ManualScale",
+    "MarkInstanceGone",
     "MemberAdmin",
     "MemberHealth",
     "MemberState",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
 from shared.messages.base import Event
+from shared.vocabulary import ActivityKind
 
 __all__ = [
     "ActivityKind",
@@ -18,13 +18,6 @@ __all__ = [
     "AuditRecorded",
     "DecisionRecorded",
 ]
-
-
-class ActivityKind(StrEnum):
-    """What an activity does to its group."""
-
-    SCALE_OUT = "scale_out"
-    SCALE_IN = "scale_in"
 
 
 class ActivityStarted(Event):
@@ -46,6 +39,8 @@ class ActivityStepCompleted(Event):
     vm_name: str | None = None
     compensation: bool = False
     detail: dict[str, Any] = Field(default_factory=dict)
+    duration_s: float | None = None
+    """From the step's start to its end (None when the step never started, e.g. done at once)."""
 
 
 class ActivitySucceeded(Event):

@@ -10,16 +10,10 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from shared.messages.base import Event, Query, Reply, UtcDatetime
+from shared.messages.base import Event, Query, Reply
+from shared.vocabulary import ScaleDirection, UtcDatetime
 
 __all__ = ["AlertFired", "AlertResolved", "AlertStatus", "GroupStatusQuery", "GroupStatusReply", "ScaleDirection"]
-
-
-class ScaleDirection(StrEnum):
-    """Which way an alert asks the group to move."""
-
-    OUT = "out"
-    IN = "in"
 
 
 class AlertStatus(StrEnum):

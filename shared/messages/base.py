@@ -18,7 +18,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from shared.vocabulary import UtcDatetime
 
 __all__ = [
     "Command",
@@ -37,16 +39,6 @@ _NAMESPACE = uuid.UUID("6f1d2a4e-9b57-4c1e-8d0b-5a3e7c9f0b21")
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
-
-
-def _to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps must carry a time zone")
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
-"""A datetime that must be aware and is normalised to UTC."""
 
 
 def deterministic_id(*parts: object) -> uuid.UUID:
@@ -86,8 +78,18 @@ class Query(Message):
     """A read request over core NATS request/reply (``query.<area>.<noun>``)."""
 
 
+_FIELD_PAIRS = {
+    "type": "array",
+    "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+}
+"""``(field, message)`` pairs as plain arrays: tuple schemas (``prefixItems``) are not OpenAPI 3.0."""
+
+
 class Reply(Message):
     """The answer to a ``Query``; ``error`` is set instead of data when the query failed."""
 
     error: str | None = None
     error_kind: str | None = None
+    error_fields: Annotated[tuple[tuple[str, str], ...], WithJsonSchema(_FIELD_PAIRS)] = ()
+    """With an ``InvalidInput`` error: ``(field path, message)`` pairs saying what is wrong where
+    (``min_size``, ``thresholds.cpu_low``, ``policies.0.target``; ``""`` for the whole object)."""

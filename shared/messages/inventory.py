@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.messages.base import Query, Reply, UtcDatetime
+from shared.vocabulary import DatastoreInfo, FolderInfo, InventoryObject, NicInfo, VmInfo
 
 __all__ = [
     "ComputeQuery",
@@ -42,44 +43,6 @@ class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class NicInfo(_Value):
-    """One virtual NIC as the guest reports it (addresses need VMware Tools)."""
-
-    mac: str | None = None
-    network: str | None = None
-    ipv4: tuple[str, ...] = ()
-    ipv6: tuple[str, ...] = ()
-    connected: bool = True
-
-
-class VmInfo(_Value):
-    """One VM (or template) as the inventory cache knows it.
-
-    ``template`` is vCenter's ``config.template`` flag, never guessed from the name. ``ip`` is
-    the first IPv4 address the guest reports. ``group`` / ``activity_id`` are our tag: set only
-    on VMs vmscale created. ``revision`` is the cache revision of the last change to this VM.
-    """
-
-    name: str
-    moref: str
-    instance_uuid: str | None = None
-    power_state: str = "poweredOff"
-    template: bool = False
-    ip: str | None = None
-    hostname: str | None = None
-    nics: tuple[NicInfo, ...] = ()
-    datacenter: str | None = None
-    folder: str | None = None
-    cluster: str | None = None
-    host: str | None = None
-    resource_pool: str | None = None
-    datastores: tuple[str, ...] = ()
-    annotation: str = ""
-    group: str | None = None
-    activity_id: str | None = None
-    revision: int = 0
-
-
 class TemplateInfo(_Value):
     """A template, with the metadata vmscale keeps about it (when it created it)."""
 
@@ -87,35 +50,6 @@ class TemplateInfo(_Value):
     description: str = ""
     source_vm: str | None = None
     created_at: UtcDatetime | None = None
-
-
-class InventoryObject(_Value):
-    """A named vCenter object (network, cluster, host, resource pool)."""
-
-    moref: str
-    name: str
-    datacenter: str | None = None
-    parent: str | None = Field(default=None, description="name of the cluster / pool it sits in")
-    path: str | None = None
-
-
-class DatastoreInfo(_Value):
-    """A datastore and its space, in bytes (when vCenter reports it)."""
-
-    moref: str
-    name: str
-    datacenter: str | None = None
-    capacity: int | None = None
-    free_space: int | None = None
-
-
-class FolderInfo(_Value):
-    """A VM folder; ``path`` is relative to its datacenter's VM folder (``prod/web``)."""
-
-    moref: str
-    name: str
-    path: str
-    datacenter: str | None = None
 
 
 class _CachedReply(Reply):

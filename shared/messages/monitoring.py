@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.messages.base import Command, Event, Query, Reply
+from shared.vocabulary import AlertRuleSpec
 
 __all__ = [
     "JOB_PATTERN",
@@ -99,20 +100,6 @@ class TargetDeregistered(Event):
     job: str
     vm_name: str
     target: str
-
-
-class AlertRuleSpec(BaseModel):
-    """The thresholds of a group, rendered into the original's two alert rules."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    job: str
-    cpu_high: float = Field(gt=0, le=100)
-    memory_high: float = Field(gt=0, le=100)
-    cpu_low: float = Field(ge=0, lt=100)
-    memory_low: float = Field(ge=0, lt=100)
-    out_for_s: int = Field(ge=0)
-    in_for_s: int = Field(ge=0)
 
 
 class ProvisionGroupAlerts(Command):
@@ -367,7 +354,8 @@ class InstanceMetricsQuery(Query):
     """Per-instance CPU and memory of a job from Prometheus, for the dashboard's charts."""
 
     job: str = Field(min_length=1, pattern=JOB_PATTERN)
-    minutes: int = Field(default=15, ge=1, le=1440)
+    minutes: int = Field(default=15, ge=1, le=10080)
+    """Up to 7 days; the gateway picks ``step_s`` so a range stays within a few hundred points."""
     step_s: int = Field(default=15, ge=1, le=3600)
 
 

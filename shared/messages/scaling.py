@@ -15,9 +15,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.messages.base import Event, Query, Reply, UtcDatetime
+from shared.messages.scaling_views import (
+    ActivityView,
+    DecisionView,
+    DriftView,
+    DryRunOutcome,
+    GroupView,
+    InstanceView,
+    IpLeaseView,
+    IpPoolView,
+    StepView,
+)
 
 __all__ = [
     "ActivitiesReply",
@@ -29,6 +40,7 @@ __all__ = [
     "DeleteGroup",
     "DeleteIpPool",
     "DriftView",
+    "DryRunOutcome",
     "GetActivity",
     "GetGroup",
     "GroupDriftDetected",
@@ -59,130 +71,6 @@ __all__ = [
 ]
 
 
-class _View(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GroupView(_View):
-    """A scaling group: its settings (``spec``) and what it is doing."""
-
-    name: str
-    enabled: bool
-    min_size: int
-    max_size: int
-    size: int = Field(description="pending + provisioning + in service: the count decisions use")
-    in_service: int = 0
-    suspended: tuple[str, ...] = ()
-    alerts_status: str = "none"
-    alerts_detail: str = ""
-    scale_in_silenced: bool = False
-    last_scale_out_at: UtcDatetime | None = None
-    last_scale_in_at: UtcDatetime | None = None
-    failure_backoff_until: UtcDatetime | None = None
-    failure_backoff: str = Field(default="", description="direction and cause of the back-off after a failed activity")
-    active_activity: str | None = None
-    spec: dict[str, Any] = Field(default_factory=dict)
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
-
-
-class InstanceView(_View):
-    """A member of a group."""
-
-    group: str
-    vm_name: str
-    address: str | None = None
-    state: str
-    protected: bool = False
-    base: bool = False
-    activity_id: str | None = None
-    created_at: UtcDatetime
-
-
-class StepView(_View):
-    """One step (or compensation) of one VM of an activity."""
-
-    vm_name: str
-    step: str
-    phase: str
-    status: str
-    attempts: int = 0
-    started_at: UtcDatetime | None = None
-    finished_at: UtcDatetime | None = None
-    error: str | None = None
-
-
-class ActivityView(_View):
-    """A scaling activity (saga) with its steps."""
-
-    id: str
-    group: str
-    kind: str
-    status: str
-    cause: str
-    decision_id: str | None = None
-    created_at: UtcDatetime
-    finished_at: UtcDatetime | None = None
-    failed_step: str | None = None
-    reason: str | None = None
-    vm_names: tuple[str, ...] = ()
-    steps: tuple[StepView, ...] = ()
-
-
-class DecisionView(_View):
-    """Why the scaler did (or did not) scale, with the values it saw."""
-
-    id: str
-    group: str
-    at: UtcDatetime
-    allowed: bool
-    delta: int = 0
-    reason: str
-    message: str
-    trigger: str
-    rule: str
-    observed: dict[str, Any] = Field(default_factory=dict)
-    activity_id: str | None = None
-
-
-class IpLeaseView(_View):
-    """An address held by a VM."""
-
-    address: str
-    group: str
-    vm_name: str
-    state: str
-    activity_id: str | None = None
-    updated_at: UtcDatetime
-
-
-class IpPoolView(_View):
-    """An IP pool with its usage."""
-
-    name: str
-    network: str
-    gateway: str | None = None
-    dns: tuple[str, ...] = ()
-    ranges: tuple[str, ...] = ()
-    exclusions: tuple[str, ...] = ()
-    ping_check: bool = False
-    capacity: int = 0
-    free: int = 0
-    leases: tuple[IpLeaseView, ...] = ()
-
-
-class DriftView(_View):
-    """The instance table compared with the load balancer and Prometheus."""
-
-    instances: int
-    prometheus_targets: int | None = None
-    notes: tuple[str, ...] = ()
-    pool_members: int | None = None
-    missing_from_pool: tuple[str, ...] = ()
-    unexpected_in_pool: tuple[str, ...] = ()
-    pool_checked_at: UtcDatetime | None = None
-
-
 class GroupDriftDetected(Event):
     """The group's instance table and its load balancer pool disagree (or the load balancer
     reported drift on the pool). Reported only; neither side is changed."""
@@ -203,18 +91,6 @@ class OrphanVmsDetected(Event):
 
     group: str
     vm_names: tuple[str, ...] = ()
-
-
-class DryRunOutcome(_View):
-    """What one trigger of a group would decide now (nothing is stored or claimed)."""
-
-    trigger: str
-    allowed: bool
-    delta: int = 0
-    reason: str
-    message: str
-    rule: str
-    observed: dict[str, Any] = Field(default_factory=dict)
 
 
 # -- queries ----------------------------------------------------------------------------------
@@ -247,10 +123,12 @@ class GroupReply(Reply):
 
 
 class ListActivities(Query):
-    """Activities, newest first."""
+    """Activities, newest first; ``since``/``until`` bound when they were created."""
 
     group: str | None = None
     status: str | None = None
+    since: UtcDatetime | None = None
+    until: UtcDatetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
 
 

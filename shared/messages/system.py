@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from shared.messages.base import Event, Query, Reply, UtcDatetime
 
-__all__ = ["DeadLetter", "HealthQuery", "HealthReply", "ServiceHeartbeat"]
+__all__ = ["DeadLetter", "HealthQuery", "HealthReply", "LogLevelSet", "ServiceHeartbeat"]
 
 
 class ServiceHeartbeat(Event):
@@ -21,6 +21,15 @@ class ServiceHeartbeat(Event):
     version: str
     healthy: bool = True
     problems: dict[str, str] = Field(default_factory=dict)
+
+
+class LogLevelSet(Event):
+    """An admin changed the log level of one service (``service``) or of all (``*``), at run time."""
+
+    service: str
+    """A service name, or ``*`` for every service."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    actor: str = ""
 
 
 class HealthQuery(Query):

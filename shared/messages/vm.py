@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic import Field, IPvAnyAddress
 
 from shared.messages.base import Command, Event
+from shared.vocabulary import FailureReason, NetworkSpec, Placement
 
 __all__ = [
     "VM_NAME_MAX",
@@ -44,38 +45,6 @@ class PowerState(StrEnum):
     ON = "poweredOn"
     OFF = "poweredOff"
     SUSPENDED = "suspended"
-
-
-class Placement(BaseModel):
-    """Where a clone lands; empty fields mean "same as the template"."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    datacenter: str | None = None
-    cluster: str | None = None
-    host: str | None = None
-    resource_pool: str | None = None
-    folder: str | None = None
-    datastore: str | None = None
-
-
-class NetworkSpec(BaseModel):
-    """The static IPv4 identity a clone gets through guest customization.
-
-    ``netmask`` (dotted, optional) must agree with ``prefix_length`` when given; ``hostname``
-    defaults to the VM name, which must then be a valid DNS label.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ip: IPvAnyAddress
-    prefix_length: int = Field(ge=1, le=128)
-    gateway: IPvAnyAddress | None = None
-    dns_servers: tuple[IPvAnyAddress, ...] = ()
-    network: str | None = None
-    hostname: str | None = None
-    domain: str = "local"
-    netmask: str | None = None
 
 
 class CloneVm(Command):
@@ -219,22 +188,6 @@ class TemplateDeleted(Event):
     """A template no longer exists."""
 
     template_name: str
-
-
-class FailureReason(StrEnum):
-    """Why a VM or template command failed (``VmOperationFailed.reason``)."""
-
-    DUPLICATE_NAME = "duplicate_name"
-    INSUFFICIENT_RESOURCES = "insufficient_resources"
-    NOT_FOUND = "not_found"
-    INVALID_POWER_STATE = "invalid_power_state"
-    CUSTOMIZATION_FAILED = "customization_failed"
-    IP_TIMEOUT = "ip_timeout"
-    PERMISSION = "permission"
-    CONNECTION = "connection"
-    TIMEOUT = "timeout"
-    INVALID_INPUT = "invalid_input"
-    CONFLICT = "conflict"
 
 
 class VmOperationFailed(Event):

@@ -83,6 +83,17 @@ class GatewayStoresContract:
         sessions.delete("b" * 64)
         assert sessions.get("b" * 64) is None
 
+    def test_a_users_sessions_end_together_except_the_one_kept(self, stores) -> None:
+        users, _, sessions, _ = stores
+        alice, bob = users.add("alice", "hash", Role.ADMIN, NOW), users.add("bob", "hash", Role.VIEWER, NOW)
+        for token, user in (("a", alice), ("b", alice), ("c", alice), ("d", bob)):
+            sessions.add(SessionRecord(token * 64, user.id, NOW, NOW + timedelta(hours=1)))
+        assert sessions.end_for_user(alice.id, keep="a" * 64) == 2
+        assert [sessions.get(t * 64) is not None for t in "abcd"] == [True, False, False, True]
+        assert sessions.end_for_user(alice.id) == 1
+        assert sessions.end_for_user(alice.id) == 0
+        assert sessions.get("d" * 64) is not None
+
     def test_a_session_for_a_missing_user_is_refused(self, stores) -> None:
         _, _, sessions, _ = stores
         with pytest.raises(Conflict):

@@ -65,9 +65,17 @@ class World:
 class InventoryContract:
     """Reading, cloning, customizing, powering and destroying, as every adapter must."""
 
-    def test_a_ping_is_one_round_trip_that_answers(self, world: World) -> None:
-        world.reader.ping()
-        world.reader.ping()
+    def test_a_ping_answers_and_leaves_the_change_feed_alone(self, world: World) -> None:
+        web = next(vm for vm in world.reader.snapshot().vms if vm.name == "web-1")
+        world.provisioner.power(web.moref, False, 30)
+        assert world.reader.ping() is None
+        assert world.reader.ping() is None
+        for _ in range(20):
+            batch = world.reader.changes(1)
+            assert not batch.full  # a ping is no resync: the feed goes on from the snapshot
+            if any(vm.moref == web.moref and vm.power_state == "poweredOff" for vm in batch.upserts):
+                return
+        raise AssertionError("the change made before the pings never came through the feed")
 
     def test_a_snapshot_lists_vms_and_templates_but_never_system_vms(self, world: World) -> None:
         snapshot = world.reader.snapshot()
@@ -103,6 +111,18 @@ class InventoryContract:
                 assert batch.upserts[0].power_state == "poweredOff"
                 return
         raise AssertionError("the power change never came through the feed")
+
+    def test_a_vm_powered_off_and_destroyed_at_once_leaves_the_feed_as_a_removal(self, world: World) -> None:
+        web = next(vm for vm in world.reader.snapshot().vms if vm.name == "web-2")
+        world.provisioner.power(web.moref, False, 30)
+        world.provisioner.destroy(web.moref, 30)
+        for _ in range(20):
+            batch = world.reader.changes(1)
+            assert not batch.full  # the feed itself carries it, no restart
+            if web.moref in batch.removed:
+                assert web.moref not in {vm.moref for vm in batch.upserts}
+                return
+        raise AssertionError("the removal never came through the feed")
 
     def test_find_vms_matches_the_exact_name_only(self, world: World) -> None:
         assert [vm.name for vm in world.reader.find_vms("web-1")] == ["web-1"]

@@ -98,7 +98,8 @@ def lab_settings(lab: MonitoringLab, state_dir: Path, **overrides: object) -> Mo
         "route_group_interval": "1s",
         "grafana_url": lab.grafana_url,
         "grafana_token": lab.grafana.token_file.read_text().strip(),
-        "ssh_user": lab.sshd.user,
+        # vmscale's default: a non-root login that uses sudo (ssh_sudo unset = sudo)
+        "ssh_user": lab.sshd.sudo_user,
         "ssh_key_file": lab.sshd.user_key,
         "ssh_port": lab.config.sshd_port,
         "ssh_known_hosts": state_dir / "known_hosts",

@@ -177,6 +177,20 @@ class HostConnectorContract:
         with pytest.raises(HostKeyChanged):
             await connector.connect(self.address, self.port)
 
+    async def test_a_forgotten_address_is_trusted_anew_on_its_next_connection(self) -> None:
+        connector = self.connector()
+        await (await connector.connect(self.address, self.port)).close()
+        self.forge_recorded_key(connector)  # the key a former VM at this address had
+        with pytest.raises(HostKeyChanged):
+            await connector.connect(self.address, self.port)
+        assert await connector.forget(self.address) == 1  # that VM was deregistered
+        await (await connector.connect(self.address, self.port)).close()  # the new VM's key is pinned
+        self.forge_recorded_key(connector)
+        with pytest.raises(HostKeyChanged):  # and held to from then on
+            await connector.connect(self.address, self.port)
+        assert await connector.forget(self.address) == 1
+        assert await connector.forget(self.address) == 0
+
     async def test_strict_mode_refuses_an_unrecorded_host(self) -> None:
         with pytest.raises(HostKeyUnknown):
             await self.connector(strict=True).connect(self.address, self.port)

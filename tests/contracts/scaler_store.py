@@ -23,6 +23,7 @@ from services.scaler.ports import AlertRecord, DecisionRecord, GroupRecord, Stor
 from shared import subjects
 from shared.errors import Contention
 from shared.messages import ActivityKind, RemoveGroupAlerts, ScaleDirection
+from shared.telemetry import build_tracer_provider
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -125,6 +126,22 @@ class StoreContract:
         assert [a.id for a in await store.transaction(lambda uow: uow.activities.recent(status="succeeded"))] == ["a1"]
         assert (await store.transaction(lambda uow: uow.activities.get("a1", for_update=True))).status == "succeeded"
 
+    async def test_recent_activities_are_bounded_by_when_they_were_created(self, store: Store) -> None:
+        for n, group_name in enumerate(("a", "b", "c", "d")):
+            made = activity(f"x{n}", group_name).model_copy(update={"created_at": NOW - timedelta(hours=n)})
+            await store.transaction(lambda uow, made=made: uow.activities.save(made))
+
+        def ids(**bounds: Any) -> Any:
+            return store.transaction(lambda uow: [a.id for a in uow.activities.recent(**bounds)])
+
+        assert await ids() == ["x0", "x1", "x2", "x3"]
+        assert await ids(since=NOW - timedelta(hours=2)) == ["x0", "x1", "x2"]  # inclusive
+        assert await ids(until=NOW - timedelta(hours=1)) == ["x1", "x2", "x3"]
+        span = {"since": NOW - timedelta(hours=2, minutes=30), "until": NOW - timedelta(minutes=30)}
+        assert await ids(**span) == ["x1", "x2"]
+        assert await ids(group="b", **span) == ["x1"]
+        assert await ids(limit=1, **span) == ["x1"]
+
     async def test_an_activity_keeps_its_cooldown_claim(self, store: Store) -> None:
         claim = saga.CooldownClaim(claimed_at=NOW, previous=NOW - timedelta(hours=1))
         await store.transaction(
@@ -164,6 +181,18 @@ class StoreContract:
         assert subject.model.model_validate_json(pending[0].payload) == first
         await store.transaction(lambda uow: uow.outbox.mark_published([pending[0].id, "nope"], NOW))
         assert [p.id for p in await store.transaction(lambda uow: uow.outbox.pending())] == [str(second.message_id)]
+
+    async def test_an_outbox_entry_keeps_the_trace_context_it_was_added_in(self, store: Store) -> None:
+        traced, untraced = RemoveGroupAlerts(group="a"), RemoveGroupAlerts(group="b")
+        subject = subjects.CMD_MONITORING_REMOVE_ALERTS
+        tracer = build_tracer_provider("scaler").get_tracer("contract")
+        with tracer.start_as_current_span("alert") as span:
+            recorded = await store.transaction(lambda uow: [uow.outbox.add(subject, traced), uow.outbox.recorded()][1])
+        await store.transaction(lambda uow: uow.outbox.add(subject, untraced))
+        pending = {p.id: p.trace_context for p in await store.transaction(lambda uow: uow.outbox.pending())}
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        assert trace_id in recorded[0].trace_context and trace_id in pending[str(traced.message_id)]
+        assert pending[str(untraced.message_id)] == ""
 
     async def test_inbox_claims_once(self, store: Store) -> None:
         assert await store.transaction(lambda uow: uow.inbox.claim("m1", "s"))

@@ -7,14 +7,22 @@ balancer through vmscale's API and, for HAProxy, real requests through the front
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
+from pyVim.connect import Disconnect, SmartConnect
+from pyVim.task import WaitForTask
+from pyVmomi import vim
 
 from lab.agent import set_load
 from lab.sshd import base_vm_addresses
 from lab.system import System, wait_until
+from lab.vcsim import USERNAME, lab_password
 from shared import subjects
+
+T = TypeVar("T")
 
 GROUP = "web"
 JOB = "web"
@@ -60,6 +68,13 @@ def group_spec(system: System, **overrides: Any) -> dict[str, Any]:
     return spec
 
 
+def now_iso() -> str:
+    """Now, as the API writes its timestamps (UTC, ISO 8601), for "created after" filters."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def events(system: System, **params: Any) -> list[dict[str, Any]]:
     """The gateway's events, newest first."""
     return list(system.api.get("/api/v1/events", params={"limit": 500, **params}))
@@ -88,7 +103,14 @@ def setup_service(system: System) -> None:
         120,
         "the Node Exporter batch",
     )
-    assert sorted(done[0]["succeeded"]) == ["web-1", "web-2"] and not done[0]["failed"], done[0]
+    failures = [  # each failed host's own event carries its reason
+        {k: e["data"].get(k) for k in ("vm_name", "error_kind", "reason")}
+        for e in events(system)
+        if e["subject"] == subjects.MONITORING_AGENT_PROGRESS.name
+        and e["data"].get("batch_id") == batch["batch_id"]
+        and not e["data"].get("ok")
+    ]
+    assert sorted(done[0]["succeeded"]) == ["web-1", "web-2"] and not done[0]["failed"], (done[0], failures)
     # register the job
     targets = [{"vm_name": name, "address": ip, "port": cfg.agent_port} for name, ip in base_vms(system)]
     api.post(f"/api/v1/prometheus/jobs/{JOB}/targets", targets, expect=202)
@@ -331,3 +353,50 @@ def silence_alerts(system: System, minutes: int = 30) -> str:
 def lab_part(system: System, name: str) -> Any:
     """One lab part by name."""
     return next(part for part in system.lab.parts if part.name == name)
+
+
+@contextmanager
+def vcenter(system: System) -> Iterator[vim.ServiceInstanceContent]:
+    """The lab's vcsim directly (pyvmomi), behind vmscale's back."""
+    cfg = system.config
+    service = SmartConnect(
+        host=cfg.host,
+        port=cfg.vcsim_port,
+        user=USERNAME,
+        pwd=lab_password(cfg.lab_dir.resolve() / "vcsim"),
+        protocol="http",
+    )
+    try:
+        yield service.RetrieveContent()
+    finally:
+        Disconnect(service)
+
+
+def delete_vm_behind_our_back(system: System, name: str) -> None:
+    """Power a VM off and destroy it in vcsim, as someone in the vSphere client would."""
+    with vcenter(system) as content:
+        view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+        try:
+            (found,) = [v for v in view.view if v.name == name]
+        finally:
+            view.Destroy()
+        if found.runtime.powerState == vim.VirtualMachinePowerState.poweredOn:
+            WaitForTask(found.PowerOffVM_Task())
+        WaitForTask(found.Destroy_Task())
+
+
+def story(system: System) -> str:
+    """What the group did lately, for a failure message: its state, decisions and activities."""
+    group = {k: v for k, v in group_detail(system).items() if k in ("size", "min_size", "max_size", "active_activity")}
+    why = [(d["at"], d["trigger"], d["reason"], d["message"]) for d in decisions(system)[:10]]
+    did = [(a["created_at"], a["kind"], a["vm_names"], a["status"], a["cause"]) for a in activities(system)[:6]]
+    members = [(i["vm_name"], i["state"], i["address"]) for i in instances(system)]
+    return f"group: {group}; instances: {members}; decisions: {why}; activities: {did}"
+
+
+def wait_or_tell(system: System, predicate: Callable[[], T], timeout: float, what: str) -> T:
+    """``wait_until``, failing with the group's story instead of a bare timeout."""
+    try:
+        return wait_until(predicate, timeout, what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; {story(system)}") from exc

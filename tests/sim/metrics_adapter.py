@@ -109,9 +109,24 @@ class ModelMetrics:
             return None
         return MetricPoint(at=self.prometheus.time.at(t), cpu=cpu, memory=mem)
 
+    async def instance_loads(self, group: ScalingGroup) -> dict[str, float]:
+        """Each instance's CPU now, by address (the model's instance label); {} while down."""
+        job = group.prometheus_job
+        now = self._now("loads", job)
+        if self.prometheus.down:
+            return {}
+        return {i: p.cpu for i, p in self.prometheus.per_instance(job, now).items() if p.cpu is not None}
+
     async def job_exists(self, job: str) -> bool:
         """True when the job has active targets. Raises ``ServiceUnavailable`` while down."""
         return await self.target_count(job) > 0
+
+    async def target_health(self, job: str) -> dict[str, bool]:
+        """Each scraped target's last scrape, by address. Raises ``ServiceUnavailable`` while down."""
+        self._now("health", job)
+        if self.prometheus.down:
+            raise ServiceUnavailable(UNREACHABLE)
+        return {t.instance: t.health == "up" for t in self.prometheus.targets(job) if t.health in ("up", "down")}
 
     async def target_count(self, job: str) -> int:
         """Active targets of the job (any health). Raises ``ServiceUnavailable`` while down."""

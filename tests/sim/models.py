@@ -1,4 +1,4 @@
-"""The models of the simulation tier (DESIGN §3a, §6): VMs and load, Prometheus, Alertmanager.
+"""The models of the simulation tier (docs/architecture.md §3a, §6): VMs and load, Prometheus, Alertmanager.
 
 Pure Python, deterministic, advanced only by simulated time (a ``SimTime`` over the test's
 ``FakeClock``). The driver wires them like this::

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.testing.clock import Clock
+from shared.clock import Clock
 
 __all__ = ["Instant", "SimTime"]
 

@@ -9,7 +9,7 @@ import pytest
 from services.scaler.domain.model import ScalingGroup, TargetTrackingPolicy, Thresholds
 from shared.errors import ServiceUnavailable
 from shared.messages import AlertFired, AlertResolved, ScaleDirection
-from shared.testing.clock import FakeClock
+from testkit.clock import FakeClock
 
 from .models import (
     AlertmanagerModel,
@@ -26,8 +26,6 @@ from .models import (
     fingerprint_of,
     rate_of_points,
 )
-
-pytestmark = pytest.mark.sim
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -14,9 +15,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from services.gateway.testing import FakeBackends, FakeScaler
 from shared.bus import Bus, Topology, build_broker
-from shared.testing.servers import free_port
+from shared.embedded import free_port
+from testkit.gateway.fake_backends import FakeBackends
+from testkit.gateway.fake_scaler import FakeScaler
 
 ADMIN_PASSWORD = "ui test password 42"
 CHROMIUM_ARGS = [
@@ -41,6 +43,7 @@ class RunningGateway:
     scaler: FakeScaler
     bus: Bus
     app: object
+    backends: FakeBackends
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +55,20 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    """Extra gateway settings; a test module overrides this fixture to configure e.g. notifications."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
-    nats_url: str, redis_url: str, postgres_database: str, prefix: str, tmp_path: Path, js_cleanup: None
+    nats_url: str,
+    redis_url: str,
+    postgres_database: str,
+    prefix: str,
+    tmp_path: Path,
+    js_cleanup: None,
+    gateway_overrides: dict[str, Any],
 ) -> AsyncIterator[RunningGateway]:
     settings = GatewaySettings(
         nats_url=nats_url,
@@ -64,6 +79,7 @@ async def gateway(
         webhook_token="ui-" + "w" * 40,
         initial_admin_password=ADMIN_PASSWORD,
         backend_timeout_s=5.0,  # stand-ins answer at once unless the box is loaded; no test waits on a timeout
+        **gateway_overrides,
     )
     app = create_app(settings)
     bus = build_broker(nats_url, client_name="ui-backends", topology=Topology(prefix))
@@ -90,7 +106,7 @@ async def gateway(
             await asyncio.sleep(0.02)
         try:
             async with backends.heartbeats(bus):  # the services beat, so the System screen shows them alive
-                yield RunningGateway(f"http://127.0.0.1:{port}", scaler, bus, app)
+                yield RunningGateway(f"http://127.0.0.1:{port}", scaler, bus, app, backends)
         finally:
             server.should_exit = True
             server.force_exit = True

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from shared import subjects
@@ -15,7 +14,6 @@ from shared.messages import DeadLetter
 if TYPE_CHECKING:  # the fixture's type; conftest is pytest's to import
     from tests.ui.conftest import RunningGateway
 
-pytestmark = pytest.mark.ui
 
 SUBJECT = subjects.CMD_POOL_REMOVE
 OTHER = subjects.CMD_VM_CLONE
@@ -105,3 +103,61 @@ async def test_the_dead_letters_screen_speaks_korean(signed_in: Page, gateway: R
     await expect(page.locator("#dl-list tbody tr button").first).to_have_text("재처리")
     await page.click("#lang")
     await expect(page.locator("main h1")).to_have_text("Dead letters")
+
+
+async def test_dead_letters_are_replayed_by_filter_after_a_counted_confirmation(
+    signed_in: Page, gateway: RunningGateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await dead_letter(gateway, SUBJECT, "member not allowed")
+    await dead_letter(gateway, SUBJECT, "Member NOT allowed again")
+    await dead_letter(gateway, SUBJECT, "pool gone")
+    await dead_letter(gateway, OTHER, "member not allowed")
+    await page.goto(f"{gateway.url}/ui/#/dead-letters")
+    rows = page.locator("#dl-list tbody tr")
+    await expect(rows).to_have_count(4)
+
+    await page.fill("#dl-subject", SUBJECT.name)
+    await page.fill("#dl-reason", "not allowed")
+    await page.click("#dl-bulk-replay")
+    await expect(page.locator("#confirm-text")).to_have_text(
+        "Replay 2 dead letter(s)? Their handlers receive the messages again."
+    )
+    await page.screenshot(path=screenshots / "dead-letters-bulk.png", full_page=True)
+    await page.click('#confirm button[value="cancel"]')
+    await expect(page.locator("#confirm")).not_to_be_visible()
+    await expect(page.locator(".toast")).to_have_count(0)  # the count changed nothing
+    await page.reload()
+    await expect(rows).to_have_count(4)
+
+    await page.fill("#dl-subject", SUBJECT.name)
+    await page.fill("#dl-reason", "not allowed")
+    connection = gateway.bus.broker.config.connection_state.connection
+    sub = await connection.subscribe(gateway.bus.topology.subject(SUBJECT))
+    await page.click("#dl-bulk-replay")
+    await page.click("#confirm-ok")
+    await expect(page.locator(".toast", has_text="2 dead letter(s) replayed")).to_have_count(1)
+    for _ in range(2):
+        assert (await sub.next_msg(timeout=10)).data == b'{"pool": "web", "name": "web-1"}'
+    await sub.unsubscribe()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("pool gone")
+
+    await page.fill("#dl-reason", "no such reason")
+    await page.click("#dl-bulk-discard")
+    await expect(page.locator(".toast", has_text="No dead letter matches the filter")).to_have_count(1)
+    await expect(page.locator("#confirm")).not_to_be_visible()
+
+
+async def test_the_filter_section_speaks_korean(signed_in: Page, gateway: RunningGateway) -> None:
+    page = signed_in
+    await dead_letter(gateway, SUBJECT, "member not allowed")
+    await page.goto(f"{gateway.url}/ui/#/dead-letters")
+    await page.click("#lang")
+    await expect(page.locator("#dl-bulk h2")).to_have_text("조건으로 처리")
+    await expect(page.locator("#dl-bulk-discard")).to_have_text("조건에 맞는 항목 폐기")
+    await page.click("#dl-bulk-discard")
+    await expect(page.locator("#confirm-text")).to_have_text(
+        "데드 레터 1건을 폐기할까요? 폐기하면 재처리할 수 없습니다."
+    )
+    await page.click('#confirm button[value="cancel"]')

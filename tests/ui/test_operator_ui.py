@@ -13,8 +13,6 @@ from playwright.async_api import Page, expect
 from shared import subjects
 from shared.messages import TargetRegistered, TemplateCreated, VmProgress
 
-pytestmark = pytest.mark.ui
-
 SCREENS = [
     ("templates", "Templates"),
     ("agents", "Node Exporter install"),

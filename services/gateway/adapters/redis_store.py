@@ -1,4 +1,5 @@
-"""Redis adapters: fixed-window rate limits and the alert-episode ledger.
+"""Redis adapters: fixed-window rate limits, login lock-outs per user name and the alert-episode
+ledger.
 
 Redis errors leave as ``ServiceUnavailable``.
 """
@@ -12,7 +13,9 @@ from redis.exceptions import RedisError
 
 from shared.errors import ServiceUnavailable
 
-__all__ = ["EpisodeLedger", "RateLimiter"]
+__all__ = ["EpisodeLedger", "LoginLockouts", "RateLimiter"]
+
+MAX_LOCKOUT_S = 3600
 
 
 class RateLimiter:
@@ -36,6 +39,62 @@ class RateLimiter:
         if int(count) > limit:
             return max(1, int(ttl))
         return None
+
+
+class LoginLockouts:
+    """Failed logins per user name, from any address; past ``limit`` failures the name is locked.
+
+    Each lock lasts ``base_s`` doubled per earlier lock of that name in the last day, at most
+    ``MAX_LOCKOUT_S``. A successful login clears the count and the history. Only the name is
+    locked: other users, and the same address trying them, are not affected by it.
+    """
+
+    def __init__(self, client: aioredis.Redis, namespace: str) -> None:
+        self._redis = client
+        self._ns = namespace
+
+    def _keys(self, username: str) -> tuple[str, str, str]:
+        base = f"{self._ns}:login-user:{username.lower()}"
+        return f"{base}:failures", f"{base}:lock", f"{base}:locks"
+
+    async def locked(self, username: str) -> int | None:
+        """Seconds until the name's lock ends, or None when it is not locked."""
+        _, lock, _ = self._keys(username)
+        try:
+            ttl = int(await self._redis.ttl(lock))
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable("redis unavailable", service="redis") from exc
+        return ttl if ttl > 0 else None
+
+    async def failed(self, username: str, limit: int, base_s: int, window_s: int = 900) -> int | None:
+        """Count a failed login; when it is the ``limit``-th in ``window_s``, lock the name and
+        return the lock's length in seconds, else None."""
+        failures, lock, locks = self._keys(username)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(failures)
+                pipe.expire(failures, window_s, nx=True)
+                count, _ = await pipe.execute()
+            if int(count) < limit:
+                return None
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(locks)
+                pipe.expire(locks, 86400)
+                pipe.delete(failures)
+                strikes, _, _ = await pipe.execute()
+            seconds: int = min(base_s * 2 ** min(int(strikes) - 1, 16), MAX_LOCKOUT_S)
+            await self._redis.set(lock, "1", ex=seconds)
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable("redis unavailable", service="redis") from exc
+        return seconds
+
+    async def succeeded(self, username: str) -> None:
+        """Clear the name's failures and lock history."""
+        failures, _, locks = self._keys(username)
+        try:
+            await self._redis.delete(failures, locks)
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable("redis unavailable", service="redis") from exc
 
 
 class EpisodeLedger:

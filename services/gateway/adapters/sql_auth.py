@@ -228,6 +228,14 @@ class SqlSessionStore(_Sql):
         with self._tx() as db:
             return int(db.execute(delete(t.sessions).where(t.sessions.c.expires_at < now)).rowcount)
 
+    def end_for_user(self, user_id: int, keep: str | None = None) -> int:
+        """Delete the user's sessions but ``keep``."""
+        query = delete(t.sessions).where(t.sessions.c.user_id == user_id)
+        if keep is not None:
+            query = query.where(t.sessions.c.token_hash != keep)
+        with self._tx() as db:
+            return int(db.execute(query).rowcount)
+
 
 class SqlAuditLog(_Sql):
     """``AuditLog`` over ``gateway_audit``."""

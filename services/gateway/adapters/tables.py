@@ -1,12 +1,12 @@
-"""Tables the gateway owns: users, API keys, sessions, the audit log, and its inbox."""
+"""Tables the gateway owns: users, API keys, sessions, the audit log and notification deliveries."""
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, MetaData, String, Table
 
-from shared.db import UtcDateTime, inbox_table
+from shared.db import UtcDateTime
 
-__all__ = ["api_keys", "audit", "inbox", "metadata", "sessions", "users"]
+__all__ = ["api_keys", "audit", "metadata", "notification_deliveries", "sessions", "users"]
 
 metadata = MetaData()
 
@@ -57,4 +57,18 @@ audit = Table(
     Column("detail", JSON, nullable=False),
 )
 
-inbox = inbox_table("gateway", metadata)
+notification_deliveries = Table(
+    "gateway_notification_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("channel", String(64), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("group_name", String(128), nullable=True),
+    Column("title", String(500), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("outcome", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("reason", String(1000), nullable=False),
+)

@@ -31,7 +31,7 @@ from services.gateway.deps import (
 )
 from services.gateway.errors import Forbidden
 from services.gateway.openapi import RATE_LIMITED
-from shared.errors import NotFound, Unauthorized
+from shared.errors import NotFound, RateLimited, Unauthorized
 
 __all__ = ["router"]
 
@@ -77,12 +77,25 @@ async def login(body: LoginRequest, request: Request, response: Response, state:
     """Open a session. The session cookie is HttpOnly and SameSite=Strict; the CSRF token is
     returned in the body and in a readable cookie, and must come back in ``X-CSRF-Token``."""
     source = client_address(request)
-    await rate_limit(state, "login", f"{source}:{body.username.lower()}", state.settings.login_rate_per_min)
+    name = body.username.lower()
+    settings = state.settings
+    # Checked before the password is hashed (19 MiB of Argon2id each): the whole gateway, then the
+    # source address (spraying many names from one place), then the name (guessing one
+    # password from many places; locks that name only, with a growing back-off).
+    await rate_limit(state, "login-total", "all", settings.login_total_per_min)
+    await rate_limit(state, "login", source, settings.login_rate_per_min)
+    if state.lockouts is not None and (wait := await state.lockouts.locked(name)) is not None:
+        await state.audit(name[:64], "auth.login", name[:64], source, "locked")
+        raise RateLimited("this user name is locked after failed logins; try again later", retry_after_s=wait)
     try:
         result = await asyncio.to_thread(state.auth.login, body.username, body.password)
     except Unauthorized:
-        await state.audit(body.username.lower()[:64], "auth.login", body.username.lower()[:64], source, "denied")
+        await state.audit(name[:64], "auth.login", name[:64], source, "denied")
+        if state.lockouts is not None:
+            await state.lockouts.failed(name, settings.login_failures_per_user, settings.login_lockout_s)
         raise
+    if state.lockouts is not None:
+        await state.lockouts.succeeded(name)
     secure = state.settings.secure_cookies
     response.set_cookie(
         SESSION_COOKIE, result.token, max_age=result.expires_in_s, httponly=True, samesite="strict", secure=secure
@@ -126,7 +139,7 @@ async def list_users(state: State, _: Admin) -> list[UserPublic]:
 
 @router.post("/users", response_model=UserPublic, status_code=201, tags=["users"], summary="Create a user")
 async def create_user(body: UserCreate, request: Request, state: State, me: Admin) -> UserPublic:
-    """A new user; the password is hashed with scrypt and never shown again."""
+    """A new user; the password is hashed (Argon2id) and never shown again."""
     user = await asyncio.to_thread(state.auth.create_user, body)
     await state.audit(me, "user.create", user.username, client_address(request), role=user.role.value)
     return user
@@ -134,8 +147,10 @@ async def create_user(body: UserCreate, request: Request, state: State, me: Admi
 
 @router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"], summary="Change a user")
 async def update_user(user_id: RowId, body: UserUpdate, request: Request, state: State, me: Admin) -> UserPublic:
-    """Change role, disable, or set a new password."""
-    user = await asyncio.to_thread(state.auth.update_user, user_id, body, me)
+    """Change role, disable, or set a new password; each of these ends the user's sessions (all but
+    yours, when you change yourself)."""
+    own = request.cookies.get(SESSION_COOKIE) if me.via == "session" else None
+    user = await asyncio.to_thread(state.auth.update_user, user_id, body, me, own)
     changed = sorted(key for key, value in body.model_dump().items() if value is not None)
     await state.audit(me, "user.update", user.username, client_address(request), fields=changed)
     return user

@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.gateway.auth.model import Principal
 from services.gateway.deps import Admin, Operator, State, Viewer, client_address
 from services.gateway.events import scrub, scrub_text
-from shared.dead_letters import DeadLetterRecord
+from shared.dead_letters import BULK_LIMIT, DeadLetterFilter, DeadLetterRecord
+from shared.errors import InvalidInput, NotFound
 
 __all__ = ["router"]
 
@@ -62,6 +64,69 @@ class DeadLetterOutcome(BaseModel):
     message_id: str | None = Field(default=None, description="a replay's new Nats-Msg-Id")
 
 
+class DeadLetterSelection(BaseModel):
+    """Which dead letters a bulk action takes (every criterion given must hold; none given: all),
+    and whether only to count them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(
+        default=None, max_length=200, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", description="the original subject"
+    )
+    group: str | None = Field(
+        default=None, min_length=1, max_length=128, description="the scaling group named in the payload"
+    )
+    since: AwareDatetime | None = Field(default=None, description="dead-lettered at or after (with a UTC offset)")
+    until: AwareDatetime | None = Field(default=None, description="dead-lettered before (with a UTC offset)")
+    reason_contains: str | None = Field(
+        default=None, min_length=1, max_length=200, description="a substring of the reason, any case"
+    )
+    dry_run: bool = Field(default=False, description="only count the letters it would take; change nothing")
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        # a number would pass as seconds since the epoch: the schema says an RFC 3339 string
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("a time is an RFC 3339 string with a UTC offset")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> DeadLetterSelection:
+        if self.since and self.until and self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+    def criteria(self) -> DeadLetterFilter:
+        return DeadLetterFilter(
+            subject=self.subject,
+            group=self.group,
+            since=self.since,
+            until=self.until,
+            reason_contains=self.reason_contains,
+        )
+
+    def described(self) -> dict[str, str]:
+        """The criteria given, for the audit log."""
+        fields = self.criteria().model_dump(exclude_none=True)
+        return {key: value.isoformat() if isinstance(value, datetime) else str(value) for key, value in fields.items()}
+
+
+class DeadLetterDiscardSelection(DeadLetterSelection):
+    reason: str = Field(default="", max_length=500, description="why they are discarded, kept in the audit log")
+
+
+class DeadLetterBulkOutcome(BaseModel):
+    """What a bulk action matched and did."""
+
+    action: str = Field(description="replay or discard")
+    dry_run: bool
+    matched: int = Field(description="letters meeting the filter (at most `limit`)")
+    limit: int = Field(description="the most one request takes; when matched equals it, repeat for the rest")
+    done: list[int] = Field(description="sequences replayed or discarded (empty on a dry run)")
+    failed: dict[int, str] = Field(description="sequences that could not be acted on, with why")
+
+
 def _public(record: DeadLetterRecord) -> DeadLetterPublic:
     headers = scrub(record.headers)
     payload = scrub(record.payload) if record.payload_is_json else scrub_text(str(record.payload))
@@ -94,6 +159,77 @@ async def list_dead_letters(
     return DeadLetterList(
         letters=[_public(record) for record in page.letters], total=page.total, next_before=page.next_before
     )
+
+
+# The bulk routes come before the ``{seq}`` ones: ``/dead-letters/bulk/replay`` would otherwise be
+# taken for a sequence named "bulk".
+async def _bulk(
+    action: str, selection: DeadLetterSelection, request: Request, state: State, me: Principal, reason: str = ""
+) -> DeadLetterBulkOutcome:
+    """Select by ``selection`` and, unless a dry run, act on each letter, auditing each one and the
+    whole. A letter gone meanwhile (replayed or discarded by someone else) is left out of ``done``."""
+    letters = await state.dead_letters.select(selection.criteria(), BULK_LIMIT)
+    outcome = DeadLetterBulkOutcome(
+        action=action, dry_run=selection.dry_run, matched=len(letters), limit=BULK_LIMIT, done=[], failed={}
+    )
+    if selection.dry_run:
+        return outcome
+    address = client_address(request)
+    detail: dict[str, Any]
+    for letter in letters:
+        try:
+            if action == "replay":
+                replayed = await state.dead_letters.replay(letter.sequence)
+                detail = {"subject": replayed.subject, "message_id": replayed.message_id}
+            else:
+                await state.dead_letters.discard(letter.sequence, reason or f"discarded by {me.name}")
+                detail = {"subject": letter.subject, "reason": reason or None}
+        except NotFound:
+            outcome.failed[letter.sequence] = "gone: replayed or discarded meanwhile"
+            continue
+        except InvalidInput as exc:
+            outcome.failed[letter.sequence] = scrub_text(str(exc))
+            continue
+        await state.audit(me, f"dead_letter.{action}", str(letter.sequence), address, bulk=True, **detail)
+        outcome.done.append(letter.sequence)
+    await state.audit(
+        me,
+        f"dead_letters.bulk_{action}",
+        "dead-letters",
+        address,
+        matched=outcome.matched,
+        done=len(outcome.done),
+        failed=len(outcome.failed),
+        **selection.described(),
+    )
+    return outcome
+
+
+@router.post(
+    "/dead-letters/bulk/replay",
+    response_model=DeadLetterBulkOutcome,
+    summary="Replay the dead letters a filter selects",
+)
+async def replay_dead_letters(
+    selection: DeadLetterSelection, request: Request, state: State, me: Operator
+) -> DeadLetterBulkOutcome:
+    """Replay every dead letter meeting the filter (subject, group, time range, reason substring),
+    oldest first, at most ``limit`` per request; ``dry_run`` only counts them. Each replay and the
+    whole are audited."""
+    return await _bulk("replay", selection, request, state, me)
+
+
+@router.post(
+    "/dead-letters/bulk/discard",
+    response_model=DeadLetterBulkOutcome,
+    summary="Discard the dead letters a filter selects",
+)
+async def discard_dead_letters(
+    selection: DeadLetterDiscardSelection, request: Request, state: State, me: Admin
+) -> DeadLetterBulkOutcome:
+    """Delete every dead letter meeting the filter without replaying it (admin); ``dry_run`` only
+    counts them. Each discard and the whole are audited with the reason."""
+    return await _bulk("discard", selection, request, state, me, selection.reason)
 
 
 @router.get("/dead-letters/{seq}", response_model=DeadLetterPublic, summary="One dead letter")

@@ -3,40 +3,24 @@ and the load balancer's pools, virtual servers and members. The original's paths
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from services.gateway.api.params import VmName
-from services.gateway.backend import ask, send
-from services.gateway.deps import Operator, State, Viewer, client_address
-from shared import subjects
-from shared.errors import NotFound
+from services.gateway.deps import Admin, Operator, State, Viewer, client_address
+from shared.errors import Conflict, NotFound
 from shared.messages import (
-    ComputeQuery,
     ComputeReply,
-    DatastoresQuery,
     DatastoresReply,
-    DeleteTemplate,
-    FoldersQuery,
     FoldersReply,
-    ListPoolMembers,
-    ListPools,
-    ListVirtualServers,
-    MakeTemplate,
-    NetworksQuery,
     NetworksReply,
     PoolMembersReply,
     PoolsReply,
     TemplateInfo,
-    TemplatesQuery,
-    TemplatesReply,
     VirtualServersReply,
     VmInfo,
-    VmQuery,
-    VmReply,
-    VmsQuery,
     VmsReply,
 )
 
@@ -65,10 +49,6 @@ class Accepted(BaseModel):
     target: str
 
 
-def _timeout(state: Any) -> float:
-    return float(state.settings.backend_timeout_s)
-
-
 @router.get("/api/v1/vms", response_model=VmsReply, tags=["inventory"], summary="VMs with their IPs")
 async def list_vms(
     state: State,
@@ -80,15 +60,15 @@ async def list_vms(
     limit: Annotated[int | None, Query(ge=1, le=10000)] = None,
 ) -> VmsReply:
     """VMs from vCenter (templates excluded), filtered."""
-    query = VmsQuery(name_prefix=name_prefix, power_state=power_state, has_ip=has_ip, group=group, limit=limit)
-    reply: VmsReply = await ask(state.runtime.bus, subjects.QUERY_INVENTORY_VMS, query, _timeout(state))
-    return reply
+    return await state.inventory.vms(
+        name_prefix=name_prefix, power_state=power_state, has_ip=has_ip, group=group, limit=limit
+    )
 
 
 @router.get("/api/v1/vms/{name}", response_model=VmInfo, tags=["inventory"], summary="One VM")
 async def get_vm(name: VmName, state: State, _: Viewer) -> VmInfo:
     """One VM by name."""
-    reply: VmReply = await ask(state.runtime.bus, subjects.QUERY_INVENTORY_VM, VmQuery(name=name), _timeout(state))
+    reply = await state.inventory.vm(name)
     if reply.vm is None:
         raise NotFound("no such VM", name=name)
     return reply.vm
@@ -97,10 +77,7 @@ async def get_vm(name: VmName, state: State, _: Viewer) -> VmInfo:
 @router.get("/api/v1/templates", response_model=list[TemplateInfo], tags=["templates"], summary="Templates")
 async def list_templates(state: State, _: Viewer) -> list[TemplateInfo]:
     """Templates (vCenter's template flag, not name heuristics)."""
-    reply: TemplatesReply = await ask(
-        state.runtime.bus, subjects.QUERY_INVENTORY_TEMPLATES, TemplatesQuery(), _timeout(state)
-    )
-    return list(reply.templates)
+    return list((await state.inventory.templates()).templates)
 
 
 @router.get("/api/v1/templates/{name}", response_model=TemplateInfo, tags=["templates"], summary="One template")
@@ -117,61 +94,69 @@ async def get_template(name: VmName, state: State, _: Viewer) -> TemplateInfo:
 )
 async def create_template(body: TemplateCreate, request: Request, state: State, me: Operator) -> Accepted:
     """Queue the conversion (5-10 minutes); progress arrives on the events stream."""
-    await send(
-        state.runtime.bus,
-        subjects.CMD_TEMPLATE_CREATE,
-        MakeTemplate(
-            source_vm=body.vm_name.strip(), template_name=body.template_name.strip(), description=body.description
-        ),
-    )
+    await state.inventory.create_template(body.vm_name.strip(), body.template_name.strip(), body.description)
     await state.audit(me, "template.create", body.template_name, client_address(request), source_vm=body.vm_name)
     return Accepted(operation="template.create", target=body.template_name)
 
 
 @router.delete(
-    "/api/v1/templates/{name}", response_model=Accepted, status_code=202, tags=["templates"], summary="Delete"
+    "/api/v1/templates/{name}",
+    response_model=Accepted,
+    status_code=202,
+    tags=["templates"],
+    summary="Delete",
+    responses={409: {"description": "A group uses the template, or vmscale did not create it (without force)"}},
 )
-async def delete_template(name: VmName, request: Request, state: State, me: Operator) -> Accepted:
-    """Queue the deletion of a template."""
-    await send(state.runtime.bus, subjects.CMD_TEMPLATE_DELETE, DeleteTemplate(template_name=name))
-    await state.audit(me, "template.delete", name, client_address(request))
+async def delete_template(
+    name: VmName,
+    request: Request,
+    state: State,
+    me: Admin,
+    force: Annotated[bool, Query(description="Delete a template vmscale did not create (audited)")] = False,
+) -> Accepted:
+    """Queue the deletion of a template (admin).
+
+    Refused (409) while a group uses it (change the group's template first), and for a template
+    vmscale did not create unless ``force`` is given; a forced deletion is audited as such.
+    """
+    template = await get_template(name, state, me)  # 404 when vCenter has no such template
+    groups = await state.scaler.groups()
+    users = sorted(group.name for group in groups.groups if group.spec.get("template") == name)
+    if users:
+        raise Conflict(f"template {name!r} is used by group(s) {', '.join(users)}", name=name, groups=users)
+    made_by_us = template.created_at is not None
+    if not made_by_us and not force:
+        raise Conflict(
+            f"template {name!r} was not created by vmscale; repeat with force=true to delete it anyway",
+            name=name,
+        )
+    await state.inventory.delete_template(name)
+    await state.audit(me, "template.delete", name, client_address(request), forced=not made_by_us)
     return Accepted(operation="template.delete", target=name)
 
 
 @router.get("/api/v1/networks", response_model=NetworksReply, tags=["inventory"], summary="vCenter networks")
 async def networks(state: State, _: Viewer) -> NetworksReply:
     """Network names to pick from (avoids free-text VLAN typos)."""
-    reply: NetworksReply = await ask(
-        state.runtime.bus, subjects.QUERY_INVENTORY_NETWORKS, NetworksQuery(), _timeout(state)
-    )
-    return reply
+    return await state.inventory.networks()
 
 
 @router.get("/api/v1/datastores", response_model=DatastoresReply, tags=["inventory"], summary="Datastores")
 async def datastores(state: State, _: Viewer) -> DatastoresReply:
     """Datastores with capacity."""
-    reply: DatastoresReply = await ask(
-        state.runtime.bus, subjects.QUERY_INVENTORY_DATASTORES, DatastoresQuery(), _timeout(state)
-    )
-    return reply
+    return await state.inventory.datastores()
 
 
 @router.get("/api/v1/compute", response_model=ComputeReply, tags=["inventory"], summary="Clusters, hosts, pools")
 async def compute(state: State, _: Viewer) -> ComputeReply:
     """Clusters, hosts and resource pools for placement pick-lists."""
-    reply: ComputeReply = await ask(
-        state.runtime.bus, subjects.QUERY_INVENTORY_COMPUTE, ComputeQuery(), _timeout(state)
-    )
-    return reply
+    return await state.inventory.compute()
 
 
 @router.get("/api/v1/folders", response_model=FoldersReply, tags=["inventory"], summary="VM folders")
 async def folders(state: State, _: Viewer) -> FoldersReply:
     """VM folders."""
-    reply: FoldersReply = await ask(
-        state.runtime.bus, subjects.QUERY_INVENTORY_FOLDERS, FoldersQuery(), _timeout(state)
-    )
-    return reply
+    return await state.inventory.folders()
 
 
 # -- load balancer ----------------------------------------------------------------------------
@@ -180,26 +165,19 @@ async def folders(state: State, _: Viewer) -> FoldersReply:
 @router.get("/api/v1/lb/pools", response_model=PoolsReply, tags=["load balancer"], summary="Pools")
 async def lb_pools(state: State, _: Viewer) -> PoolsReply:
     """Pools (F5) or backends (HAProxy)."""
-    reply: PoolsReply = await ask(state.runtime.bus, subjects.QUERY_POOL_POOLS, ListPools(), _timeout(state))
-    return reply
+    return await state.loadbalancer.pools()
 
 
 @router.get("/api/v1/lb/virtual-servers", response_model=VirtualServersReply, tags=["load balancer"])
 async def lb_virtual_servers(state: State, _: Viewer) -> VirtualServersReply:
     """Virtual servers (F5) or frontends (HAProxy) with their pools."""
-    reply: VirtualServersReply = await ask(
-        state.runtime.bus, subjects.QUERY_POOL_VIRTUAL_SERVERS, ListVirtualServers(), _timeout(state)
-    )
-    return reply
+    return await state.loadbalancer.virtual_servers()
 
 
 @router.get("/api/v1/lb/pools/{pool}/members", response_model=PoolMembersReply, tags=["load balancer"])
 async def lb_members(pool: str, state: State, _: Viewer) -> PoolMembersReply:
     """Members of a pool with admin state, health and connections."""
-    reply: PoolMembersReply = await ask(
-        state.runtime.bus, subjects.QUERY_POOL_MEMBERS, ListPoolMembers(pool=pool), _timeout(state)
-    )
-    return reply
+    return await state.loadbalancer.members(pool)
 
 
 # -- the original's paths (``/api/templates/vms`` is registered before ``/api/templates/{id}``) --

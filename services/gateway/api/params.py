@@ -16,7 +16,8 @@ from shared.messages import JOB_PATTERN, VM_NAME_MAX, VM_NAME_PATTERN
 
 __all__ = ["GroupName", "Instant", "JobName", "RowId", "VmName"]
 
-GroupName = Annotated[str, Path(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", max_length=63)]
+# the scaler's GROUP_NAME_PATTERN: the original's service names may carry upper case
+GroupName = Annotated[str, Path(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$", max_length=63)]
 VmName = Annotated[str, Path(min_length=1, max_length=VM_NAME_MAX, pattern=VM_NAME_PATTERN)]
 JobName = Annotated[str, Path(min_length=1, max_length=128, pattern=JOB_PATTERN)]
 # A row of the gateway's own tables (users, API keys): a PostgreSQL ``integer``.

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from services.gateway.deps import State, Viewer
 from shared import subjects
 from shared.errors import VmscaleError
-from shared.messages import HealthQuery, HealthReply, InventoryStatusQuery, InventoryStatusReply
+from shared.messages import HealthQuery, HealthReply
 
 __all__ = ["router"]
 
@@ -139,18 +139,12 @@ async def system_status(state: State, _: Viewer) -> SystemStatus:
     )
     vcenter: dict[str, Any] | None = None
     try:
-        reply: InventoryStatusReply = await state.runtime.bus.request(
-            subjects.QUERY_INVENTORY_STATUS, InventoryStatusQuery(), timeout=2.0
-        )
+        reply = await state.inventory.with_timeout(2.0).status()
     except VmscaleError:
+        # no answer, or an answer with an error, tells nothing about vCenter: unknown, not "disconnected"
         vcenter = None
     else:
-        # an inventory that answers with an error has told nothing about vCenter: unknown, not "disconnected"
-        vcenter = (
-            None
-            if reply.error
-            else reply.model_dump(
-                mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
-            )
+        vcenter = reply.model_dump(
+            mode="json", include={"connected", "vcenter", "vcenter_version", "last_success", "consecutive_failures"}
         )
     return SystemStatus(services=services, systems=systems, vcenter=vcenter, dead_letters=dead_letters)

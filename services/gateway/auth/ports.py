@@ -1,7 +1,7 @@
 """Storage ports of the gateway: users, API keys, sessions and the audit log.
 
-Each has a SQL adapter (``adapters/sql_auth.py``) and an in-memory fake (``adapters/memory.py``)
-that pass the same contract suite (``tests/contracts/gateway_stores.py``).
+Each has a SQL adapter (``adapters/sql_auth.py``) and an in-memory fake (``testkit/gateway/memory.py``,
+not shipped) that pass the same contract suite (``tests/contracts/gateway_stores.py``).
 """
 
 from __future__ import annotations
@@ -152,6 +152,11 @@ class SessionStore(Protocol):
 
     def purge_expired(self, now: datetime) -> int:
         """Delete sessions that expired before ``now``; returns how many."""
+        ...
+
+    def end_for_user(self, user_id: int, keep: str | None = None) -> int:
+        """Delete every session of the user except the one hashed ``keep``; returns how many
+        (idempotent: none left is 0)."""
         ...
 
 

@@ -227,18 +227,25 @@ function can(role) {
 }
 
 let cleanup = [];
+let routing = 0;  // only the newest navigation may draw: a slower earlier screen must not replace it
 async function route() {
   if (!App.me) return;
+  const mine = ++routing;
   cleanup.forEach((fn) => fn()); cleanup = [];
   const [, name, ...rest] = (location.hash || "#/groups").split("/");
   const screen = App.screens[name] || App.screens.groups;
   document.querySelectorAll(".menu a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === `#/${name}`));
   const main = document.getElementById("main");
   main.replaceChildren(h("div.empty", {}, t("common.loading")));
+  const registered = [];
   try {
-    const nodes = await screen(rest.map(decodeURIComponent), (fn) => cleanup.push(fn));
+    const nodes = await screen(rest.map(decodeURIComponent), (fn) => registered.push(fn));
+    if (mine !== routing) { registered.forEach((fn) => fn()); return; }
+    cleanup.push(...registered);
     main.replaceChildren(...[].concat(nodes));
   } catch (error) {
+    if (mine !== routing) { registered.forEach((fn) => fn()); return; }
+    cleanup.push(...registered);
     if (error instanceof ApiError && error.status === 401) return;
     const link = document.querySelector(`.menu a[href="#/${name}"]`);
     main.replaceChildren(h("h1", {}, link ? link.textContent : name), unavailable(error));

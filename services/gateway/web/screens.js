@@ -38,15 +38,35 @@ App.screens.templates = async (_, onCleanup) => {
     } catch (err) { failed(err); }
   });
   const list = h("div");
+  /* Deleting is admin only. A refusal shows the API's own reason; for a template vmscale did not
+     make (no created_at) and no group uses (the problem names none), an admin may delete anyway. */
+  const refusal = h("div", { id: "tpl-refusal" });
+  async function remove(tpl, force) {
+    const name = tpl.vm.name;
+    if (!(await confirmDialog(t(force ? "templates.confirmForce" : "templates.confirmDelete", { name })))) return;
+    try {
+      await api("DELETE", `/api/v1/templates/${encodeURIComponent(name)}${force ? "?force=true" : ""}`);
+      refusal.replaceChildren(); toast(t(force ? "templates.forcedDeleted" : "common.deleted", { name })); load();
+    } catch (err) {
+      if (!(err instanceof ApiError) || ![403, 409].includes(err.status)) { failed(err); return; }
+      const groups = err.problem.groups || [];
+      const forcible = err.status === 409 && !tpl.created_at && !groups.length;
+      refusal.replaceChildren(h("div.notice.error.refusal", { role: "alert", dataset: { template: name } },
+        h("strong", {}, t("templates.refused", { name })), " ", h("span.reason", {}, err.message),
+        groups.length ? h("div.help", {}, t("templates.inUseNext")) : null,
+        forcible && can("admin") ? h("div.row", {}, h("span.help", {}, t("templates.forceOffer")), h("span.spacer"),
+          h("button.danger.small", { type: "button", id: "tpl-force", onclick: () => remove(tpl, true) }, t("templates.forceDelete"))) : null,
+        forcible && !can("admin") ? h("div.help", {}, t("templates.forceAdminOnly")) : null));
+    }
+  }
   async function load() {
     const templates = await api("GET", "/api/v1/templates").catch((e) => e);
-    list.replaceChildren(templates instanceof Error ? unavailable(templates) : table(
+    list.replaceChildren(templates instanceof Error ? unavailable(templates) : !templates.length ? h("div.empty", { id: "tpl-empty" }, t("templates.emptyNext")) : table(
       [t("common.name"), t("templates.source"), t("templates.description"), t("common.created"), t("common.actions")],
-      templates.map((tpl) => h("tr", {}, h("td", {}, tpl.vm.name), h("td", {}, tpl.source_vm || "—"), h("td", {}, tpl.description),
-        h("td", {}, fmtTime(tpl.created_at)), h("td", {}, h("button.danger.small", { type: "button", disabled: !can("operator"),
-          onclick: async () => { if (await confirmDialog(t("templates.confirmDelete", { name: tpl.vm.name }))) {
-            try { await api("DELETE", `/api/v1/templates/${encodeURIComponent(tpl.vm.name)}`); toast(t("common.deleted")); load(); } catch (err) { failed(err); } } } },
-        t("common.delete")))))));
+      templates.map((tpl) => h("tr", { dataset: { name: tpl.vm.name } }, h("td", {}, tpl.vm.name), h("td", {}, tpl.source_vm || "—"), h("td", {}, tpl.description),
+        h("td", {}, tpl.created_at ? fmtTime(tpl.created_at) : h("span.muted", {}, t("templates.notOurs"))),
+        h("td", {}, h("button.danger.small", { type: "button", disabled: !can("admin"), title: can("admin") ? undefined : t("templates.adminOnly"),
+          onclick: () => remove(tpl, false) }, t("common.delete")))))));
   }
   onCleanup(onLive((event) => {
     const data = event.data || {};
@@ -65,15 +85,17 @@ App.screens.templates = async (_, onCleanup) => {
   }));
   await load();
   return page("templates.title", "templates.sub", form, makingCard,
-    h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), list));
+    h("div.card", {}, h("div.row", {}, h("h2", {}, t("nav.templates")), h("span.spacer"), refreshButton()), refusal, list,
+      can("admin") ? null : h("p.help", { id: "tpl-admin-only" }, t("templates.adminOnly"))));
 };
 
 /* VMs to pick from (vCLS hidden, natural order), each with a checkbox and its IP: a choice when it has several */
 function vmChoices(vms) {
   return vms.filter((vm) => !vm.name.startsWith("vCLS-")).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((vm) => {
     const ips = [...new Set([vm.ip, ...vm.nics.flatMap((n) => n.ips || [])].filter(Boolean))];
-    const ip = ips.length > 1 ? h("select", {}, ips.map((x) => h("option", { value: x }, x))) : h("input", { value: ips[0] || "", placeholder: "10.0.0.10" });
-    return { vm, ip, check: h("input", { type: "checkbox", dataset: { vm: vm.name } }) };
+    const label = `${t("agents.ip")}: ${vm.name}`;
+    const ip = ips.length > 1 ? h("select", { "aria-label": label }, ips.map((x) => h("option", { value: x }, x))) : h("input", { value: ips[0] || "", placeholder: "10.0.0.10", "aria-label": label });
+    return { vm, ip, check: h("input", { type: "checkbox", dataset: { vm: vm.name }, "aria-label": vm.name }) };
   });
 }
 function checkAll(rows) {
@@ -110,6 +132,7 @@ App.screens.agents = async (_, onCleanup) => {
     p.state.replaceChildren(badge(event.data.ok ? "ok" : event.data.reason || "failed", event.data.ok ? "ok" : "bad"));
   }));
   const all = checkAll(rows);
+  if (!rows.length) return page("agents.title", "agents.sub", h("div.card.empty", { id: "agents-empty" }, t("agents.emptyNext")));
   return page("agents.title", "agents.sub", h("div.card", {},
     h("div.row", {}, field("agents.tool", tool), h("span.spacer"),
       h("button.ghost", { type: "button", onclick: () => run("status") }, t("agents.check")),
@@ -156,7 +179,7 @@ App.screens.monitoring = async (_, onCleanup) => {
     if (list instanceof Error) { jobsBox.replaceChildren(unavailable(list)); return; }
     jobsBox.replaceChildren(
       list.dashboards_error ? h("div.notice", {}, `${t("monitoring.noDashboards")}: ${list.dashboards_error}`) : "",
-      table([t("monitoring.job"), t("monitoring.targets"), t("monitoring.dashboards"), t("common.actions")],
+      !Object.keys(list.jobs).length ? h("div.empty", { id: "jobs-empty" }, t("monitoring.emptyNext")) : table([t("monitoring.job"), t("monitoring.targets"), t("monitoring.dashboards"), t("common.actions")],
         Object.entries(list.jobs).map(([job, count]) => h("tr", { dataset: { job } },
           h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); show(job); } }, job)), h("td.num", {}, count),
           h("td", {}, dashboardLinks(job, list)),
@@ -224,127 +247,19 @@ App.screens.routing = async () => {
     h("div.card", {}, h("h2", {}, t("routing.silences")), table([t("routing.matchers"), t("common.status"), t("routing.ends"), t("routing.by"), t("routing.comment")], srows)));
 };
 
-/* 6. Monitoring dashboard: current state, thresholds, observed values at decisions, alerts; refreshes */
-function lineChart(points, thresholds) {
-  const w = 600, hgt = 200, pad = 28;
-  const svg = (tag, attrs) => { const el = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
-  const root = svg("svg", { viewBox: `0 0 ${w} ${hgt}`, class: "chart", role: "img" });
-  const x = (i) => pad + (i * (w - 2 * pad)) / Math.max(1, points.length - 1);
-  const y = (v) => hgt - pad - (Math.min(100, Math.max(0, v)) * (hgt - 2 * pad)) / 100;
-  [0, 50, 100].forEach((v) => { root.append(svg("line", { x1: pad, x2: w - pad, y1: y(v), y2: y(v), stroke: "#2a3643" })); const l = svg("text", { x: 2, y: y(v) + 4 }); l.textContent = `${v}%`; root.append(l); });
-  for (const [value, color] of thresholds) root.append(svg("line", { x1: pad, x2: w - pad, y1: y(value), y2: y(value), stroke: color, "stroke-dasharray": "6 4" }));
-  for (const [key, color] of [["cpu", "#4fa3ff"], ["memory", "#3ccf8e"]]) {
-    const pts = points.map((p, i) => (typeof p[key] === "number" ? `${x(i)},${y(p[key])}` : null)).filter(Boolean);
-    if (pts.length) root.append(svg("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
-  }
-  return root;
-}
-App.screens.dashboard = async (args, onCleanup) => {
-  const groups = (await api("GET", "/api/v1/groups")).filter((g) => g.enabled);
-  if (!groups.length) return page("dashboard.title", "dashboard.sub", h("div.card.empty", {}, t("dashboard.noGroups")));
-  const select = h("select", { id: "dash-group" }, groups.map((g) => h("option", { value: g.name }, g.name)));
-  const body = h("div");
-  async function draw() {
-    const g = groups.find((x) => x.name === select.value) || groups[0];
-    const th = g.spec.thresholds || {};
-    const [decisions, alerts, usage] = await Promise.all([
-      api("GET", `/api/v1/decisions?group=${encodeURIComponent(g.name)}&limit=60`).catch(() => []),
-      api("GET", "/api/v1/alerts").catch(() => ({ alerts: [] })),
-      api("GET", `/api/v1/prometheus/usage?job=${encodeURIComponent(g.spec.prometheus_job || g.name)}&minutes=15&step_s=15`).catch(() => ({ series: [] }))]);
-    const observed = decisions.slice().reverse().map((d) => d.observed || {});
-    const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80, cpuLow = th.cpu_low ?? 30, memLow = th.memory_low ?? 30;
-    // now = the highest latest value over the group's instances, as Prometheus reports them
-    const latest = (key) => Math.max(...usage.series.map((s) => { const v = (s[key][s[key].length - 1] || [])[1]; return typeof v === "number" ? v : -1; }), -1);
-    const cpuNow = latest("cpu"), memNow = latest("memory");
-    const pct = (v) => (v >= 0 ? `${v.toFixed(1)}%` : "—");
-    // scale-out above the high line, scale-in below the low one: CPU red/amber, memory violet/teal
-    const thresholds = [[cpuHigh, "#ff6b6b"], [cpuLow, "#f2b84b"], ...(memHigh !== cpuHigh || memLow !== cpuLow ? [[memHigh, "#b48cff"], [memLow, "#56c7c7"]] : [])];
-    const key = (color, text, dashed) => h("span.key", {}, h("i", { style: `${dashed ? "border-top:2px dashed" : "border-top:2px solid"} ${color}` }), text);
-    const legend = () => h("div.legend", {}, key("#4fa3ff", "CPU"), key("#3ccf8e", t("dashboard.memory")),
-      key("#ff6b6b", t("dashboard.scaleOutLine"), true), key("#f2b84b", t("dashboard.scaleInLine"), true),
-      ...(thresholds.length > 2 ? [key("#b48cff", `${t("dashboard.memory")} ↑`, true), key("#56c7c7", `${t("dashboard.memory")} ↓`, true)] : []));
-    const stat = (label, value, bad) => h("div.card", {}, h("div.stat-label", {}, label), h("div.stat" + (bad ? ".bad" : ""), {}, value));
-    const mine = alerts.alerts.filter((a) => ((a.labels || {}).service === g.name) && (!a.status || (a.status.state || "active") === "active"));
-    body.replaceChildren(
-      h("div.grid.four", { id: "dash-stats" }, stat(t("dashboard.size"), `${g.size} / ${g.min_size}–${g.max_size}`),
-        stat(t("dashboard.cpuNow"), pct(cpuNow), cpuNow > cpuHigh), stat(t("dashboard.memNow"), pct(memNow), memNow > memHigh),
-        stat(t("dashboard.cpuThreshold"), `${cpuHigh}% / ${cpuLow}%`),
-        stat(t("dashboard.memThreshold"), `${memHigh}% / ${memLow}%`)),
-      h("div.grid.two", { id: "instance-charts" }, usage.series.map((s) => {
-        const points = s.cpu.map(([, cpu], i) => ({ cpu, memory: (s.memory[i] || [])[1] }));
-        const now = points[points.length - 1] || {};
-        return h("div.card.instance-chart", {}, h("h2", {}, `${s.instance} · CPU ${typeof now.cpu === "number" ? now.cpu.toFixed(1) : "—"}% · ${t("groups.memory").replace(/\s*%$/, "")} ${typeof now.memory === "number" ? now.memory.toFixed(1) : "—"}%`),
-          lineChart(points, thresholds), legend());
-      })),
-      h("div.card", {}, h("h2", {}, t("dashboard.chart")), observed.length ? [lineChart(observed, thresholds), legend()] : h("div.empty", {}, t("dashboard.noDecisions"))),
-      h("div.card", {}, h("h2", {}, t("dashboard.alerts")), table(["alertname", t("common.status"), "severity", "summary", t("common.created")],
-        mine.map((a) => h("tr", {}, h("td", {}, a.labels.alertname), h("td", {}, badge("firing", "bad")), h("td", {}, a.labels.severity || ""),
-          h("td", {}, (a.annotations || {}).summary || ""), h("td", {}, fmtTime(a.startsAt)))))));
-  }
-  select.addEventListener("change", draw);
-  await draw();
-  const timer = setInterval(draw, 10000);
-  onCleanup(() => clearInterval(timer));
-  return page("dashboard.title", "dashboard.sub", h("div.row", {}, field("dashboard.group", select)), body);
-};
-
-/* 7. Scaling events: timeline of activities with per-step status and the decision behind each; live */
-App.screens.events = async (_, onCleanup) => {
-  const group = h("input", { id: "ev-group", placeholder: t("common.all") });
-  const status = h("select", { id: "ev-status" }, ["", "running", "succeeded", "rolled_back", "failed"].map((s) => h("option", { value: s }, s || t("common.all"))));
-  const timeline = h("ul.timeline", { id: "timeline" });
-  const live = h("ul.timeline", { id: "live-events" });
-  const waiting = h("div.empty", {}, t("events.waiting"));
-  const clones = new Map();  // VM name → its latest vm.progress
-  const meters = new Map();  // running activity id → { activity, meter }
-  const progressOf = (a) => activityProgress(a, clones);
-  async function load() {
-    const q = new URLSearchParams(); if (group.value) q.set("group", group.value.trim()); if (status.value) q.set("status", status.value);
-    const [acts, decs] = await Promise.all([api("GET", `/api/v1/activities?${q}`).catch((e) => e), api("GET", `/api/v1/decisions?${group.value ? "group=" + encodeURIComponent(group.value.trim()) : ""}`).catch(() => [])]);
-    if (acts instanceof Error) { timeline.replaceChildren(unavailable(acts)); return; }
-    const byId = new Map(decs.map((d) => [d.id, d]));
-    meters.clear();
-    timeline.replaceChildren(...(acts.length ? acts.map((a) => {
-      const d = byId.get(a.decision_id);
-      const cls = a.status === "succeeded" ? "ok" : a.status === "running" ? "run" : "bad";
-      let bar = null;
-      if (a.status === "running") {
-        bar = meter(...progressOf(a));
-        meters.set(a.id, { activity: a, meter: bar });
-      }
-      return h("li." + cls, { dataset: { activity: a.id } }, h("div.row", {}, h("strong", {}, `${a.group} · ${a.kind}`), badge(a.status, cls === "ok" ? "ok" : cls === "run" ? "info" : "bad"),
-        h("span.muted", {}, fmtTime(a.created_at)), h("span.muted", {}, `${t("events.duration")}: ${fmtDuration(a.created_at, a.finished_at)}`)),
-        h("div.muted", {}, `${t("events.cause")}: ${a.cause}${d ? ` — ${d.reason}: ${d.message}` : ""}${a.reason ? ` — ${a.reason}` : ""}`),
-        bar,
-        h("ul.steps", {}, a.steps.map((s) => h("li", {}, badge(`${s.step} ${s.status}`, s.status === "done" ? "ok" : s.status === "failed" ? "bad" : "info")))));
-    }) : [h("div.empty", {}, t("common.none"))]));
-  }
-  onCleanup(onLive((event) => {
-    if (event.subject === "vm.progress") { moveActivityMeter(event.data, clones, meters); return; }  // too frequent for the live list
-    if (group.value && event.group !== group.value.trim()) return;
-    waiting.remove();
-    live.prepend(h("li." + (event.status === "failed" || event.status === "blocked" ? "bad" : "ok"), { dataset: { subject: event.subject } },
-      h("div.row", {}, h("strong", {}, event.subject), event.group ? badge(event.group, "info") : null, event.status ? badge(event.status) : null, h("span.muted", {}, fmtTime(event.at)))));
-    while (live.children.length > 30) live.lastChild.remove();
-    if (event.type === "activity") load();
-  }));
-  group.addEventListener("change", load); status.addEventListener("change", load);
-  await load();
-  return page("events.title", "events.sub", h("div.row", {}, field("events.filterGroup", group), field("events.filterStatus", status)),
-    h("div.grid.two", {}, h("div.card", {}, h("h2", {}, t("events.activities")), timeline), h("div.card", {}, h("h2", {}, t("events.newLive")), waiting, live)));
-};
+/* 6. Monitoring dashboard and 7. scaling events: history.js */
 
 /* Users and API keys (admin) */
 App.screens.users = async () => {
   const [users, keys] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/api-keys")]);
-  const roleSelect = (id) => h("select", { id, name: "role" }, ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)));
-  const userForm = h("form.row", {}, h("input", { name: "username", placeholder: t("auth.username"), required: true }),
-    h("input", { name: "password", type: "password", placeholder: t("auth.password"), minlength: 12, required: true, autocomplete: "new-password" }),
+  const roleSelect = (id) => h("select", { id, name: "role", "aria-label": t("users.role") }, ["viewer", "operator", "admin"].map((r) => h("option", { value: r }, r)));
+  const userForm = h("form.row", {}, h("input", { name: "username", placeholder: t("auth.username"), "aria-label": t("auth.username"), required: true }),
+    h("input", { name: "password", type: "password", placeholder: t("auth.password"), "aria-label": t("auth.password"), minlength: 12, required: true, autocomplete: "new-password" }),
     roleSelect("new-role"), h("button", { type: "submit" }, t("users.add")));
   userForm.addEventListener("submit", async (e) => { e.preventDefault();
     try { await api("POST", "/api/v1/users", { username: userForm.username.value, password: userForm.password.value, role: userForm.role.value }); toast(t("common.saved")); route(); } catch (err) { failed(err); } });
   const once = h("div");
-  const keyForm = h("form.row", {}, h("input", { name: "name", placeholder: t("common.name"), required: true }), roleSelect("key-role"), h("button", { type: "submit" }, t("users.addKey")));
+  const keyForm = h("form.row", {}, h("input", { name: "name", placeholder: t("common.name"), "aria-label": t("common.name"), required: true }), roleSelect("key-role"), h("button", { type: "submit" }, t("users.addKey")));
   keyForm.addEventListener("submit", async (e) => { e.preventDefault();
     try { const k = await api("POST", "/api/v1/api-keys", { name: keyForm.name.value, role: keyForm.role.value });
       once.replaceChildren(h("p", {}, t("users.keyOnce")), h("div.key-once.mono", {}, k.key)); } catch (err) { failed(err); } });

@@ -6,10 +6,8 @@ import time
 from enum import StrEnum
 from typing import Protocol
 
-from shared import subjects
-from shared.bus import Bus
-from shared.errors import RetryableError
-from shared.messages import GroupStatusQuery, GroupStatusReply
+from services.gateway.clients import ScalerClient
+from shared.errors import VmscaleError
 
 __all__ = ["BusGroupDirectory", "GroupDirectory", "GroupState"]
 
@@ -35,15 +33,16 @@ class GroupDirectory(Protocol):
 
 
 class BusGroupDirectory:
-    """Asks ``query.scaler.group_status`` and caches each answer for ``ttl_s``.
+    """Asks the scaler for a group's status (``query.scaler.group_status``) and caches each
+    answer for ``ttl_s``.
 
-    A stale answer is used when the scaler does not reply; with none, ``UNREACHABLE``.
+    A stale answer is used when the scaler does not reply or replies with an error; with none,
+    ``UNREACHABLE``. Give it a client with a short timeout: the webhook waits for the answer.
     """
 
-    def __init__(self, bus: Bus, ttl_s: float, timeout_s: float = 0.5) -> None:
-        self._bus = bus
+    def __init__(self, scaler: ScalerClient, ttl_s: float) -> None:
+        self._scaler = scaler
         self._ttl_s = ttl_s
-        self._timeout_s = timeout_s
         self._cache: dict[str, tuple[float, GroupState]] = {}
 
     async def state(self, group: str) -> GroupState:
@@ -53,12 +52,8 @@ class BusGroupDirectory:
         if cached and now - cached[0] < self._ttl_s:
             return cached[1]
         try:
-            reply: GroupStatusReply = await self._bus.request(
-                subjects.QUERY_SCALER_GROUP_STATUS, GroupStatusQuery(group=group), timeout=self._timeout_s
-            )
-        except RetryableError:
-            return cached[1] if cached else GroupState.UNREACHABLE
-        if reply.error:
+            reply = await self._scaler.group_status(group)
+        except VmscaleError:
             return cached[1] if cached else GroupState.UNREACHABLE
         state = GroupState.UNKNOWN if not reply.exists else GroupState.ENABLED if reply.enabled else GroupState.DISABLED
         if len(self._cache) > 10_000:

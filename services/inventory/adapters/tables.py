@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
-from shared.db import UtcDateTime, inbox_table
+from shared.db import UtcDateTime
+from shared.singleton_sql import leases_table
 
-__all__ = ["inbox", "metadata", "operations", "templates"]
+__all__ = ["claims", "leases", "metadata", "operations", "templates"]
 
 metadata = MetaData()
-inbox = inbox_table("inventory", metadata)
 
 operations = Table(
     "inventory_operations",
@@ -42,3 +42,16 @@ templates = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 """Metadata of templates vmscale created (vCenter has nowhere to keep a description)."""
+
+claims = Table(
+    "inventory_operation_claims",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("token", Integer, nullable=False),
+)
+"""Which replica runs which operation, until when, with which fencing token (``claims.py``)."""
+
+leases = leases_table(metadata, "inventory_leases")
+"""Singleton leases and claims shared by the replicas (``shared/singleton.py``)."""

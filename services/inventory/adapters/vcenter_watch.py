@@ -1,14 +1,25 @@
 # mypy: disable-error-code="no-untyped-call,attr-defined"
 """Reading vCenter: bulk snapshot, change feed and single-VM reads (``InventoryReader``).
 
-Snapshot and change feed are one: our own PropertyCollector with one filter over two
-ContainerViews (VMs; everything else), followed with ``WaitForUpdatesEx``. The snapshot is the
-feed's initial version (everything, paged by ``maxObjectUpdates`` / ``truncated``), so the
-feed then continues from it and the inventory is read once, not twice. Name look-ups use
-``RetrievePropertiesEx``, paged with ``ContinueRetrievePropertiesEx``. Views,
-collectors, filters and tokens belong to a session: when the session is replaced (re-login)
-they are rebuilt and the feed restarts at version ``""``, whose answer is the full picture
-(returned as a ``full`` batch so the cache resynchronises).
+Snapshot and change feed are one: our own PropertyCollector with two filters, one over a
+ContainerView of the VMs and one over a ContainerView of everything else, followed with
+``WaitForUpdatesEx``. The snapshot is the feed's initial version (everything, paged by
+``maxObjectUpdates`` / ``truncated``), so the feed then continues from it and the inventory is
+read once, not twice. A VM that leaves the view (destroyed, unregistered, by us or anyone else)
+arrives as a ``leave`` update in the next answer and is reported in ``ChangeBatch.removed``.
+Name look-ups use ``RetrievePropertiesEx``, paged with ``ContinueRetrievePropertiesEx``.
+
+Views, collectors, filters and tokens belong to a session: when the session is replaced
+(re-login) they are rebuilt and the feed restarts at version ``""``, whose answer is the full
+picture (a ``full`` batch, so the cache resynchronises). So does the feed after an answer that
+failed on its way (connection dropped, HTTP 5xx, a fault): part of it may be merged here already
+and its updates gone on the server's side (vcsim keeps no versions: an answer drains a queue).
+
+Why the VMs have a filter of their own: govmomi's simulator (0.24.2, the lab's) checks each
+change against every property spec of the object's filter, looking the object up for a spec of
+another type; a VM changed and then destroyed within one wait (power off, then destroy) is gone
+by then and the simulator panics: the whole answer, the ``leave`` too, was lost and the VM stayed
+in the cache. A filter whose only spec is ``VirtualMachine`` never takes that path.
 
 Blocking; call from a worker thread. Errors leave as ``shared.errors``.
 """
@@ -70,6 +81,8 @@ class VcenterInventory:
         self._obj_view: Any = None
         self._collector: Any = None
         self._version = ""
+        self._answer_lost = False
+        """The last answer failed on its way: the next ``changes`` restarts the feed (full)."""
         self._tables = ObjectTables()
         self._vms: dict[str, tuple[Any, ...]] = {}
         self._rows = VmRows()
@@ -105,19 +118,23 @@ class VcenterInventory:
         self._session.call(build)
         self._generation = self._session.generation
 
-    def _filter_spec(self) -> Any:
+    def _filter_specs(self) -> list[Any]:
+        """The VMs' filter (its only spec is ``VirtualMachine``; see the module docstring) and
+        the other objects' filter."""
         traverse = _PC.TraversalSpec(path="view", type=vim.view.ContainerView, skip=False)
-        props = [_PC.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PROPERTIES))]
-        props += [
+        objects = [
             _PC.PropertySpec(type=getattr(vim, kind), pathSet=list(paths)) for kind, paths in OBJECT_PROPERTIES.items()
         ]
-        return _PC.FilterSpec(
-            objectSet=[
-                _PC.ObjectSpec(obj=self._vm_view, skip=True, selectSet=[traverse]),
-                _PC.ObjectSpec(obj=self._obj_view, skip=True, selectSet=[traverse]),
-            ],
-            propSet=props,
-        )
+        return [
+            _PC.FilterSpec(
+                objectSet=[_PC.ObjectSpec(obj=self._vm_view, skip=True, selectSet=[traverse])],
+                propSet=[_PC.PropertySpec(type=vim.VirtualMachine, pathSet=list(VM_PROPERTIES))],
+            ),
+            _PC.FilterSpec(
+                objectSet=[_PC.ObjectSpec(obj=self._obj_view, skip=True, selectSet=[traverse])],
+                propSet=objects,
+            ),
+        ]
 
     def _ensure_collector(self) -> None:
         self._ensure_views()
@@ -126,7 +143,8 @@ class VcenterInventory:
 
         def build(si: Any) -> None:
             collector = si.content.propertyCollector.CreatePropertyCollector()
-            collector.CreateFilter(self._filter_spec(), partialUpdates=True)
+            for spec in self._filter_specs():
+                collector.CreateFilter(spec, partialUpdates=True)
             self._collector = collector
             self._version = ""
 
@@ -212,6 +230,7 @@ class VcenterInventory:
         seen = _Seen()
         if full:
             self._vms, self._tables = {}, ObjectTables()
+        self._answer_lost = True  # until every answer of this pull has been read whole
         while True:
             version, collector = self._version, self._collector._moId
             merge = partial(self._merge, seen)
@@ -233,6 +252,7 @@ class VcenterInventory:
             self._version = batch.version
             if not batch.truncated:
                 break
+        self._answer_lost = False
         return full, seen
 
     def _merge(self, seen: _Seen, update: ObjectUpdate) -> None:
@@ -260,9 +280,17 @@ class VcenterInventory:
                 seen.names_changed = True
 
     def changes(self, max_wait_s: int) -> ChangeBatch:
-        """Block up to ``max_wait_s`` for changes; a ``full`` batch when the feed (re)started."""
+        """Block up to ``max_wait_s`` for changes; a ``full`` batch when the feed (re)started.
+
+        After an answer that failed on its way the feed restarts (see the module docstring), so
+        the batch after a failure is ``full``.
+        """
         with self._lock:
-            self._ensure_collector()
+            if self._answer_lost:
+                log.info("restarting the change feed after a lost answer")
+                self._restart_feed()
+            else:
+                self._ensure_collector()
             full, seen = self._pull(max_wait_s)
             return self._batch(full, seen)
 

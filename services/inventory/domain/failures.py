@@ -12,7 +12,7 @@ from shared.errors import (
     Unauthorized,
     VmscaleError,
 )
-from shared.messages import FailureReason
+from shared.vocabulary import FailureReason
 
 __all__ = ["reason_for"]
 

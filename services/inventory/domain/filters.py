@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from services.inventory.domain.names import glob_match
-from shared.messages import VmInfo, VmsQuery
+from services.inventory.domain.requests import VmFilter
+from shared.vocabulary import VmInfo
 
 __all__ = ["matches"]
 
 
-def matches(vm: VmInfo, query: VmsQuery) -> bool:
+def matches(vm: VmInfo, query: VmFilter) -> bool:
     """True when ``vm`` passes every filter set in ``query``."""
     if query.template is not None and vm.template != query.template:
         return False

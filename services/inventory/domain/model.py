@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.messages import DatastoreInfo, FolderInfo, InventoryObject, VmInfo
+from shared.vocabulary import DatastoreInfo, FolderInfo, InventoryObject, VmInfo
 
 __all__ = ["ChangeBatch", "ClonePlan", "GuestIdentity", "InventoryObjects", "Snapshot"]
 

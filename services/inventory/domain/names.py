@@ -6,7 +6,7 @@ import re
 from fnmatch import fnmatchcase
 
 from shared.errors import InvalidInput
-from shared.messages import FailureReason
+from shared.vocabulary import FailureReason
 
 __all__ = ["glob_match", "is_hidden", "natural_key", "validate_hostname", "validate_vm_name"]
 

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError
+from typing import Any
 
 from services.inventory.domain.model import ClonePlan, GuestIdentity, InventoryObjects
 from services.inventory.domain.names import validate_hostname, validate_vm_name
+from services.inventory.domain.requests import CloneRequest
 from services.inventory.domain.tag import Tag, annotate
 from shared.errors import InvalidInput, NotFound
-from shared.messages import CloneVm, FailureReason, Placement, VmInfo
+from shared.vocabulary import FailureReason, Placement, VmInfo
 
 __all__ = ["guest_identity", "plan_clone", "plan_template", "resolve_network"]
 
 
-def _invalid(message: str, **details: object) -> InvalidInput:
+def _invalid(message: str, **details: Any) -> InvalidInput:
     return InvalidInput(message, reason=FailureReason.INVALID_INPUT.value, **details)
 
 
@@ -28,7 +30,7 @@ def _ipv4(value: object, what: str) -> IPv4Address:
         raise _invalid(f"{what} must be an IPv4 address", value=str(value)) from exc
 
 
-def guest_identity(cmd: CloneVm) -> GuestIdentity:
+def guest_identity(cmd: CloneRequest) -> GuestIdentity:
     """The validated customization of ``cmd``, or ``InvalidInput`` saying what is wrong."""
     validate_vm_name(cmd.vm_name)
     net = cmd.network
@@ -75,7 +77,7 @@ def _one(items: Sequence[object], what: str, name: str) -> object:
     return items[0]
 
 
-def plan_clone(cmd: CloneVm, source: VmInfo | None, objects: InventoryObjects) -> ClonePlan:
+def plan_clone(cmd: CloneRequest, source: VmInfo | None, objects: InventoryObjects) -> ClonePlan:
     """Resolve ``cmd``'s template and placement against the inventory (``NotFound`` if not)."""
     if source is None:
         raise NotFound(f"unknown template {cmd.template!r}", reason=FailureReason.NOT_FOUND.value)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-from shared.db import UtcDateTime, inbox_table
+from shared.db import UtcDateTime
+from shared.singleton_sql import leases_table
 
-__all__ = ["inbox", "members", "metadata"]
+__all__ = ["leases", "members", "metadata", "results"]
 
 metadata = MetaData()
-inbox = inbox_table("loadbalancer", metadata)
 
 members = Table(
     "loadbalancer_members",
@@ -25,3 +25,17 @@ members = Table(
     Column("correlation_id", String(64)),
     Column("causation_id", String(64)),
 )
+
+results = Table(
+    "loadbalancer_results",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("stored_at", UtcDateTime(), nullable=False),
+)
+"""Result events stored before publishing and deleted once published (``services.loadbalancer.outbox``)."""
+
+leases = leases_table(metadata, "loadbalancer_leases")
+"""Singleton leases and claims shared by the replicas (``shared/singleton.py``)."""

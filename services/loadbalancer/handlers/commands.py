@@ -1,8 +1,8 @@
 """Subscribers of the pool commands: validate, call one use case, report failures as events.
 
-A ``PermanentError`` becomes ``pool.operation_failed`` (and the command is acknowledged). A
-``RetryableError`` is raised so the bus redelivers it after a delay, except on the last
-delivery, where it too becomes ``pool.operation_failed`` with ``retryable`` set.
+Failures follow ``shared.delivery.answer_failures``: a ``PermanentError``, or a ``RetryableError``
+on the last delivery, becomes ``pool.operation_failed`` (``retryable`` set for the latter) and
+the command is acknowledged; an earlier ``RetryableError`` is redelivered after a delay.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from faststream.nats.annotations import NatsMessage
 from services.loadbalancer.membership import Membership
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import PermanentError, RetryableError, VmscaleError
+from shared.delivery import answer_failures
+from shared.errors import PermanentError, VmscaleError
 from shared.messages import AddPoolMember, CancelDrain, DrainPoolMember, PoolOperationFailed, RemovePoolMember
 
 __all__ = ["SERVICE", "command_router"]
@@ -24,18 +25,8 @@ __all__ = ["SERVICE", "command_router"]
 SERVICE = "loadbalancer"
 
 
-def _deliveries(message: Any) -> int:
-    metadata = getattr(message.raw_message, "metadata", None)
-    return int(getattr(metadata, "num_delivered", 1) or 1)
-
-
 async def _run(bus: Bus, operation: str, cmd: Any, message: Any, work: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await work()
-    except VmscaleError as exc:
-        last = _deliveries(message) >= bus.policy.max_deliver
-        if isinstance(exc, RetryableError) and not last:
-            raise
+    async def report(exc: VmscaleError) -> None:
         failure = PoolOperationFailed(
             activity_id=cmd.activity_id,
             pool=cmd.pool,
@@ -47,6 +38,8 @@ async def _run(bus: Bus, operation: str, cmd: Any, message: Any, work: Callable[
             **cmd.caused_by(cmd),
         )
         await bus.publish(subjects.POOL_OPERATION_FAILED, failure)
+
+    await answer_failures(message, bus.policy.max_deliver, work, report)
 
 
 def command_router(bus: Bus, membership: Membership) -> NatsRouter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,10 +17,17 @@ __all__ = ["GrafanaHttp"]
 class GrafanaHttp:
     """``Dashboards`` against Grafana; the token rides in the client's default headers."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, token: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, token: str, *, basic: tuple[str, str] | None = None
+    ) -> None:
+        """``token``: a service-account token; or ``basic`` (user, password) as the original used."""
         self._client = client
         self._base = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
+        if basic is not None:
+            pair = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode("ascii")
+            self._headers = {"Authorization": f"Basic {pair}"}
+        else:
+            self._headers = {"Authorization": f"Bearer {token}"}
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await send(

@@ -55,7 +55,7 @@ async def send(
     status = response.status_code
     if 200 <= status < 300 or status in accept:
         return response
-    detail = {"system": system, "status": status, "reason": _message(response)}
+    detail: dict[str, Any] = {"system": system, "status": status, "reason": _message(response)}
     if status >= 500:
         raise ServiceUnavailable(f"{system} failed", **detail)
     if status in (401, 403):

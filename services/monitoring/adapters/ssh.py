@@ -3,8 +3,16 @@
 Host keys: on the first connection to ``[host]:port`` the presented key is recorded in
 vmscale's own known_hosts file; later connections must present the same key
 (``HostKeyChanged`` otherwise). With ``strict`` an unrecorded host is refused
-(``HostKeyUnknown``). Commands are argv lists joined with ``shlex`` — one level of quoting,
-never nested shell strings — and files travel over SFTP (temp name + rename).
+(``HostKeyUnknown``). ``forget`` drops an address's keys when its VM is deregistered, so the
+IP pool can hand the address to a new VM (with new host keys) without a ``HostKeyChanged``.
+SSH host certificates: a ``@cert-authority`` line in the file vouches for the hosts its patterns
+match; asyncssh is then handed the file itself and checks the host's certificate (for cloned
+fleets, where every clone gets new keys, this replaces trust on first use).
+Commands are argv lists joined with ``shlex`` — one level of quoting, never nested shell
+strings — and files travel over SFTP (temp name + rename). With ``sudo`` (a non-root login, the
+default) every command runs as ``sudo -n -- argv`` (never a password prompt: a login without
+passwordless sudo fails the command), and ``put`` stages the file in /tmp over SFTP and installs
+it with sudo, so the agent's files and its service are root's, as an operator expects.
 """
 
 from __future__ import annotations
@@ -48,8 +56,8 @@ class AsyncsshHost:
         self.closed = False
 
     async def run(self, argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> CommandResult:
-        """Run ``argv``; see ``RemoteHost.run``."""
-        command = shlex.join(list(argv))
+        """Run ``argv`` (through ``sudo -n`` when this login uses sudo); see ``RemoteHost.run``."""
+        command = shlex.join(["sudo", "-n", "--", *argv] if self._sudo else list(argv))
         try:
             result = await self._conn.run(command, input=stdin, check=False, timeout=self._timeout)
         except asyncssh.TimeoutError as exc:
@@ -91,16 +99,23 @@ class AsyncsshHost:
             sftp.exit()
 
     async def put(self, data: bytes, path: str, mode: int = 0o644) -> None:
-        """``RemoteHost.put``; with sudo the file is staged in /tmp and installed with sudo."""
+        """``RemoteHost.put``; with sudo the file is staged in /tmp, installed with sudo under a
+        temporary name beside ``path`` and renamed onto it (``install`` and ``mv`` run through
+        ``run``, hence through ``sudo -n``). Either way the file appears whole: ``install``
+        alone truncates and rewrites the target in place, and a reader (the agent starting, a
+        checksum, another installer) would see it half-written."""
         if not self._sudo:
             await self.write_file(path, data, mode)
             return
-        staged = f"/tmp/vmscale-{uuid.uuid4().hex}"  # noqa: S108 - staging on the remote host
+        token = uuid.uuid4().hex
+        staged = f"/tmp/vmscale-{token}"  # noqa: S108 - staging on the remote host
+        beside = str(PurePosixPath(path).with_name(f".{PurePosixPath(path).name}.vmscale-{token}"))
         await self.write_file(staged, data, 0o600)
         try:
-            await self.run(["sudo", "-n", "install", "-m", f"{mode:o}", staged, path])
+            await self.run(["install", "-m", f"{mode:o}", staged, beside])
+            await self.run(["mv", "-f", "-T", beside, path])
         finally:
-            await self.run(["rm", "-f", staged], check=False)
+            await self.run(["rm", "-f", staged, beside], check=False)
 
     async def read_file(self, path: str) -> bytes | None:
         """The file's bytes or ``None`` when it does not exist."""
@@ -176,7 +191,7 @@ class AsyncsshConnector:
         self.port = port
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
-        self._sudo = sudo
+        self.sudo = sudo
         self._record_lock = asyncio.Lock()
 
     def _recorded(self, pattern: str) -> list[str]:
@@ -184,17 +199,33 @@ class AsyncsshConnector:
             return []
         return [line for line in self.known_hosts.read_text().splitlines() if line.split(" ", 1)[0] == pattern]
 
+    def _vouched(self, host: str, port: int) -> bool:
+        """Whether the known_hosts file has a key or a certificate authority for ``host:port``."""
+        if not self.known_hosts.exists():
+            return False
+        try:
+            known = asyncssh.read_known_hosts(str(self.known_hosts))
+        except (OSError, ValueError, asyncssh.KeyImportError) as exc:
+            raise ConfigurationError("cannot read the known_hosts file", path=str(self.known_hosts)) from exc
+        host_keys, ca_keys, *_ = known.match(host, host, None if port == 22 else port)
+        return bool(host_keys or ca_keys)
+
     async def connect(self, host: str, port: int | None = None) -> AsyncsshHost:
         """Connect and authenticate; see ``HostConnector.connect``."""
         port = port or self.port
         pattern = _host_pattern(host, port)
-        recorded = self._recorded(pattern)
-        if not recorded and self.strict:
+        vouched = self._vouched(host, port)
+        if not vouched and self.strict:
             raise HostKeyUnknown("host key not recorded and strict host-key checking is on", host=pattern)
         options: dict[str, Any] = {
             "username": self.user,
             "port": port,
-            "known_hosts": asyncssh.import_known_hosts("\n".join(recorded) + "\n") if recorded else None,
+            # The file itself (recorded keys, @cert-authority, @revoked) when it knows the host;
+            # nothing (trust on first use, recorded below) when it does not.
+            "known_hosts": str(self.known_hosts) if vouched else None,
+            # every algorithm, certificates first: a host that shows a plain key where a CA
+            # vouches is then refused as a wrong key (HostKeyChanged), not as a failed handshake
+            "server_host_key_algs": "default",
             "agent_path": None,
             "config": [],
             "preferred_auth": "publickey",
@@ -215,9 +246,28 @@ class AsyncsshConnector:
             raise SshTimeout("SSH connection timed out", host=pattern) from exc
         except (OSError, asyncssh.Error) as exc:
             raise HostUnreachable("SSH connection failed", host=pattern, error=type(exc).__name__) from exc
-        if not recorded:
+        if not vouched:
             await self._record(pattern, conn)
-        return AsyncsshHost(conn, host, self._command_timeout, self._sudo)
+        return AsyncsshHost(conn, host, self._command_timeout, self.sudo)
+
+    async def forget(self, host: str) -> int:
+        """See ``HostConnector.forget``: rewrites the file without ``host``'s lines (atomically)."""
+        patterns = {host}
+        async with self._record_lock:
+            if not self.known_hosts.exists():
+                return 0
+            lines = self.known_hosts.read_text().splitlines()
+            kept = [
+                line
+                for line in lines
+                if not ((first := line.split(" ", 1)[0]) in patterns or first.startswith(f"[{host}]:"))
+            ]
+            dropped = len(lines) - len(kept)
+            if dropped:
+                scratch = self.known_hosts.with_name(f".{self.known_hosts.name}.{uuid.uuid4().hex[:8]}")
+                scratch.write_text("".join(line + "\n" for line in kept))
+                scratch.replace(self.known_hosts)
+        return dropped
 
     async def _record(self, pattern: str, conn: asyncssh.SSHClientConnection) -> None:
         key = conn.get_server_host_key()

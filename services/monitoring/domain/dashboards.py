@@ -1,4 +1,4 @@
-"""The original's Grafana dashboards, as dashboard JSON models (SPEC-ORIGINAL §8.2).
+"""The original's Grafana dashboards, as dashboard JSON models (docs/original-system.md §8.2).
 
 The infrastructure dashboard of a job has uid ``dashboard-<sanitised job>`` and ten time-series
 panels, two per row; the JVM dashboard (``dashboard-<job>-jvm``) shows the JMX exporter's JVM

@@ -78,6 +78,13 @@ def _names(group: str, options: RouteOptions) -> tuple[str, str]:
     )
 
 
+def _taken_over(group: str, options: RouteOptions) -> set[str]:
+    """Our two names, and the original's for the same service: its backend wrote the service
+    name as it was (upper case kept), so a mixed-case group's old receivers are replaced too."""
+    exact = {options.receiver_template.format(service=group, direction=d) for d in ("out", "in")}
+    return set(_names(group, options)) | exact
+
+
 def _without(config: dict[str, Any], names: set[str]) -> dict[str, Any]:
     result = copy.deepcopy(config)
     route = result.get("route")
@@ -104,7 +111,7 @@ def apply_group_routes(
     """A copy of ``config`` with the group's two routes and receivers (re)placed on top."""
     check_group(group)
     out_name, in_name = _names(group, options)
-    result = _without(config, {out_name, in_name})
+    result = _without(config, _taken_over(group, options))
     if not isinstance(result.get("route"), dict):
         result["route"] = copy.deepcopy(DEFAULT_ROOT_ROUTE)
         if not any(r.get("name") == "default-webhook" for r in result["receivers"]):
@@ -143,7 +150,7 @@ def apply_group_routes(
 def remove_group_routes(config: dict[str, Any], group: str, options: RouteOptions) -> dict[str, Any]:
     """A copy of ``config`` without the group's routes and receivers (exact names only)."""
     check_group(group)
-    return _without(config, set(_names(group, options)))
+    return _without(config, _taken_over(group, options))
 
 
 def managed_routes(config: dict[str, Any], options: RouteOptions) -> list[dict[str, Any]]:

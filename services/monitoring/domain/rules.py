@@ -1,6 +1,6 @@
 """The original's two alert rules per scaling group, rendered into the group's own rule file.
 
-Contract kept from the original (SPEC-ORIGINAL §7.1): rule group ``<svc>-autoscale``, alerts
+Contract kept from the original (docs/original-system.md §7.1): rule group ``<svc>-autoscale``, alerts
 ``<svc>_HighResourceUsage`` (scale-out: the busiest instance is above the CPU **or** memory
 threshold) and ``<svc>_LowResourceUsage`` (scale-in: the busiest instance is below the CPU
 **and** memory thresholds, i.e. every instance is low — ``max()``, never ``min()``, lesson 12),
@@ -18,7 +18,7 @@ import yaml
 
 from services.monitoring.domain.names import alert_names, check_group, check_job, rule_group_name
 from shared.errors import InvalidInput
-from shared.messages import AlertRuleSpec
+from shared.vocabulary import AlertRuleSpec
 
 __all__ = ["RuleOptions", "cpu_expr", "duration", "memory_expr", "render_rules", "rule_file_name"]
 

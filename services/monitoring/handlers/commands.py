@@ -1,10 +1,10 @@
 """Subscribers of the monitoring commands: validate, call one use case, publish its event.
 
-A ``PermanentError`` becomes ``monitoring.failed`` and the command is acknowledged. A
-``RetryableError`` is raised so the bus redelivers it, except on the last delivery — and
-except a target that never came up (the wait already took its time) — where it too becomes
-``monitoring.failed`` with ``retryable`` set. Long waits tell JetStream the message is still
-in progress so it is not redelivered meanwhile.
+Failures follow ``shared.delivery.answer_failures``: a ``PermanentError`` becomes
+``monitoring.failed`` and the command is acknowledged; a ``RetryableError`` is redelivered,
+except on the last delivery — and except a target that never came up (the wait already took its
+time) — where it too becomes ``monitoring.failed`` with ``retryable`` set. Long waits tell
+JetStream the message is still in progress so it is not redelivered meanwhile.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import nats.errors
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
 
 from services.monitoring.service import MonitoringService
 from shared import subjects
 from shared.bus import Bus
-from shared.errors import OperationTimeout, PermanentError, RetryableError, VmscaleError
+from shared.delivery import answer_failures
+from shared.errors import OperationTimeout, PermanentError, VmscaleError
 from shared.messages import (
     AgentProgress,
     DeleteJob,
@@ -38,23 +38,8 @@ __all__ = ["SERVICE", "command_router"]
 SERVICE = "monitoring"
 
 
-def _deliveries(message: Any) -> int:
-    """How often JetStream delivered this message (1 for a message without JetStream metadata,
-    as under FastStream's ``TestNatsBroker``)."""
-    try:
-        metadata = message.raw_message.metadata
-    except (AttributeError, nats.errors.NotJSMessageError):
-        return 1
-    return int(getattr(metadata, "num_delivered", 1) or 1)
-
-
 async def _run(bus: Bus, operation: str, cmd: Any, message: Any, work: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await work()
-    except VmscaleError as exc:
-        final = _deliveries(message) >= bus.policy.max_deliver or isinstance(exc, OperationTimeout)
-        if isinstance(exc, RetryableError) and not final:
-            raise
+    async def report(exc: VmscaleError) -> None:
         failure = MonitoringFailed(
             activity_id=getattr(cmd, "activity_id", None),
             operation=operation,
@@ -64,6 +49,11 @@ async def _run(bus: Bus, operation: str, cmd: Any, message: Any, work: Callable[
             **cmd.caused_by(cmd),
         )
         await bus.publish(subjects.MONITORING_FAILED, failure)
+
+    # a target that never came up is not retried: the wait already took its time
+    await answer_failures(
+        message, bus.policy.max_deliver, work, report, final=lambda exc: isinstance(exc, OperationTimeout)
+    )
 
 
 def command_router(bus: Bus, service: MonitoringService) -> NatsRouter:

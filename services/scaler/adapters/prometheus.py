@@ -1,6 +1,6 @@
 """``MetricsQuery`` over Prometheus' HTTP API with an injected ``httpx.AsyncClient``.
 
-CPU and memory are the original's alert expressions (SPEC-ORIGINAL §7.1): the busiest
+CPU and memory are the original's alert expressions (docs/original-system.md §7.1): the busiest
 instance's utilisation, so a re-read confirms (or not) what the alert said. Target tracking uses
 the average over instances (as Kubernetes' HPA does), or the policy's own PromQL.
 """
@@ -134,6 +134,21 @@ class PrometheusMetrics:
             available=True, points=points, step_s=step_s, rate_window_s=seconds_of(self._window), queries=queries
         )
 
+    async def instance_loads(self, group: ScalingGroup) -> dict[str, float]:
+        """Each instance's CPU % now, by address (host part of ``instance``); {} on any failure."""
+        query = _cpu_per_instance(group.prometheus_job, self._window)
+        try:
+            data = await self._get("/api/v1/query", {"query": query})
+        except (ServiceUnavailable, OperationTimeout, InvalidInput):
+            return {}
+        loads = {}
+        for row in data.get("result") or []:
+            instance = str(row.get("metric", {}).get("instance", ""))
+            value = float(row["value"][1])
+            if instance and value == value:
+                loads[instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance] = value
+        return loads
+
     async def target_count(self, job: str) -> int:
         """Active targets of ``job`` (any health)."""
         data = await self._get("/api/v1/targets", {"state": "active"})
@@ -142,6 +157,19 @@ class PrometheusMetrics:
             for target in data.get("activeTargets", [])
             if target.get("scrapePool") == job or target.get("labels", {}).get("job") == job
         )
+
+    async def target_health(self, job: str) -> dict[str, bool]:
+        """Each active target's last scrape (``health`` up or down; unknown left out), by address."""
+        data = await self._get("/api/v1/targets", {"state": "active"})
+        out = {}
+        for target in data.get("activeTargets", []):
+            labels = target.get("labels", {})
+            health = target.get("health")
+            if (target.get("scrapePool") != job and labels.get("job") != job) or health not in ("up", "down"):
+                continue
+            raw = str(labels.get("instance") or target.get("discoveredLabels", {}).get("__address__", ""))
+            out[raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw] = health == "up"
+        return out
 
     async def target_addresses(self, job: str) -> list[str]:
         """The host part of every active target of ``job`` (its ``instance`` label, else address)."""

@@ -6,10 +6,13 @@ the database on every write an owner makes). Redis may lose that counter (a rest
 embedded Redis, a flush, a fail-over): every acquire carries the largest token the database has
 seen (``floor``) and the counter is raised to it first, so tokens never go backwards. Acquire
 is one script: nobody can slip in between the existence check and the set. Redis errors leave as ``ServiceUnavailable``.
+``<prefix>holder:<group>`` keeps the last holder's owner, so a change of holder is known (and
+reported to ``on_change``, the lease-holder-changes metric).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,7 +29,9 @@ local fence = tonumber(redis.call('get', KEYS[2]) or '0')
 if fence < tonumber(ARGV[3]) then redis.call('set', KEYS[2], ARGV[3]) end
 local token = redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], token .. '|' .. ARGV[1], 'PX', ARGV[2])
-return token
+local previous = redis.call('getset', KEYS[3], ARGV[1])
+if previous == ARGV[1] then return {token, 0} end
+return {token, 1}
 """
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -41,30 +46,44 @@ return 0
 class RedisLease:
     """Fenced group leases in one Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "vmscale:scaler:") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "vmscale:scaler:",
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._on_change = on_change
         self._acquire: Any = client.register_script(_ACQUIRE)
         self._extend: Any = client.register_script(_EXTEND)
         self._release: Any = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "vmscale:scaler:") -> RedisLease:
-        """A lease store on a new client for ``url`` (nothing connects until first use)."""
-        return cls(aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), prefix)
+    def from_url(
+        cls, url: str, prefix: str = "vmscale:scaler:", on_change: Callable[[str], None] | None = None
+    ) -> RedisLease:
+        """A lease store on a new client for ``url`` (nothing connects until first use);
+        ``on_change(group)`` is called when this store takes a lease another owner held last."""
+        return cls(aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), prefix, on_change)
 
     def _keys(self, group: str) -> list[str]:
-        return [f"{self._prefix}lease:{group}", f"{self._prefix}fence:{group}"]
+        return [f"{self._prefix}lease:{group}", f"{self._prefix}fence:{group}", f"{self._prefix}holder:{group}"]
 
     async def acquire(self, group: str, owner: str, ttl_s: float, floor: int = 0) -> Lease | None:
         """Take the lease if nobody holds it; a new holder gets a token larger than any before
         and than ``floor``."""
         try:
             args = [owner, int(ttl_s * 1000), int(floor)]
-            token = int(await self._acquire(keys=self._keys(group), args=args))
+            answer = await self._acquire(keys=self._keys(group), args=args)
         except RedisError as exc:
             raise ServiceUnavailable("Redis unavailable", group=group) from exc
-        return Lease(group=group, owner=owner, token=token) if token else None
+        if not answer:
+            return None
+        token, changed = int(answer[0]), bool(int(answer[1]))
+        if changed and self._on_change is not None:
+            self._on_change(group)
+        return Lease(group=group, owner=owner, token=token)
 
     async def extend(self, lease: Lease, ttl_s: float) -> bool:
         """Renew when still held with this token."""

@@ -31,9 +31,9 @@ from services.scaler.adapters.sql_write import RowBuffer, upsert_rows
 from services.scaler.domain.errors import ActivityRunning
 from services.scaler.domain.model import GroupState, Instance, IpLease, IpPool, ScalingGroup
 from services.scaler.domain.saga import Activity
-from services.scaler.ports import AlertRecord, DecisionRecord, GroupRecord, UnitOfWork
+from services.scaler.ports import AlertRecord, At, DecisionRecord, GroupRecord, UnitOfWork
+from shared.clock import Clock, SystemClock
 from shared.errors import Contention, ServiceUnavailable
-from shared.testing.clock import Clock, SystemClock
 
 __all__ = ["SqlStore"]
 
@@ -236,12 +236,18 @@ class _Activities:
             query = query.where(t.activities.c.group_name == group)
         return [self._load(d) for d in self._s.execute(query).scalars()]
 
-    def recent(self, group: str | None = None, status: str | None = None, limit: int = 50) -> list[Activity]:
+    def recent(
+        self, group: str | None = None, status: str | None = None, limit: int = 50, since: At = None, until: At = None
+    ) -> list[Activity]:
         query = select(t.activities.c.data).order_by(t.activities.c.created_at.desc(), t.activities.c.id.desc())
         if group is not None:
             query = query.where(t.activities.c.group_name == group)
         if status is not None:
             query = query.where(t.activities.c.status == status)
+        if since is not None:
+            query = query.where(t.activities.c.created_at >= since)
+        if until is not None:
+            query = query.where(t.activities.c.created_at <= until)
         return [Activity.model_validate_json(d) for d in self._s.execute(query.limit(limit)).scalars()]
 
     def save(self, activity: Activity) -> None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 from sqlmodel import Session
 
 from services.scaler.adapters import tables as t
 from services.scaler.adapters.sql_write import insert_new
 from services.scaler.ports import OutboxEntry
+from shared.clock import Clock
 from shared.messages import Message
 from shared.subjects import Subject
-from shared.testing.clock import Clock
+from shared.telemetry import current_trace_context
 
 __all__ = ["SqlInbox", "SqlOutbox"]
 
@@ -43,6 +45,7 @@ class SqlOutbox:
                 "subject": subject.name,
                 "payload": message.model_dump_json(),
                 "created_at": self._clock.now(),
+                "trace_context": current_trace_context() or None,
             },
         )
         return entry_id
@@ -52,11 +55,7 @@ class SqlOutbox:
             rows = list(self._added.values())
             self._added.clear()
             inserted = insert_new(self._s, t.outbox, "id", rows)
-            self._recorded.extend(
-                OutboxEntry(id=r["id"], subject=r["subject"], payload=r["payload"], created_at=r["created_at"])
-                for r in rows
-                if r["id"] in inserted
-            )
+            self._recorded.extend(_entry(r) for r in rows if r["id"] in inserted)
 
     def recorded(self) -> list[OutboxEntry]:
         self.flush()
@@ -65,21 +64,23 @@ class SqlOutbox:
     def pending(self, limit: int = 100) -> list[OutboxEntry]:
         self.flush()
         query = select(t.outbox).where(t.outbox.c.published_at.is_(None)).order_by(t.outbox.c.seq).limit(limit)
-        return [
-            OutboxEntry(
-                id=r["id"],
-                subject=r["subject"],
-                payload=r["payload"],
-                created_at=r["created_at"],
-                published_at=r["published_at"],
-            )
-            for r in self._s.execute(query).mappings()
-        ]
+        return [_entry(r) for r in self._s.execute(query).mappings()]
 
     def mark_published(self, ids: list[str], at: datetime) -> None:
         self.flush()
         if ids:
             self._s.execute(update(t.outbox).where(t.outbox.c.id.in_(ids)).values(published_at=at))
+
+
+def _entry(row: Mapping[str, Any] | RowMapping) -> OutboxEntry:
+    return OutboxEntry(
+        id=row["id"],
+        subject=row["subject"],
+        payload=row["payload"],
+        created_at=row["created_at"],
+        published_at=row.get("published_at"),
+        trace_context=row.get("trace_context") or "",
+    )
 
 
 class SqlInbox:

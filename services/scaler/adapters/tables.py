@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text, text
 
 from shared.db import UtcDateTime, inbox_table
+from shared.singleton_sql import leases_table
 
 __all__ = [
     "activities",
@@ -21,6 +22,7 @@ __all__ = [
     "instances",
     "ip_leases",
     "ip_pools",
+    "leases",
     "metadata",
     "outbox",
 ]
@@ -115,5 +117,9 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("published_at", UtcDateTime(), nullable=True),
+    Column("trace_context", Text, nullable=True),
     Index("ix_scaler_outbox_pending", "published_at", "seq"),
 )
+
+leases = leases_table(metadata, "scaler_leases")
+"""Singleton leases of the reconciliation and the orphan sweep (``shared/singleton.py``)."""

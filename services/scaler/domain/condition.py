@@ -1,12 +1,12 @@
 """The step policy's conditions, level-triggered: does the group's high or low rule hold now?
 
-The scaler evaluates the same two expressions as the group's alert rules (SPEC-ORIGINAL §7.1):
+The scaler evaluates the same two expressions as the group's alert rules (docs/original-system.md §7.1):
 high = the busiest instance above the CPU **or** memory threshold, low = the busiest instance below
 the CPU **and** memory thresholds; each must hold at every evaluation point of its ``for:``
 window, as Prometheus' ``for:`` demands. Pure: ``assess(group, history, now, ...)`` looks only at
 its arguments.
 
-Fresh evidence only (DESIGN §3a). A point computed at ``at`` with a ``rate()`` window ``w`` uses
+Fresh evidence only (docs/architecture.md §3a). A point computed at ``at`` with a ``rate()`` window ``w`` uses
 raw samples from ``[at - w, at]``: it is evidence about the group only if that whole span lies
 after the group's latest activity ended (``floor``). Before the ``for:`` window may count:
 
@@ -28,7 +28,7 @@ from functools import partial
 from itertools import pairwise
 
 from services.scaler.domain.model import Condition, MetricHistory, MetricPoint, ScalingGroup, Thresholds
-from shared.messages import ScaleDirection
+from shared.vocabulary import ScaleDirection
 
 __all__ = ["Condition", "assess", "high_at", "low_at"]
 
@@ -114,6 +114,8 @@ def assess(
     )
     reasons: list[str] = []
     for direction, rule, for_s, text in checks:
+        if not rule(latest):
+            continue  # the latest point breaks the window: nothing to look back for
         reversal = last_direction is not None and last_direction is not direction
         held, reason, since, count = _holds(history, rule, for_s, now, floor, reversal)
         if held:
@@ -126,7 +128,6 @@ def assess(
                 evidence_from=since,
                 points=count,
             )
-        if rule(latest):
-            reasons.append(f"{'high' if direction is ScaleDirection.OUT else 'low'} but {reason}")
+        reasons.append(f"{'high' if direction is ScaleDirection.OUT else 'low'} but {reason}")
     detail = "; ".join(reasons) if reasons else "neither high nor low"
     return Condition(available=True, why=f"{now_values}: {detail}", cpu=cpu, memory=memory)

@@ -1,7 +1,7 @@
 """Pure IP-pool arithmetic: which addresses may be handed out, which are free, reservations.
 
 Network, broadcast and gateway addresses and the pool's exclusions are never handed out
-(SPEC-ORIGINAL §13.3 MUST). A lease that is not released holds its address.
+(docs/original-system.md §13.3 MUST). A lease that is not released holds its address.
 """
 
 from __future__ import annotations

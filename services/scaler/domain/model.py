@@ -1,24 +1,41 @@
-"""Frozen values of the scaler's domain: groups, policies, pools, instances, observations.
+"""Frozen values of the scaler's domain: a group's settings and the policies that scale it.
 
-A ``ScalingGroup`` carries the original's configuration fields (SPEC-ORIGINAL §5.1) with its MUST
+A ``ScalingGroup`` carries the original's configuration fields (docs/original-system.md §5.1) with its MUST
 validations, plus separate scale-out / scale-in cooldowns, a member port separate from the VIP
 port and a lint that refuses settings which would flap. Every model is immutable; "changing" one
-is ``model_copy(update=...)``.
+is ``model_copy(update=...)``. Pools (``ippool``), instances (``instances``), timers
+(``timer_values``) and run-time state and readings (``state``) live beside this module and are
+re-exported here, so ``domain.model`` still names every value.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+import re
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from shared.messages import Placement, ScaleDirection, UtcDatetime
+from services.scaler.domain.instances import CAPACITY_STATES, Instance, InstanceState
+from services.scaler.domain.ippool import IpLease, IpPool, IpRange, LeaseState
+from services.scaler.domain.state import (
+    AlertSignal,
+    Condition,
+    GroupState,
+    MetricHistory,
+    MetricPoint,
+    MetricReading,
+    Observed,
+)
+from services.scaler.domain.timer_values import FailureBackoff, QuietMark, Recommendation
+from services.scaler.domain.values import GROUP_NAME_PATTERN, NAME_PATTERN, Frozen
+from shared.vocabulary import Placement
 
 __all__ = [
+    "CAPACITY_STATES",
+    "GROUP_NAME_PATTERN",
+    "NAME_PATTERN",
     "AlertSignal",
     "Condition",
     "Converge",
@@ -40,6 +57,7 @@ __all__ = [
     "Observed",
     "Policy",
     "Process",
+    "QuietMark",
     "Recommendation",
     "ScalingGroup",
     "ScheduledAction",
@@ -49,15 +67,6 @@ __all__ = [
     "VictimOrder",
     "flapping_problems",
 ]
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-"""Group names and VM prefixes: a path component and a substring of receiver names (§5.1)."""
-
-
-class Frozen(BaseModel):
-    """Base of every domain value: immutable and strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class VictimOrder(StrEnum):
@@ -99,13 +108,40 @@ class Thresholds(Frozen):
         return self
 
 
+HOOK_REF_PATTERN = r"^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:[A-Za-z0-9][A-Za-z0-9_.-]{0,127})$"
+"""A hook's secret reference: ``env:NAME`` or ``file:NAME`` (one path segment)."""
+
+
 class HookSpec(Frozen):
-    """A lifecycle hook: a Jenkins job (``target`` = job name) or an HTTP URL (POST JSON)."""
+    """A lifecycle hook: a Jenkins job (``target`` = job name) or an HTTP URL (POST JSON).
+
+    ``secret_ref`` (HTTP only) names the secret the call authenticates with, ``env:NAME`` or
+    ``file:NAME``, resolved by the scaler at call time and sent as a bearer token: the group
+    holds the name, never the secret (see ``services/scaler/adapters/hook_secrets.py``).
+    """
 
     kind: Literal["jenkins", "http"]
     target: str = Field(min_length=1)
     parameters: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=600, gt=0)
+    secret_ref: str | None = None
+
+    @field_validator("secret_ref")
+    @classmethod
+    def _secret_ref_is_a_name(cls, value: str | None) -> str | None:
+        # the message never repeats the value: a token typed here by mistake stays out of replies
+        if value is not None and re.fullmatch(HOOK_REF_PATTERN, value) is None:
+            raise ValueError(
+                "secret_ref names where the secret is, not the secret: env:NAME (an environment "
+                "variable of the scaler) or file:NAME (a file in HOOK_SECRETS_DIR)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _secret_ref_for_http(self) -> HookSpec:
+        if self.secret_ref and self.kind != "http":
+            raise ValueError("secret_ref is for HTTP hooks; Jenkins hooks use the scaler's Jenkins credentials")
+        return self
 
 
 class StepPolicy(Frozen):
@@ -132,6 +168,13 @@ class TargetTrackingPolicy(Frozen):
         if self.metric == "custom" and not self.query:
             raise ValueError("a custom target-tracking metric needs a PromQL query")
         return self
+
+    def recommend(self, size: int, value: float) -> int:
+        """HPA's recommendation: ``ceil(size x value / target)``, or ``size`` within tolerance."""
+        ratio = value / self.target
+        if abs(ratio - 1.0) <= self.tolerance or size == 0:
+            return size
+        return ceil_ratio(size, value, self.target)
 
 
 class ScheduledAction(Frozen):
@@ -199,9 +242,9 @@ Policy = Annotated[
 
 
 class ScalingGroup(Frozen):
-    """A group of VMs scaled as one service (SPEC-ORIGINAL §5.1, with its MUST validations)."""
+    """A group of VMs scaled as one service (docs/original-system.md §5.1, with its MUST validations)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=GROUP_NAME_PATTERN)
     vm_prefix: str = Field(pattern=NAME_PATTERN, max_length=40)
     template: str = Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$")
     prometheus_job: str = Field(min_length=1, pattern=r"^[a-zA-Z_][a-zA-Z0-9_:-]*$")
@@ -230,6 +273,9 @@ class ScalingGroup(Frozen):
     alert_fresh_s: float = Field(default=120, gt=0)
     enabled: bool = False
     suspended: frozenset[Process] = frozenset()
+    repair_drift: bool = True
+    """Re-add in-service VMs missing from the load balancer pool and remove the members of VMs
+    vmscale terminated; members vmscale never added are only reported."""
 
     @model_validator(mode="after")
     def _rules(self) -> ScalingGroup:
@@ -264,310 +310,28 @@ class ScalingGroup(Frozen):
 
 
 def flapping_problems(group: ScalingGroup) -> list[str]:
-    """Settings under which removing one VM would at once trigger a scale-out.
+    """Settings under which a scale-in would at once trigger a scale-out.
 
-    Scale-in needs every VM below the low thresholds; the first size at which it may happen is
-    ``min_size + 1``. Removing one VM there spreads the load over ``min_size`` VMs, multiplying
-    each VM's utilisation by ``(min + 1) / min``. If the low threshold times that factor reaches
-    the high threshold, the next evaluation scales out again.
+    Scale-in needs every VM below the low thresholds. A step of ``k`` VMs is felt most at the
+    smallest size it can be taken whole from, ``min_size + k``: the load of ``min + k`` VMs spread
+    over ``min`` multiplies each VM's utilisation by ``(min + k) / min`` (larger sizes lose a
+    smaller share). If the low threshold times that factor reaches the high threshold, the next
+    evaluation scales out again.
     """
-    factor = (group.min_size + 1) / group.min_size
+    step = group.scale_in_step
+    factor = (group.min_size + step) / group.min_size
     t = group.thresholds
     problems = []
     for label, low, high in (("CPU", t.cpu_low, t.cpu_high), ("memory", t.memory_low, t.memory_high)):
         if low * factor >= high:
             problems.append(
-                f"{label} {low:g}% on {group.min_size + 1} VMs becomes {low * factor:.4g}% on "
-                f"{group.min_size}, at or above the scale-out threshold {high:g}%"
+                f"{label} {low:g}% on {group.min_size + step} VMs becomes {low * factor:.4g}% on "
+                f"{group.min_size}{f' after a scale-in of {step}' if step > 1 else ''}, "
+                f"at or above the scale-out threshold {high:g}%"
             )
     return problems
-
-
-class IpRange(Frozen):
-    """An inclusive IPv4 range."""
-
-    start: IPv4Address
-    end: IPv4Address
-
-    @model_validator(mode="after")
-    def _ordered(self) -> IpRange:
-        if int(self.start) > int(self.end):
-            raise ValueError(f"range start {self.start} is after its end {self.end}")
-        return self
-
-
-class IpPool(Frozen):
-    """Addresses handed to new VMs. Network, broadcast and gateway are never handed out."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    network: IPv4Network
-    ranges: tuple[IpRange, ...] = Field(min_length=1)
-    gateway: IPv4Address | None = None
-    dns: tuple[IPv4Address, ...] = ()
-    exclusions: frozenset[IPv4Address] = frozenset()
-    ping_check: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _netmask(cls, data: Any) -> Any:
-        # Accept the original's "subnet" netmask beside a gateway: 255.255.255.0 + 127.0.0.1.
-        if isinstance(data, dict) and "network" not in data and "netmask" in data:
-            data = dict(data)
-            netmask = data.pop("netmask")
-            anchor = data.get("gateway") or data["ranges"][0]["start"]
-            data["network"] = IPv4Network(f"{anchor}/{netmask}", strict=False)
-        return data
-
-    @model_validator(mode="after")
-    def _inside(self) -> IpPool:
-        for rng in self.ranges:
-            if rng.start not in self.network or rng.end not in self.network:
-                raise ValueError(f"range {rng.start}-{rng.end} is outside {self.network}")
-        if self.gateway is not None and self.gateway not in self.network:
-            raise ValueError(f"gateway {self.gateway} is outside {self.network}")
-        return self
-
-    def network_addresses(self) -> tuple[IPv4Address, ...]:
-        """The network's own address and broadcast (empty for /31 and /32)."""
-        if self.network.prefixlen >= 31:
-            return ()
-        return (self.network.network_address, self.network.broadcast_address)
-
-
-class LeaseState(StrEnum):
-    """Life of an address lease."""
-
-    RESERVED = "reserved"
-    CONFIRMED = "confirmed"
-    RELEASED = "released"
-
-
-class IpLease(Frozen):
-    """One address of a pool, held by a VM (reserved while provisioning, confirmed in service)."""
-
-    pool: str
-    address: IPv4Address
-    group: str
-    vm_name: str
-    activity_id: str | None = None
-    state: LeaseState = LeaseState.RESERVED
-    updated_at: UtcDatetime
-
-
-class InstanceState(StrEnum):
-    """Life of a group member."""
-
-    PENDING = "pending"
-    PROVISIONING = "provisioning"
-    IN_SERVICE = "in_service"
-    DRAINING = "draining"
-    TERMINATING = "terminating"
-    TERMINATED = "terminated"
-    FAILED = "failed"
-
-
-CAPACITY_STATES = frozenset({InstanceState.PENDING, InstanceState.PROVISIONING, InstanceState.IN_SERVICE})
-"""States counted as the group's size: in-flight scale-outs count toward max."""
-
-
-class Instance(Frozen):
-    """A VM of a group. ``base`` VMs (imported, pre-existing) are never scaled in."""
-
-    group: str
-    vm_name: str
-    address: IPv4Address | None = None
-    state: InstanceState = InstanceState.PENDING
-    protected: bool = False
-    base: bool = False
-    activity_id: str | None = None
-    created_at: UtcDatetime
-    moref: str | None = None
-    instance_uuid: str | None = None
-    load: float | None = None
-
-    @property
-    def counts(self) -> bool:
-        """True when the instance is part of the group's size."""
-        return self.state in CAPACITY_STATES
-
-    @property
-    def removable(self) -> bool:
-        """True when a scale-in may choose it: autoscaled, unprotected and in service."""
-        return not self.base and not self.protected and self.state is InstanceState.IN_SERVICE
-
-
-class AlertSignal(Frozen):
-    """A firing alert as the decision sees it."""
-
-    alertname: str
-    fingerprint: str
-    starts_at: UtcDatetime
-    received_at: UtcDatetime
-    labels: dict[str, str] = Field(default_factory=dict)
-    first: bool = True
-    """The first notification of the episode the scaler decides on (not a repeat)."""
-
-
-class MetricReading(Frozen):
-    """What Prometheus said just now (``available`` false when it could not be asked)."""
-
-    available: bool
-    cpu: float | None = None
-    memory: float | None = None
-    value: float | None = None
-    queries: dict[str, str] = Field(default_factory=dict)
-    error: str | None = None
-
-
-class MetricPoint(Frozen):
-    """The group's busiest-instance CPU and memory at one evaluation time (None: no data then).
-
-    ``at`` is the evaluation time; a value computed with ``rate()`` uses the raw samples of
-    ``[at - rate_window, at]``, so the point is evidence only of what happened after
-    ``at - rate_window`` (``MetricHistory.rate_window_s``)."""
-
-    at: UtcDatetime
-    cpu: float | None = None
-    memory: float | None = None
-
-
-class MetricHistory(Frozen):
-    """The alert rules' two expressions evaluated every ``step_s`` over a window, oldest first:
-    what the scaler's level-triggered evaluation reads (``available`` false when Prometheus could
-    not be asked; then ``error`` says why)."""
-
-    available: bool
-    points: tuple[MetricPoint, ...] = ()
-    step_s: float = 15.0
-    rate_window_s: float = 0.0
-    queries: dict[str, str] = Field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def latest(self) -> MetricPoint | None:
-        """The newest point, or None when the window holds none."""
-        return self.points[-1] if self.points else None
-
-
-class Condition(Frozen):
-    """What the step policy's rules say now (``domain.condition.assess``).
-
-    ``direction`` is OUT while the high rule holds, IN while the low rule holds, None otherwise;
-    ``available`` is false when Prometheus could not be asked or had no data (``why`` says which).
-    ``evidence_from`` is the oldest raw sample the verdict rests on.
-    """
-
-    available: bool
-    direction: ScaleDirection | None = None
-    why: str
-    cpu: float | None = None
-    memory: float | None = None
-    evidence_from: UtcDatetime | None = None
-    points: int = 0
-
-
-class Recommendation(Frozen):
-    """A past target-tracking recommendation, kept for the stabilization windows."""
-
-    at: UtcDatetime
-    desired: int
-
-
-class FailureBackoff(Frozen):
-    """A pause in one direction after an activity failed (shorter than a cooldown)."""
-
-    direction: ScaleDirection
-    until: UtcDatetime
-    activity_id: str
-    reason: str = ""
-
-
-class GroupState(Frozen):
-    """Runtime state of a group kept beside its settings (never only in memory)."""
-
-    last_scale_out_at: UtcDatetime | None = None
-    last_scale_in_at: UtcDatetime | None = None
-    lease_fence: int = 0
-    scale_in_silenced: bool = False
-    alerts_status: str = "none"
-    alerts_detail: str = ""
-    recommendations: tuple[Recommendation, ...] = ()
-    schedule_runs: dict[str, UtcDatetime] = Field(default_factory=dict)
-    last_tracking_at: UtcDatetime | None = None
-    last_activity_end_at: UtcDatetime | None = None
-    quiet_blocks: dict[str, str] = Field(default_factory=dict)
-    pool_missing: tuple[str, ...] = ()
-    """In-service instances the load balancer pool lacked when last compared."""
-    pool_unexpected: tuple[str, ...] = ()
-    """Pool members no instance of the group accounts for, when last compared."""
-    pool_members: int | None = None
-    pool_checked_at: UtcDatetime | None = None
-    pool_note: str = ""
-    """The load balancer's own drift report about the group's pool, if any."""
-    failure_backoff: FailureBackoff | None = None
-    """Set when an activity rolled back or failed; blocks the same direction until it ends."""
-    replacements_owed: int = 0
-    """Lost VMs removed from the group whose replacements have not been started yet."""
-    scale_in_silence_at: UtcDatetime | None = None
-    """When the scale-in silence was last set or renewed (it is renewed before it expires)."""
-
-
-class Observed(Frozen):
-    """Everything a decision looks at besides the group, the policy and the time."""
-
-    instances: tuple[Instance, ...] = ()
-    in_progress: str | None = None
-    last_scale_out_at: UtcDatetime | None = None
-    last_scale_in_at: UtcDatetime | None = None
-    free_ips: int = 0
-    alert: AlertSignal | None = None
-    metrics: MetricReading | None = None
-    recommendations: tuple[Recommendation, ...] = ()
-    failure_backoff: FailureBackoff | None = None
-    last_activity_end_at: UtcDatetime | None = None
-    """When the group's latest activity ended: an alert received before it predates that change."""
-    condition: Condition | None = None
-    """The step policy's rules, read from Prometheus for this decision."""
-    replacements: int = 0
-    """Lost VMs (deleted, powered off) removed from the group and not replaced yet."""
-
-    @property
-    def size(self) -> int:
-        """The group's size: instances pending, provisioning or in service."""
-        return sum(1 for i in self.instances if i.counts)
-
-    @property
-    def removable(self) -> int:
-        """How many instances a scale-in may choose."""
-        return sum(1 for i in self.instances if i.removable)
-
-    def summary(self) -> dict[str, Any]:
-        """The inputs worth storing with a decision."""
-        out: dict[str, Any] = {"size": self.size, "removable": self.removable, "free_ips": self.free_ips}
-        if self.in_progress:
-            out["in_progress"] = self.in_progress
-        if self.alert is not None:
-            out["alert"] = {
-                "alertname": self.alert.alertname,
-                "fingerprint": self.alert.fingerprint,
-                "starts_at": self.alert.starts_at.isoformat(),
-            }
-        if self.metrics is not None:
-            out["metrics"] = self.metrics.model_dump(mode="json", exclude_none=True)
-        if self.condition is not None:
-            out["condition"] = self.condition.model_dump(mode="json", exclude_none=True)
-        if self.replacements:
-            out["replacements"] = self.replacements
-        return out
 
 
 def ceil_ratio(current: int, value: float, target: float) -> int:
     """``ceil(current x value / target)`` with a guard against float noise."""
     return math.ceil(round(current * value / target, 9))
-
-
-def as_utc(value: datetime) -> datetime:
-    """Reject naive datetimes (domain code only ever compares aware UTC times)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime")
-    return value

@@ -1,4 +1,4 @@
-"""The pure saga state machine of scaling activities (DESIGN.md §3).
+"""The pure saga state machine of scaling activities (docs/architecture.md §3).
 
 An activity has one *track* per VM; each track walks the steps of its plan. A step is persisted
 (``RUNNING``, with its command id) before its command is sent, and ``DONE`` when its reply
@@ -8,24 +8,35 @@ compensations of its completed (or in-flight) steps in reverse, then the activit
 retried with exponential back-off first. A scale-in track whose VM is already being destroyed is
 past the point of no return: it rolls forward instead.
 
-Functions here take and return frozen values; the shell persists them and sends the commands.
+Functions here take and return the frozen values of ``domain.activity`` (re-exported here); the
+shell persists them and sends the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from pydantic import Field
-
-from services.scaler.domain.model import Frozen
-from shared.messages import ActivityKind, UtcDatetime
+from services.scaler.domain.activity import (
+    COMPENSATIONS,
+    HOOK_STEPS,
+    SCALE_IN_PLAN,
+    SCALE_OUT_PLAN,
+    Activity,
+    ActivityStatus,
+    CooldownClaim,
+    Phase,
+    Retry,
+    Step,
+    StepRun,
+    StepStatus,
+    Track,
+)
+from shared.vocabulary import ActivityKind
 
 __all__ = [
     "COMPENSATIONS",
-    "INSTANT_STEPS",
-    "LOCAL_STEPS",
+    "HOOK_STEPS",
     "SCALE_IN_PLAN",
     "SCALE_OUT_PLAN",
     "Activity",
@@ -46,197 +57,6 @@ __all__ = [
     "runnable",
     "start",
 ]
-
-
-class Step(StrEnum):
-    """Every step (and compensation) an activity can run."""
-
-    RESERVE_IP = "reserve_ip"
-    CLONE = "clone"
-    POWER_ON = "power_on"
-    WAIT_HEALTHY = "wait_healthy"
-    REGISTER_MONITORING = "register_monitoring"
-    ADD_POOL_MEMBER = "add_pool_member"
-    POST_PROVISION_HOOK = "post_provision_hook"
-    IN_SERVICE = "in_service"
-    PRE_TERMINATION_HOOK = "pre_termination_hook"
-    DRAIN = "drain"
-    UNDRAIN = "undrain"
-    REMOVE_POOL_MEMBER = "remove_pool_member"
-    DEREGISTER_MONITORING = "deregister_monitoring"
-    POWER_OFF = "power_off"
-    DESTROY = "destroy"
-    RELEASE_IP = "release_ip"
-
-
-SCALE_OUT_PLAN: tuple[Step, ...] = (
-    Step.RESERVE_IP,
-    Step.CLONE,
-    Step.POWER_ON,
-    Step.WAIT_HEALTHY,
-    Step.REGISTER_MONITORING,
-    Step.ADD_POOL_MEMBER,
-    Step.POST_PROVISION_HOOK,
-    Step.IN_SERVICE,
-)
-SCALE_IN_PLAN: tuple[Step, ...] = (
-    Step.PRE_TERMINATION_HOOK,
-    Step.DRAIN,
-    Step.REMOVE_POOL_MEMBER,
-    Step.DEREGISTER_MONITORING,
-    Step.POWER_OFF,
-    Step.DESTROY,
-    Step.RELEASE_IP,
-)
-COMPENSATIONS: dict[Step, Step] = {
-    Step.RESERVE_IP: Step.RELEASE_IP,
-    Step.CLONE: Step.DESTROY,
-    Step.POWER_ON: Step.POWER_OFF,
-    Step.REGISTER_MONITORING: Step.DEREGISTER_MONITORING,
-    Step.ADD_POOL_MEMBER: Step.REMOVE_POOL_MEMBER,
-    Step.DRAIN: Step.UNDRAIN,
-    Step.REMOVE_POOL_MEMBER: Step.ADD_POOL_MEMBER,
-    Step.DEREGISTER_MONITORING: Step.REGISTER_MONITORING,
-    Step.POWER_OFF: Step.POWER_ON,
-}
-"""What undoes each step; steps absent here (waits, hooks, in service, destroy) undo nothing."""
-
-INSTANT_STEPS = frozenset({Step.RESERVE_IP, Step.IN_SERVICE, Step.RELEASE_IP})
-"""Steps that are database writes only: done in the transaction that reaches them."""
-
-LOCAL_STEPS = frozenset({Step.WAIT_HEALTHY, Step.POST_PROVISION_HOOK, Step.PRE_TERMINATION_HOOK})
-"""Steps the scaler runs itself (HTTP probe, hooks) rather than by a command to another service."""
-
-HOOK_STEPS = frozenset({Step.POST_PROVISION_HOOK, Step.PRE_TERMINATION_HOOK})
-
-
-class Phase(StrEnum):
-    """Whether a step moves the activity forward or undoes a completed step."""
-
-    FORWARD = "forward"
-    COMPENSATE = "compensate"
-
-
-class StepStatus(StrEnum):
-    """Life of one step run."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class ActivityStatus(StrEnum):
-    """Life of an activity."""
-
-    RUNNING = "running"
-    COMPENSATING = "compensating"
-    SUCCEEDED = "succeeded"
-    ROLLED_BACK = "rolled_back"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        """True once the activity has ended."""
-        return self not in (ActivityStatus.RUNNING, ActivityStatus.COMPENSATING)
-
-
-class Retry(Frozen):
-    """How often a step is tried, and how long to wait between tries."""
-
-    max_attempts: int = Field(default=3, ge=1)
-    backoff_s: float = Field(default=2.0, ge=0)
-    compensation_attempts: int = Field(default=8, ge=1)
-
-    def delay(self, attempts: int) -> float:
-        """Exponential back-off after ``attempts`` tries, capped at 64 x the base."""
-        return self.backoff_s * float(2 ** min(max(attempts - 1, 0), 6))
-
-
-class StepRun(Frozen):
-    """One step of one track, as persisted."""
-
-    step: Step
-    phase: Phase = Phase.FORWARD
-    status: StepStatus = StepStatus.PENDING
-    attempts: int = 0
-    not_before: UtcDatetime | None = None
-    deadline: UtcDatetime | None = None
-    started_at: UtcDatetime | None = None
-    finished_at: UtcDatetime | None = None
-    error: str | None = None
-    command_id: str | None = None
-
-    @property
-    def settled(self) -> bool:
-        """Done or skipped: nothing more to do for this step."""
-        return self.status in (StepStatus.DONE, StepStatus.SKIPPED)
-
-
-class Track(Frozen):
-    """The steps of one VM within an activity."""
-
-    vm_name: str
-    address: str | None = None
-    forward: tuple[StepRun, ...]
-    compensation: tuple[StepRun, ...] = ()
-
-    def runs(self, phase: Phase) -> tuple[StepRun, ...]:
-        """The step runs of ``phase``."""
-        return self.forward if phase is Phase.FORWARD else self.compensation
-
-    def current(self, phase: Phase) -> StepRun | None:
-        """The first unsettled step of ``phase`` (None when the phase is complete)."""
-        return next((run for run in self.runs(phase) if not run.settled), None)
-
-
-class CooldownClaim(Frozen):
-    """The direction's cooldown this activity claimed, and what it was before (to give back)."""
-
-    claimed_at: UtcDatetime
-    previous: UtcDatetime | None = None
-
-
-class Activity(Frozen):
-    """A scaling activity (saga) of one group."""
-
-    id: str
-    group: str
-    kind: ActivityKind
-    status: ActivityStatus = ActivityStatus.RUNNING
-    cause: str
-    decision_id: str | None = None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-    finished_at: UtcDatetime | None = None
-    tracks: tuple[Track, ...]
-    failed_step: str | None = None
-    reason: str | None = None
-    cancel_requested: bool = False
-    owner: str | None = None
-    lease_token: int = 0
-    cooldown_claim: CooldownClaim | None = None
-
-    @property
-    def phase(self) -> Phase:
-        """Forward while running, compensate once compensating."""
-        return Phase.FORWARD if self.status is ActivityStatus.RUNNING else Phase.COMPENSATE
-
-    def track(self, vm_name: str) -> Track:
-        """The track of ``vm_name`` (KeyError if the activity has none)."""
-        for track in self.tracks:
-            if track.vm_name == vm_name:
-                return track
-        raise KeyError(vm_name)
-
-    def steps_running(self) -> Iterator[tuple[Track, StepRun]]:
-        """Every step currently running (awaiting a reply or a local task)."""
-        for track in self.tracks:
-            for run in track.runs(self.phase):
-                if run.status is StepStatus.RUNNING:
-                    yield track, run
 
 
 def plan(
@@ -359,6 +179,16 @@ def complete(activity: Activity, vm_name: str, step: Step, phase: Phase, now: da
         return activity
     done = _replace(activity, vm_name, phase, step, now, status=StepStatus.DONE, finished_at=now, error=None)
     return _settle(done, now)
+
+
+def checkpoint(activity: Activity, vm_name: str, step: Step, phase: Phase, value: str, now: datetime) -> Activity:
+    """Record the handle of a running step's external work; unchanged if it no longer runs."""
+    if phase is not activity.phase or activity.status.terminal:
+        return activity
+    run = activity.track(vm_name).current(phase)
+    if run is None or run.step is not step or run.status is not StepStatus.RUNNING:
+        return activity
+    return _replace(activity, vm_name, phase, step, now, checkpoint=value)
 
 
 def fail(

@@ -7,6 +7,7 @@ them to HTTP in one place; anything else propagates (and the caller times out).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from ipaddress import IPv4Address
 from typing import TypeVar
 
 from faststream.nats import NatsRouter
@@ -21,6 +22,7 @@ from shared.errors import InvalidInput, NotFound, VmscaleError, kind_of
 from shared.messages import (
     ActivitiesReply,
     ActivityReply,
+    AdoptInstance,
     CancelActivity,
     DecisionsReply,
     DeleteGroup,
@@ -35,6 +37,7 @@ from shared.messages import (
     GroupsReply,
     GroupStatusQuery,
     GroupStatusReply,
+    InstanceCallbackReply,
     InstanceReply,
     InstancesReply,
     IpPoolReply,
@@ -45,6 +48,7 @@ from shared.messages import (
     ListInstances,
     ListIpPools,
     ManualScale,
+    MarkInstanceGone,
     OperationReply,
     ProtectInstance,
     Reply,
@@ -66,7 +70,15 @@ async def _guard(reply: type[R], work: Callable[[], Awaitable[R]]) -> R:
     try:
         return await work()
     except VmscaleError as exc:
-        return reply(error=str(exc), error_kind=kind_of(exc))
+        fields = exc.fields if isinstance(exc, InvalidInput) else ()
+        return reply(error=str(exc), error_kind=kind_of(exc), error_fields=fields)
+
+
+def _address(query: AdoptInstance | MarkInstanceGone) -> IPv4Address:
+    try:
+        return IPv4Address(query.address)
+    except ValueError as exc:
+        raise InvalidInput(f"{query.address!r} is not an IPv4 address", fields=(("address", "not IPv4"),)) from exc
 
 
 def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
@@ -105,7 +117,7 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
     @bus.responder(router, subjects.QUERY_SCALER_ACTIVITIES, "scaler")
     async def activities(query: ListActivities) -> ActivitiesReply:
         async def work() -> ActivitiesReply:
-            found = await views.activities(query.group, query.status, query.limit)
+            found = await views.activities(query.group, query.status, query.limit, query.since, query.until)
             return ActivitiesReply(activities=tuple(found))
 
         return await _guard(ActivitiesReply, work)
@@ -176,7 +188,7 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
                 )
             except ValueError as exc:
                 raise InvalidInput(str(exc)) from exc
-            stored = await scaler.decisions.manual(query.group, change)
+            stored = await scaler.triggers.manual(query.group, change)
             if stored is None:
                 raise NotFound(f"no group {query.group}", group=query.group)
             return ScaleReply(decision=decision_view(stored))
@@ -211,6 +223,26 @@ def query_router(bus: Bus, scaler: Scaler) -> NatsRouter:
             return InstanceReply(instance=instance_view(instance))
 
         return await _guard(InstanceReply, work)
+
+    @bus.responder(router, subjects.QUERY_SCALER_ADOPT, "scaler")
+    async def adopt(query: AdoptInstance) -> InstanceCallbackReply:
+        async def work() -> InstanceCallbackReply:
+            outcome, changed, instance = await scaler.callbacks.adopt(query.group, query.vm_name, _address(query))
+            return InstanceCallbackReply(
+                outcome=outcome, changed=changed, instance=instance_view(instance) if instance else None
+            )
+
+        return await _guard(InstanceCallbackReply, work)
+
+    @bus.responder(router, subjects.QUERY_SCALER_MARK_GONE, "scaler")
+    async def mark_gone(query: MarkInstanceGone) -> InstanceCallbackReply:
+        async def work() -> InstanceCallbackReply:
+            outcome, changed, instance = await scaler.callbacks.mark_gone(query.group, query.vm_name, _address(query))
+            return InstanceCallbackReply(
+                outcome=outcome, changed=changed, instance=instance_view(instance) if instance else None
+            )
+
+        return await _guard(InstanceCallbackReply, work)
 
     @bus.responder(router, subjects.QUERY_SCALER_CANCEL, "scaler")
     async def cancel(query: CancelActivity) -> ActivityReply:

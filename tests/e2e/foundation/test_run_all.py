@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.embedded import free_port, port_open
 from shared.subjects import SERVICES
-from shared.testing.servers import free_port, port_open
+from testkit.promtool import lint_metrics
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -148,3 +149,30 @@ def test_with_nothing_configured_it_starts_embedded_nats_and_redis(tmp_path: Pat
         runner.stop()
     assert [pid for pid in servers if alive(pid)] == []
     assert list((tmp_path / "state").glob("*.db")), "SQLite files live under the state directory"
+
+
+def test_every_services_metrics_pass_promtool(
+    tmp_path: Path, base_env: dict[str, str], nats_url: str, redis_url: str
+) -> None:
+    """Each of the five real processes' ``/metrics`` (the addresses ``vmscale run all`` writes for
+    Prometheus) is accepted by ``promtool check metrics`` and carries the ``vmscale_`` families."""
+    targets_file = tmp_path / "self_sd" / "vmscale.json"
+    env = {**base_env, "NATS_URL": nats_url, "REDIS_URL": redis_url, "SCRAPE_TARGETS_FILE": str(targets_file)}
+    runner = RunAll(tmp_path / "state", env)
+    try:
+        wait_until(lambda: readiness(runner.url), 60, "ready")
+        groups = wait_until(
+            lambda: targets_file.exists() and len(json.loads(targets_file.read_text())) == len(SERVICES) and True,
+            30,
+            "a scrape target per service",
+        ) and json.loads(targets_file.read_text())
+        expositions = {
+            group["labels"]["service"]: httpx.get(f"http://{group['targets'][0]}/metrics", timeout=10).text
+            for group in groups
+        }
+    finally:
+        runner.stop()
+    assert set(expositions) == set(SERVICES)
+    for service, text in expositions.items():
+        assert "vmscale_" in text, service
+        assert lint_metrics(text) is None, (service, lint_metrics(text))

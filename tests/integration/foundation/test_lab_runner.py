@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.runner import Lab, Part
-from shared.testing.servers import free_port, port_open
-
-pytestmark = pytest.mark.integration
+from shared.embedded import free_port, port_open
 
 
 def http_part(name: str, port: int) -> Part:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect
 
 from shared.db import downgrade, make_engine, upgrade
 from shared.subjects import SERVICES
-
-pytestmark = pytest.mark.integration
 
 
 def _tables(url: str) -> set[str]:
@@ -26,8 +23,9 @@ def _round_trip(url: str) -> None:
         upgrade(service, url)
     after_up = _tables(url)
     for service in SERVICES:
-        assert f"{service}_inbox" in after_up
         assert f"alembic_version_{service}" in after_up
+    # only the scaler keeps an inbox; the other four were never read or written, and a migration dropped them
+    assert {name for name in after_up if name.endswith("_inbox")} == {"scaler_inbox"}
     for service in SERVICES:
         upgrade(service, url)  # idempotent
         downgrade(service, url)

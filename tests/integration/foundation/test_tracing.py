@@ -18,7 +18,7 @@ from shared.messages import PowerOnVm
 from shared.runtime import ServiceRuntime
 from shared.telemetry import build_tracer_provider
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 
 async def test_a_gateway_request_and_the_resulting_handler_share_one_trace(

@@ -18,12 +18,14 @@ from fastapi import FastAPI
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
-from services.gateway.testing import FakeBackends, FakeScaler
 from shared import subjects
 from shared.bus import Topology, build_broker
+from shared.embedded import free_port
 from shared.messages import DeadLetter
 from shared.subjects import Subject
-from shared.testing.servers import delete_streams, free_port, fresh_database
+from testkit.gateway.fake_backends import FakeBackends
+from testkit.gateway.fake_scaler import FakeScaler
+from testkit.servers import delete_streams, fresh_database
 
 WEBHOOK_TOKEN = "wh-" + "k" * 40
 ADMIN_PASSWORD = "correct horse battery staple"

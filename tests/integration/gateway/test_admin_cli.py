@@ -7,14 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from services.gateway.adapters.sql_auth import SqlUserStore
 from services.gateway.auth.model import Role
 from services.gateway.auth.secrets import verify_password
 from shared.db import make_engine
-
-pytestmark = pytest.mark.integration
 
 
 def run(database: str, tmp_path: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:

@@ -8,11 +8,9 @@ import json
 import httpx
 import pytest
 import yaml
-from gateway_support import SPEC, Gateway
 
 from shared import subjects
-
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import SPEC, Gateway
 
 
 async def test_a_group_is_created_enabled_scaled_and_deleted_and_every_change_is_audited(gateway: Gateway) -> None:
@@ -91,6 +89,7 @@ async def test_groups_export_as_yaml_and_import_back(gateway: Gateway) -> None:
 async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: Gateway) -> None:
     operator = await gateway.login()
     frames: list[dict] = []
+    opened = asyncio.Event()
 
     async def read_stream(base: str) -> None:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in operator.cookies.items())}
@@ -100,6 +99,7 @@ async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: 
         ):
             assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
+                opened.set()  # the first frame comes after the stream listens to the feed
                 if line.startswith("data: "):
                     frames.append(json.loads(line[6:]))
                     if any(f["subject"] == subjects.ACTIVITY_STARTED.name for f in frames):
@@ -107,7 +107,7 @@ async def test_events_arrive_live_over_sse_and_are_listed_with_filters(gateway: 
 
     async with gateway.served() as base:
         reader = asyncio.create_task(read_stream(base))
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(opened.wait(), timeout=10)
         await operator.post("/api/v1/groups/web/scale", json={"delta": 1})
         await asyncio.wait_for(reader, timeout=10)
     assert {subjects.DECISION_RECORDED.name, subjects.ACTIVITY_STARTED.name} <= {f["subject"] for f in frames}

@@ -1,14 +1,12 @@
-"""Every route x every role: anonymous 401, too low 403, enough never 401/403 (INTEGRATIONS D 32)."""
+"""Every route x every role: anonymous 401, too low 403, enough never 401/403."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from gateway_support import Gateway
 
 from services.gateway.auth.model import ApiKeyCreate, Principal, Role
-
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import Gateway
 
 PUBLIC, WEBHOOK = "public", "webhook"
 VW, OP, AD = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -16,9 +14,12 @@ VW, OP, AD = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 # The least role each route needs. A route missing here fails the completeness test below.
 MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/health"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/api/asyncapi.json"): PUBLIC,
     ("POST", "/api/webhook/autoscale/{group}"): WEBHOOK,
+    ("POST", "/api/webhook/jenkins/vm-created"): WEBHOOK,
+    ("POST", "/api/webhook/jenkins/vm-deleted"): WEBHOOK,
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): VW,
     ("GET", "/api/v1/auth/me"): VW,
@@ -41,6 +42,7 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/groups/{name}/suspend"): OP,
     ("POST", "/api/v1/groups/{name}/resume"): OP,
     ("GET", "/api/v1/groups/{name}/instances"): VW,
+    ("GET", "/api/v1/groups/{name}/size-history"): VW,
     ("POST", "/api/v1/groups/{name}/instances/{vm}/protect"): OP,
     ("POST", "/api/v1/groups/{name}/instances/{vm}/unprotect"): OP,
     ("GET", "/api/v1/export/groups"): VW,
@@ -64,7 +66,7 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/templates"): VW,
     ("POST", "/api/v1/templates"): OP,
     ("GET", "/api/v1/templates/{name}"): VW,
-    ("DELETE", "/api/v1/templates/{name}"): OP,
+    ("DELETE", "/api/v1/templates/{name}"): AD,
     ("GET", "/api/v1/networks"): VW,
     ("GET", "/api/v1/datastores"): VW,
     ("GET", "/api/v1/compute"): VW,
@@ -77,7 +79,7 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/templates"): VW,
     ("POST", "/api/templates"): OP,
     ("GET", "/api/templates/{name}"): VW,
-    ("DELETE", "/api/templates/{name}"): OP,
+    ("DELETE", "/api/templates/{name}"): AD,
     ("GET", "/api/networks"): VW,
     ("GET", "/api/f5/pools"): VW,
     ("GET", "/api/f5/vips"): VW,
@@ -89,6 +91,9 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/groups/validate"): OP,
     ("POST", "/api/v1/groups/{name}/instances/{vm}/detach"): AD,
     ("POST", "/api/v1/groups/{name}/dry-run"): VW,
+    ("GET", "/api/v1/groups/{name}/health"): VW,
+    ("GET", "/api/v1/scaling-processes"): VW,
+    ("POST", "/api/v1/schedules/next-runs"): VW,
     ("DELETE", "/api/v1/prometheus/jobs/{job}/targets/{vm_name}"): OP,
     ("GET", "/api/v1/prometheus/rules"): VW,
     ("GET", "/api/v1/prometheus/usage"): VW,
@@ -106,6 +111,13 @@ MATRIX: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/dead-letters/{seq}"): VW,
     ("POST", "/api/v1/dead-letters/{seq}/replay"): OP,
     ("DELETE", "/api/v1/dead-letters/{seq}"): AD,
+    ("POST", "/api/v1/dead-letters/bulk/replay"): OP,
+    ("POST", "/api/v1/dead-letters/bulk/discard"): AD,
+    ("GET", "/api/v1/notifications/channels"): VW,
+    ("GET", "/api/v1/notifications/deliveries"): VW,
+    ("POST", "/api/v1/notifications/test"): AD,
+    ("GET", "/api/v1/log-level"): AD,
+    ("PUT", "/api/v1/log-level"): AD,
 }
 
 PARAMS = {

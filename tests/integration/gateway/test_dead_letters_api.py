@@ -5,12 +5,9 @@ the system status and in /metrics."""
 from __future__ import annotations
 
 import httpx
-import pytest
-from gateway_support import Gateway, dead_letter, stored
 
 from shared import subjects
-
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import Gateway, dead_letter, stored
 
 SUBJECT = subjects.CMD_POOL_REMOVE
 OTHER = subjects.CMD_VM_CLONE

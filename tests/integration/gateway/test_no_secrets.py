@@ -1,4 +1,4 @@
-"""No secret appears in any response or log line (INTEGRATIONS D 33): passwords, the webhook
+"""No secret appears in any response or log line: passwords, the webhook
 token, API keys and session tokens are exercised, then every captured byte is grepped."""
 
 from __future__ import annotations
@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from gateway_support import ADMIN_PASSWORD, WEBHOOK_TOKEN, Gateway
 
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import ADMIN_PASSWORD, WEBHOOK_TOKEN, Gateway
 
 
 async def test_no_secret_reaches_a_response_or_a_log_line(

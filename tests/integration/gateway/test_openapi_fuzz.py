@@ -18,14 +18,12 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-from gateway_support import GatewayThread
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from services.gateway.app import create_app
 from services.gateway.auth.model import ApiKeyCreate, Principal, Role
 from services.gateway.settings import GatewaySettings
-
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import GatewayThread
 
 # The keys' maker belongs to no user: a generated DELETE /users/1 removes the first admin (and
 # its keys with it), and must not take the next case's key along.

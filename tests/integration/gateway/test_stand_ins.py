@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import SPEC, Gateway
 
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import SPEC, Gateway
 
 PROBLEM = "application/problem+json"
 POOL = {
@@ -185,8 +184,8 @@ async def test_an_activity_is_fetched_by_id_and_an_unknown_one_is_a_404(gateway:
         ("power_on", "pending"),
         ("wait_healthy", "pending"),
         ("register_monitoring", "pending"),
-        ("add_pool_member", "pending"),
         ("post_provision_hook", "skipped"),
+        ("add_pool_member", "pending"),
         ("in_service", "pending"),
     ]
     assert problem(await operator.get("/api/v1/activities/act-nosuch"), 404)["detail"] == "no activity act-nosuch"
@@ -276,10 +275,14 @@ async def test_validate_lists_no_problems_for_good_settings_and_the_reasons_for_
     assert good.status_code == 200, good.text
     assert good.json()["problems"] == []
     assert good.json()["warnings"] == ["the group is disabled: no alert reaches it until it is enabled"]
-    bad = await operator.post("/api/v1/groups/validate", json={**SPEC, "min_size": 5, "max_size": 2, "vm_prefix": ""})
+    bad = await operator.post("/api/v1/groups/validate", json={**SPEC, "vm_prefix": ""})
     assert bad.status_code == 200, bad.text  # problems are an answer, not an error
-    problems = bad.json()["problems"]
-    assert "vm_prefix: Field required" in problems and "min_size: min_size must not exceed max_size" in problems
+    assert [p.split(":")[0] for p in bad.json()["problems"]] == ["vm_prefix"]  # the scaler's own words
+    flapping = {**SPEC, "min_size": 1, "max_size": 3, "thresholds": {"cpu_low": 50}}
+    [lint] = (await operator.post("/api/v1/groups/validate", json=flapping)).json()["problems"]
+    assert "settings would flap: CPU 50% on 2 VMs becomes 100% on 1" in lint
+    crossed = await operator.post("/api/v1/groups/validate", json={**SPEC, "min_size": 5, "max_size": 2})
+    assert any("min_size must not exceed max_size" in p for p in crossed.json()["problems"])
     assert "shop" not in gateway.scaler.groups
 
 
@@ -323,3 +326,15 @@ async def test_an_ip_pool_in_use_is_kept_an_unused_one_deleted_and_an_unknown_on
     assert deleted.status_code == 200, deleted.text
     assert (deleted.json()["ok"], deleted.json()["message"]) == (True, "IP pool lab deleted")
     assert (await admin.get("/api/v1/ip-pools")).json() == []
+
+
+async def test_the_stand_in_refuses_what_the_real_scaler_refuses_with_the_same_fields(gateway: Gateway) -> None:
+    admin = await gateway.login()
+    body = problem(await admin.post("/api/v1/groups", json={**SPEC, "min_size": 5, "max_size": 2}), 422)
+    assert body["errors"] == [{"field": "min_size", "message": "min_size must not exceed max_size"}]
+    unknown = await admin.post("/api/v1/groups/web/suspend", json={"processes": ["launch"]})
+    assert problem(unknown, 422)["errors"][0]["field"] == "processes.0"
+    known = (await admin.get("/api/v1/scaling-processes")).json()
+    suspended = await admin.post("/api/v1/groups/web/suspend", json={"processes": known})
+    assert suspended.status_code == 200, suspended.text
+    assert sorted(suspended.json()["group"]["suspended"]) == sorted(known)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from contracts.gateway_stores import GatewayStoresContract
 
 from services.gateway.adapters.sql_auth import SqlAuditLog, SqlKeyStore, SqlSessionStore, SqlUserStore
 from shared.db import make_engine, upgrade
-
-pytestmark = pytest.mark.integration
+from tests.contracts.gateway_stores import GatewayStoresContract
 
 
 class TestSqlStores(GatewayStoresContract):

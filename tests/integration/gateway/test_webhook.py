@@ -1,4 +1,4 @@
-"""The Alertmanager webhook against real NATS, Redis and PostgreSQL (INTEGRATIONS.md D 1-10)."""
+"""The Alertmanager webhook against real NATS, Redis and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from gateway_support import WEBHOOK_TOKEN, Gateway
 
 from services.gateway.webhook.ingest import episode_key
 from shared.messages import ScaleDirection, deterministic_id
-
-pytestmark = pytest.mark.integration
+from tests.integration.gateway.gateway_support import WEBHOOK_TOKEN, Gateway
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 ZERO = "0001-01-01T00:00:00Z"
@@ -154,21 +152,41 @@ async def test_unknown_fields_from_newer_alertmanagers_are_accepted(gateway: Gat
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "reason"),
     [
-        {},
-        {"Authorization": "Bearer wrong-token"},
-        {"Authorization": f"Token {WEBHOOK_TOKEN}"},
-        {"Authorization": "Basic " + base64.b64encode(b"alertmanager:nope").decode()},
-        {"Authorization": "Bearer "},
+        ({}, "missing"),
+        ({"Authorization": "Bearer wrong-token"}, "wrong"),
+        ({"Authorization": f"Token {WEBHOOK_TOKEN}"}, "unknown_scheme"),
+        ({"Authorization": "Basic " + base64.b64encode(b"alertmanager:nope").decode()}, "wrong"),
+        ({"Authorization": "Bearer "}, "missing"),
     ],
     ids=["missing", "wrong-token", "wrong-scheme", "wrong-basic", "empty-bearer"],
 )
-async def test_missing_or_wrong_credentials_are_401_before_the_body_is_read(gateway: Gateway, headers) -> None:
+async def test_missing_or_wrong_credentials_are_401_before_the_body_is_read_counted_and_audited(
+    gateway: Gateway, headers: dict[str, str], reason: str
+) -> None:
     # The body is not even JSON: a 401 (not 422) proves it was never parsed.
     response = await gateway.client.post("/api/webhook/autoscale/web", content=b"\x00garbage", headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+    counted = gateway.state.registry.get_sample_value("vmscale_alerts_rejected_total", {"reason": "unauthorized"})
+    assert counted == 1.0
+    entries = gateway.state.audit_log.recent(10, action="webhook.unauthorized")
+    assert [(e.actor, e.target, e.source, e.outcome) for e in entries] == [
+        ("unauthenticated", "/api/webhook/autoscale/web", "127.0.0.9", reason)
+    ]
+    presented = headers.get("Authorization", "").partition(" ")[2].strip()
+    assert WEBHOOK_TOKEN not in repr(entries) and (not presented or presented not in repr(entries))
+
+
+async def test_a_jenkins_callback_without_credentials_is_audited_with_its_path(gateway: Gateway) -> None:
+    body = {"serviceName": "web", "vmName": "web-202601011000", "vmIp": "10.0.0.9", "prometheusJobName": "web"}
+    response = await gateway.client.post("/api/webhook/jenkins/vm-created", json=body)
+    assert response.status_code == 401
+    entries = gateway.state.audit_log.recent(10, action="webhook.unauthorized")
+    assert [(e.target, e.source, e.outcome) for e in entries] == [
+        ("/api/webhook/jenkins/vm-created", "127.0.0.9", "missing")
+    ]
 
 
 async def test_basic_auth_with_the_token_as_password_is_accepted(gateway: Gateway) -> None:

@@ -9,19 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import Client, Running, inventory_settings
-from test_inventory_service import clone
-
 from lab.vcsim import Vcsim
 from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
 from services.inventory.adapters.vcenter_watch import VcenterInventory
 from services.inventory.app import create_service
 from shared import subjects
-from shared.messages import NetworkSpec, VmQuery
+from shared.errors import VmscaleError
+from shared.messages import InventoryStatusQuery, NetworkSpec, VmQuery
 from shared.runtime import ServiceRuntime
-
-pytestmark = [pytest.mark.integration]
+from tests.integration.inventory.conftest import Client, Running, inventory_settings
+from tests.integration.inventory.test_inventory_service import clone
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -177,6 +174,31 @@ def start_service_process(vcsim: Vcsim, nats_url: str, prefix: str, state: Path)
     )
 
 
+async def synced(client: Client, process: subprocess.Popen[bytes]) -> None:
+    """Wait until the service process answers, synced with vCenter.
+
+    Its start (interpreter, imports, migrations, cold sync) takes from one to tens of seconds on
+    a loaded machine: it must not eat into what the test then waits for.
+    """
+    for _ in range(600):
+        assert process.poll() is None, f"the service exited with {process.returncode}"
+        try:
+            reply = await client.bus.request(subjects.QUERY_INVENTORY_STATUS, InventoryStatusQuery(), timeout=1)
+        except VmscaleError:  # not subscribed yet
+            reply = None
+        if reply is not None and reply.synced_at is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the service never answered synced")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Make sure the process is gone, however the test ended."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(10)
+
+
 async def test_a_service_killed_after_the_clone_started_resumes_it_into_one_vm(
     vcsim: Vcsim, client: Client, nats_url: str, prefix: str, tmp_path: Path, js_cleanup: None
 ) -> None:
@@ -185,6 +207,7 @@ async def test_a_service_killed_after_the_clone_started_resumes_it_into_one_vm(
     vcsim.faults.add("CustomizeVM_Task", delay_ms=60_000)  # holds the service right after the clone
     first = start_service_process(vcsim, nats_url, prefix, state)
     try:
+        await synced(client, first)
         await client.bus.publish(subjects.CMD_VM_CLONE, clone("web-25", "127.0.10.50"))
         for _ in range(300):
             if vcsim.faults.calls().get("CustomizeVM_Task"):
@@ -194,10 +217,11 @@ async def test_a_service_killed_after_the_clone_started_resumes_it_into_one_vm(
             raise AssertionError("the service never reached the customization")
         os.kill(first.pid, signal.SIGKILL)
     finally:
-        first.wait(10)
+        stop(first)
     vcsim.faults.clear()
     second = start_service_process(vcsim, nats_url, prefix, state)
     try:
+        await synced(client, second)
         cloned = await client.expect(subjects.VM_CLONED, vm_name="web-25", timeout=40)
         assert cloned.ip == "127.0.10.50"
         assert vcsim.faults.calls()["CloneVM_Task"] == 1
@@ -206,4 +230,7 @@ async def test_a_service_killed_after_the_clone_started_resumes_it_into_one_vm(
         assert reply.vm is not None and reply.vm.power_state == "poweredOn"
     finally:
         second.send_signal(signal.SIGTERM)
-        second.wait(15)
+        try:
+            second.wait(15)
+        finally:
+            stop(second)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-from conftest import Client, Running
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
@@ -28,8 +26,7 @@ from shared.messages import (
     VmQuery,
     VmsQuery,
 )
-
-pytestmark = [pytest.mark.integration]
+from tests.integration.inventory.conftest import Client, Running
 
 
 def clone(name: str, ip: str, activity: str = "act-1", **changes) -> CloneVm:

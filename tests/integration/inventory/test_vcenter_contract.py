@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from contracts.inventory import InventoryContract, World
 
 from lab.vcsim import Vcsim
 from services.inventory.adapters.vcenter import VcenterProvisioner
 from services.inventory.adapters.vcenter_session import ConnectionParams, VcenterSession
 from services.inventory.adapters.vcenter_watch import VcenterInventory
+from shared.embedded import free_port
 from shared.errors import ServiceUnavailable, Unauthorized
-from shared.testing.servers import free_port
-
-pytestmark = pytest.mark.integration
+from tests.contracts.inventory import InventoryContract, World
 
 
 class TestVcenterAdapters(InventoryContract):

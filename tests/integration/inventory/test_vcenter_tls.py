@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import structlog
-from conftest import Client, inventory_settings
 
 from lab.lab_ca import make_lab_ca
 from lab.vcsim import Vcsim, start_vcsim
@@ -20,8 +19,7 @@ from shared import subjects
 from shared.errors import OperationTimeout, ServiceUnavailable
 from shared.messages import VmsQuery
 from shared.runtime import ServiceRuntime
-
-pytestmark = pytest.mark.integration
+from tests.integration.inventory.conftest import Client, inventory_settings
 
 TOPOLOGY = {
     "datacenters": [

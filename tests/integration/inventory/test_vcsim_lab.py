@@ -12,9 +12,7 @@ from pyVmomi import vim
 from lab import vcsim
 from lab.config import LabConfig
 from lab.runner import Lab
-from shared.testing.servers import free_port
-
-pytestmark = pytest.mark.integration
+from shared.embedded import free_port
 
 
 def connect(host: str, port: int, user: str, password: str) -> vim.ServiceInstance:

@@ -16,9 +16,7 @@ from pyVmomi import vim
 from lab import vcsim, vm_agents
 from lab.config import LabConfig
 from lab.runner import Lab
-from shared.testing.servers import free_port
-
-pytestmark = pytest.mark.integration
+from shared.embedded import free_port
 
 
 def wait_until(predicate, timeout: float = 30.0):

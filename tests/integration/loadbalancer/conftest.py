@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,14 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lb_support import Backend, RunningF5, RunningHAProxy
-
 from lab.config import LabConfig
 from lab.loadbalancer import LAB_POOL, F5Paths, HAProxyPaths, f5sim_part, haproxy_part
 from lab.runner import Lab
-from shared.testing.servers import free_port
+from shared.embedded import free_port
+from tests.integration.loadbalancer.lb_support import Backend, RunningF5, RunningHAProxy
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from contracts.loadbalancer import PoolMembersContract
-from lb_support import RunningF5
 
 from services.loadbalancer.adapters.f5 import F5Pools
 from services.loadbalancer.adapters.f5_session import F5Session
-
-pytestmark = pytest.mark.integration
+from tests.contracts.loadbalancer import PoolMembersContract
+from tests.integration.loadbalancer.lb_support import RunningF5
 
 
 class TestF5Pools(PoolMembersContract):

@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from contracts.loadbalancer import wait_member
-from lb_support import Backend, RunningF5
 
 from services.loadbalancer.adapters.f5 import F5Pools
 from services.loadbalancer.adapters.f5_session import F5Session
 from shared.errors import ServiceUnavailable, Unauthorized
 from shared.messages import MemberAdmin, MemberHealth, MemberState
-
-pytestmark = pytest.mark.integration
+from tests.contracts.loadbalancer import wait_member
+from tests.integration.loadbalancer.lb_support import Backend, RunningF5
 
 
 @pytest.fixture

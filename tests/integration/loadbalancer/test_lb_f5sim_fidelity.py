@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import httpx
-import pytest
-from lb_support import RunningF5
 
-pytestmark = pytest.mark.integration
+from tests.integration.loadbalancer.lb_support import RunningF5
 
 
 async def login(client: httpx.AsyncClient, password: str) -> httpx.Response:

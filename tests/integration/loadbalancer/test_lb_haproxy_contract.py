@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from contracts.loadbalancer import PoolMembersContract
-from lb_support import RunningHAProxy
 
 from lab.loadbalancer import LAB_CHECK, LAB_POOL
 from services.loadbalancer.adapters.haproxy import HAProxyPools
 from services.loadbalancer.adapters.haproxy_config import ConfigFile
 from services.loadbalancer.adapters.haproxy_runtime import RuntimeClient
-
-pytestmark = pytest.mark.integration
+from tests.contracts.loadbalancer import PoolMembersContract
+from tests.integration.loadbalancer.lb_support import RunningHAProxy
 
 
 class TestHAProxyPools(PoolMembersContract):

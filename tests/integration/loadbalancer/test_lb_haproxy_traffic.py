@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from contracts.loadbalancer import wait_member
-from lb_support import Backend, RunningHAProxy
 
 from lab.loadbalancer import LAB_CHECK, LAB_POOL
 from services.loadbalancer.adapters.haproxy import HAProxyPools
@@ -18,8 +16,8 @@ from services.loadbalancer.adapters.haproxy_config import ConfigFile
 from services.loadbalancer.adapters.haproxy_runtime import RuntimeClient
 from shared.errors import ServiceUnavailable
 from shared.messages import MemberAdmin, MemberHealth
-
-pytestmark = pytest.mark.integration
+from tests.contracts.loadbalancer import wait_member
+from tests.integration.loadbalancer.lb_support import Backend, RunningHAProxy
 
 
 def driver_for(haproxy: RunningHAProxy, endpoint: str | None = None) -> HAProxyPools:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
-from lb_support import Backend, RunningF5, RunningHAProxy
 
 from lab.loadbalancer import LAB_CHECK, LAB_POOL
 from services.loadbalancer.app import create_app
@@ -30,8 +29,9 @@ from shared.messages import (
     RemovePoolMember,
 )
 from shared.runtime import ServiceRuntime
+from tests.integration.loadbalancer.lb_support import Backend, RunningF5, RunningHAProxy
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 EVENTS = [
     subjects.POOL_MEMBER_ADDED,
@@ -66,6 +66,17 @@ class Scaler:
                     return message
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {subject.name} with {fields}; got {[n for n, _ in self.events]}")
+
+    async def expect_after(self, subject, earlier: Any, timeout: float = 15.0) -> Any:
+        """The first ``subject`` event received after the event ``earlier``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            start = next(i for i, (_, message) in enumerate(self.events) if message is earlier)
+            later = [message for name, message in self.events[start + 1 :] if name == subject.name]
+            if later:
+                return later[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {subject.name} after {earlier}")
 
 
 @contextlib.asynccontextmanager
@@ -143,7 +154,7 @@ async def test_add_drain_remove_over_the_bus_with_live_traffic(
     assert (drained.final_connections, drained.correlation_id) == (0, "act-9")
     assert drained.causation_id == str(drain.message_id)
     assert drained.drain_seconds > 0
-    updated = [m for n, m in service.events if n == subjects.POOL_UPDATED.name][-1]
+    updated = await service.expect_after(subjects.POOL_UPDATED, drained)  # the drain ends with pool.updated
     assert {m.name: m.admin for m in updated.members} == {a.name: MemberAdmin.OFFLINE, b.name: MemberAdmin.ENABLED}
     await service.bus.publish(subjects.CMD_POOL_REMOVE, RemovePoolMember(pool=LAB_POOL, name=a.name))
     await service.expect(subjects.POOL_MEMBER_REMOVED, name=a.name)

@@ -21,7 +21,7 @@ from lab.monitoring import parts
 from lab.runner import Lab
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.wiring import Monitoring, build_monitoring
-from shared.testing.servers import free_port
+from shared.embedded import free_port
 from tests.contracts.monitoring_lab import AgentFleet, MonitoringLab, lab_settings
 
 

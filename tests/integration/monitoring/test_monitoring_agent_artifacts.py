@@ -32,12 +32,10 @@ import httpx
 import pytest
 
 from services.monitoring.app import build_service
+from shared.embedded import free_port
 from shared.errors import ConfigurationError
 from shared.messages import DeleteJob, RegisterJmxExporter
-from shared.testing.servers import free_port
 from tests.contracts.monitoring_lab import MonitoringLab, lab_settings
-
-pytestmark = pytest.mark.integration
 
 NODE_EXPORTER = Path("/usr/bin/prometheus-node-exporter")
 TARBALL = "node_exporter-1.5.0.linux-amd64.tar.gz"

@@ -17,8 +17,6 @@ from services.monitoring.ports import Dashboards
 from tests.contracts.monitoring_lab import MonitoringLab
 from tests.contracts.monitoring_ports import AlertmanagerSilencesContract, ConfigStoreContract, DashboardsContract
 
-pytestmark = pytest.mark.integration
-
 
 class TestLocalDirStore(ConfigStoreContract):
     @pytest.fixture

@@ -14,8 +14,6 @@ from services.monitoring.domain import dashboard_uid, infrastructure_dashboard, 
 from shared.errors import Unauthorized
 from tests.contracts.monitoring_lab import MonitoringLab
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def api(monitoring_lab: MonitoringLab) -> AsyncIterator[httpx.AsyncClient]:

@@ -34,7 +34,7 @@ from shared.messages import (
 )
 from tests.contracts.monitoring_lab import AgentFleet, MonitoringLab, lab_settings
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 
 class Harness:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from lab.agent import get_state, set_health, set_load
 from tests.contracts.monitoring_lab import AgentFleet, MonitoringLab
-
-pytestmark = pytest.mark.integration
 
 
 def test_prometheus_and_alertmanager_answer_with_the_lifecycle_api(monitoring_lab: MonitoringLab) -> None:

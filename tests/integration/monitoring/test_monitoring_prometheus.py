@@ -13,15 +13,14 @@ import yaml
 
 from lab.agent import set_load
 from services.monitoring.adapters.alertmanager import AlertmanagerHttp
+from services.monitoring.adapters.flock import LOCKS_DIR
 from services.monitoring.adapters.prometheus import PrometheusHttp
 from services.monitoring.domain import Target
 from services.monitoring.wiring import Monitoring, build_monitoring
+from shared.embedded import free_port
 from shared.errors import ConfigurationError, InvalidInput, ServiceUnavailable
 from shared.messages import AlertRuleSpec
-from shared.testing.servers import free_port
 from tests.contracts.monitoring_lab import AgentFleet, MonitoringLab, lab_settings
-
-pytestmark = pytest.mark.integration
 
 
 def unique(prefix: str) -> str:
@@ -58,7 +57,9 @@ async def test_concurrent_registrations_never_corrupt_a_job_file(
     await asyncio.gather(*(monitoring.registry.add(t) for t in targets))
     document = json.loads((monitoring_lab.paths.file_sd_dir / f"{job}.json").read_text())
     assert sorted(g["targets"][0] for g in document) == sorted(t.key for t in targets)
-    assert not [p for p in monitoring_lab.paths.file_sd_dir.iterdir() if p.name.startswith(".")]
+    # no temporary file left behind (the replicas' lock directory is meant to stay)
+    leftovers = monitoring_lab.paths.file_sd_dir.iterdir()
+    assert not [p for p in leftovers if p.name.startswith(".") and p.name != LOCKS_DIR]
     await monitoring.registry.delete_job(job)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -10,11 +11,9 @@ import pytest
 
 from services.monitoring.adapters.ssh import AsyncsshConnector
 from services.monitoring.ports import HostConnector
-from shared.testing.servers import free_port
+from shared.embedded import free_port
 from tests.contracts.monitoring_lab import MonitoringLab
 from tests.contracts.monitoring_ssh import HostConnectorContract
-
-pytestmark = pytest.mark.integration
 
 
 class TestAsyncsshConnector(HostConnectorContract):
@@ -46,7 +45,7 @@ class TestAsyncsshConnector(HostConnectorContract):
 
     def forge_recorded_key(self, connector: HostConnector) -> None:
         assert isinstance(connector, AsyncsshConnector)
-        other = self.dir / "other_host_key"
+        other = self.dir / f"other_host_key_{uuid.uuid4().hex[:8]}"  # a new key each time
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
         algorithm, blob = Path(f"{other}.pub").read_text().split()[:2]
         connector.known_hosts.write_text(f"[{self.address}]:{self.port} {algorithm} {blob}\n")

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from shared.testing.servers import fresh_database
-
-CONTRACTS = str(Path(__file__).resolve().parents[2] / "contracts")
-if CONTRACTS not in sys.path:
-    sys.path.insert(0, CONTRACTS)
+from testkit.servers import fresh_database
 
 
 @pytest.fixture(scope="session")

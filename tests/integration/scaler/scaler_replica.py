@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPublisher
-from services.scaler.adapters.fake_world import FakeWorld, attach_to_bus
-from services.scaler.adapters.memory import MemoryHealthProbe, MemoryHooks, MemoryMetrics, MemoryResourceChecker
 from services.scaler.adapters.redis_lease import RedisLease
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import Instance, InstanceState, IpPool, Retry, ScalingGroup
@@ -19,8 +18,10 @@ from services.scaler.handlers import build_routers
 from services.scaler.ports import AddressProbe, GroupRecord
 from services.scaler.service import Ports, Scaler
 from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
+from shared.clock import SystemClock
 from shared.db import make_engine
-from shared.testing.clock import SystemClock
+from testkit.scaler.fake_world import FakeWorld, attach_to_bus
+from testkit.scaler.memory import MemoryHealthProbe, MemoryHooks, MemoryMetrics, MemoryResourceChecker
 
 
 def make_bus(nats_url: str, prefix: str, name: str) -> Bus:
@@ -172,3 +173,25 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
 
 def unique(name: str) -> str:
     return f"{name}{uuid.uuid4().hex[:6]}"
+
+
+async def _answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    await writer.drain()
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def health_servers(addresses: tuple[str, ...]) -> AsyncIterator[int]:
+    """The application's health path (200 "ok") on every address given, on one free port."""
+    from shared.embedded import free_port
+
+    port = free_port(addresses[0])
+    servers = [await asyncio.start_server(_answer_ok, address, port) for address in addresses]
+    try:
+        yield port
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()

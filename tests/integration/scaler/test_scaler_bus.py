@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from scaler_replica import group_spec, lab_pool, make_bus, seed, start_replica, start_world, wait_until
 
-from services.scaler.adapters.fake_world import FakeWorld
 from services.scaler.adapters.sql import SqlStore
 from shared import subjects
 from shared.db import make_engine
@@ -22,8 +20,18 @@ from shared.messages import (
     SaveIpPool,
     utcnow,
 )
+from testkit.scaler.fake_world import FakeWorld
+from tests.integration.scaler.scaler_replica import (
+    group_spec,
+    lab_pool,
+    make_bus,
+    seed,
+    start_replica,
+    start_world,
+    wait_until,
+)
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 
 async def test_two_replicas_and_100_alerts_for_20_groups_start_exactly_one_activity_per_group(
@@ -119,7 +127,9 @@ async def test_queries_and_operator_requests_over_the_bus(
         (manual,) = [d for d in decisions.decisions if d.trigger == "manual:alice"]
         assert manual.allowed and manual.delta == 2
         too_many = await client.request(subjects.QUERY_SCALER_SCALE, ManualScale(group="web", desired=9))
-        assert too_many.decision.reason == "at_max"
+        after = await client.request(subjects.QUERY_SCALER_GROUP, GetGroup(name="web"))
+        running = [(a.kind, a.status, a.cause) for a in after.activities]
+        assert too_many.decision.reason == "at_max", (too_many.decision, running)
     finally:
         await client.broker.stop()
         await replica.stop()

@@ -13,39 +13,35 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from scaler_process import ScalerProcess, scaler_env
-from scaler_replica import group_spec, lab_pool, make_bus, seed, start_world, wait_until
 
-from services.scaler.adapters.fake_world import FakeWorld
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import InstanceState, LeaseState
 from shared import subjects
 from shared.db import make_engine
 from shared.errors import RetryableError
 from shared.messages import AlertFired, GroupStatusQuery, utcnow
-from shared.testing.servers import free_port
+from testkit.scaler.fake_world import FakeWorld
+from tests.integration.scaler.scaler_process import ScalerProcess, scaler_env
+from tests.integration.scaler.scaler_replica import (
+    group_spec,
+    health_servers,
+    lab_pool,
+    make_bus,
+    seed,
+    start_world,
+    wait_until,
+)
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 ADDRESSES = ("127.0.10.10", "127.0.10.11")
-
-
-async def _health(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readuntil(b"\r\n\r\n")
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-    await writer.drain()
-    writer.close()
 
 
 @pytest.fixture
 async def app_port() -> AsyncIterator[int]:
     """The application's health path, served on every address the pool hands out."""
-    port = free_port("127.0.10.10")
-    servers = [await asyncio.start_server(_health, address, port) for address in ADDRESSES]
-    yield port
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+    async with health_servers(ADDRESSES) as port:
+        yield port
 
 
 KILL_POINTS = [

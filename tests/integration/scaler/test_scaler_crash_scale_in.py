@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scaler_process import ScalerProcess, scaler_env
-from scaler_replica import group_spec, lab_pool, make_bus, seed, start_world, wait_until
 
-from services.scaler.adapters.fake_world import FakeVm, FakeWorld
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import Instance, InstanceState, IpLease, LeaseState
 from shared import subjects
 from shared.db import make_engine
 from shared.errors import RetryableError
 from shared.messages import GroupStatusQuery, ManualScale, MemberState, PowerState
+from testkit.scaler.fake_world import FakeVm, FakeWorld
+from tests.integration.scaler.scaler_process import ScalerProcess, scaler_env
+from tests.integration.scaler.scaler_replica import group_spec, lab_pool, make_bus, seed, start_world, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 BASE = ("web-base-0", "127.0.10.9")
 VICTIM = ("web-20260101000000", "127.0.10.10")

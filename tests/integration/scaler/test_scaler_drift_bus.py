@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from scaler_replica import group_spec, lab_pool, make_bus, seed, start_replica, unique, wait_until
 
-from services.scaler.adapters.fake_world import FakeWorld
 from services.scaler.adapters.sql import SqlStore
 from shared import subjects
 from shared.db import make_engine
 from shared.messages import GroupDriftDetected, MemberState, PoolMember, PoolUpdated
+from testkit.scaler.fake_world import FakeWorld
+from tests.integration.scaler.scaler_replica import (
+    group_spec,
+    lab_pool,
+    make_bus,
+    seed,
+    start_replica,
+    unique,
+    wait_until,
+)
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 
 async def test_a_pool_member_no_instance_accounts_for_is_reported(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from scaler_hooks import CONTEXT, LifecycleHookContract
 
 from lab.config import LabConfig
 from lab.environment import service_env
@@ -16,10 +16,9 @@ from lab.jenkins import jenkins_part, read_credentials
 from lab.runner import Lab
 from services.scaler.adapters.hooks import JenkinsHook
 from services.scaler.domain import HookSpec
+from shared.embedded import free_port
 from shared.errors import PermanentError, ServiceUnavailable, Unauthorized
-from shared.testing.servers import free_port
-
-pytestmark = pytest.mark.integration
+from tests.contracts.scaler_hooks import CONTEXT, LifecycleHookContract
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +135,39 @@ def test_the_lab_hands_the_scaler_its_jenkins_token_as_a_file(tmp_path: Path) ->
     assert part.prepare is not None
     lab.part_dir(part).mkdir(parents=True)
     part.prepare(lab.part_dir(part))
-    env = service_env(config, gateway_url="http://127.0.0.1:8400")
+    env = service_env(config, gateway_url="http://127.0.0.1:6010")
     assert env["JENKINS_URL"] == f"http://127.0.0.1:{config.jenkins_port}"
     assert env["JENKINS_USER"] == read_credentials(lab.part_dir(part))[0]
     assert Path(env["JENKINS_TOKEN_FILE"]).read_text().strip() == read_credentials(lab.part_dir(part))[2]
+
+
+async def test_a_restarted_scaler_follows_the_build_it_queued_and_queues_nothing(
+    jenkins: tuple[str, str, str, str],
+) -> None:
+    url, user, _, token = jenkins
+    script(url, "resumed", queue_delay_s=0.3, build_s=0.5)
+    spec = HookSpec(kind="jenkins", target="resumed", timeout_s=10)
+    context = {**CONTEXT, "activity_id": "act-restart"}
+    handles: list[str] = []
+
+    async def remember(value: str) -> None:
+        handles.append(value)
+        if len(handles) == 1:
+            raise asyncio.CancelledError  # the scaler stops right after Jenkins queued the build
+
+    async with httpx.AsyncClient(trust_env=False) as client:
+        before = JenkinsHook(client, url, user, token=SecretStr(token), poll_s=0.05)
+        with pytest.raises(asyncio.CancelledError):
+            await before.run(spec, context, on_checkpoint=remember)
+    assert "/queue/item/" in handles[0]
+
+    async with httpx.AsyncClient(trust_env=False) as client:  # a new process, the stored queue item
+        after = JenkinsHook(client, url, user, token=SecretStr(token), poll_s=0.05)
+        result = await after.run(spec, context, checkpoint=handles[0], on_checkpoint=remember)
+        assert result.startswith("resumed #") and result.endswith("SUCCESS")
+        assert "/job/resumed/" in handles[1]  # the build URL replaces the queue item once it runs
+        again = await after.run(spec, context, checkpoint=handles[1])  # restarted again: the build URL
+        assert again == result
+        builds = (await client.get(f"{url}/_sim/builds")).json()
+    ours = [b for b in builds if b["parameters"].get("VMSCALE_ACTIVITY_ID") == "act-restart"]
+    assert len(ours) == 1

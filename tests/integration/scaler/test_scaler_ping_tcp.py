@@ -6,18 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from scaler_address_probe import AddressProbeContract
-from scaler_replica import group_spec, make_bus, seed, start_replica, start_world, unique, wait_until
 
-from services.scaler.adapters.fake_world import FakeWorld
 from services.scaler.adapters.ping import TcpAddressProbe
 from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain import IpPool
 from shared import subjects
 from shared.db import make_engine
 from shared.messages import AlertFired, utcnow
+from testkit.scaler.fake_world import FakeWorld
+from tests.contracts.scaler_address_probe import AddressProbeContract
+from tests.integration.scaler.scaler_replica import (
+    group_spec,
+    make_bus,
+    seed,
+    start_replica,
+    start_world,
+    unique,
+    wait_until,
+)
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 TAKEN = "127.0.66.10"
 

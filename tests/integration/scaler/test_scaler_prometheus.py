@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scaler_replica import group_spec
 
 from lab.agent import agent_part, set_load
 from lab.config import LabConfig
@@ -34,12 +33,11 @@ from services.scaler.domain import (
     TargetTrackingPolicy,
     decide,
 )
+from shared.embedded import free_port
 from shared.errors import ServiceUnavailable
 from shared.messages import utcnow
-from shared.testing.servers import free_port
 from tests.contracts.monitoring_lab import next_vm_address
-
-pytestmark = pytest.mark.integration
+from tests.integration.scaler.scaler_replica import group_spec
 
 WINDOW = "5s"
 """Rate window of the CPU query: a few 1 s scrapes, so a load change shows within seconds."""
@@ -162,6 +160,8 @@ async def test_readings_follow_the_load_of_the_groups_agents(
     assert first.available and f'job="{job}"' in first.queries["cpu"]
     assert await metrics.target_count(job) == 2 and await metrics.job_exists(job)
     assert sorted(await metrics.target_addresses(job)) == sorted([busy, quiet])
+    loads = await metrics.instance_loads(group)  # what the least_busy victim order ranks by
+    assert sorted(loads) == sorted([busy, quiet]) and near(loads[busy], 90) and near(loads[quiet], 10), loads
 
     agents.load(busy, cpu=20, memory=5)
     agents.load(quiet, memory=15)
@@ -214,5 +214,6 @@ async def test_a_stopped_prometheus_reads_as_unavailable(tmp_path: Path, http: h
     assert reading.error is not None and "Prometheus unreachable" in reading.error
     with pytest.raises(ServiceUnavailable):
         await metrics.target_count("web")
+    assert await metrics.instance_loads(group_spec("web")) == {}
     block = _scale_in(reading)
     assert block.reason is BlockReason.METRICS_UNAVAILABLE and "never scale in blind" in block.message

@@ -12,9 +12,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from scaler_replica import group_spec, lab_pool, seed
 
-from services.scaler.adapters.memory import (
+from services.scaler.adapters.sql import SqlStore
+from services.scaler.domain import LeaseState
+from services.scaler.service import Ports, Scaler
+from shared.clock import SystemClock
+from shared.db import make_engine
+from shared.messages import AlertFired, utcnow
+from testkit.scaler.memory import (
     MemoryHealthProbe,
     MemoryHooks,
     MemoryLease,
@@ -22,14 +27,7 @@ from services.scaler.adapters.memory import (
     MemoryResourceChecker,
     RecordingPublisher,
 )
-from services.scaler.adapters.sql import SqlStore
-from services.scaler.domain import LeaseState
-from services.scaler.service import Ports, Scaler
-from shared.db import make_engine
-from shared.messages import AlertFired, utcnow
-from shared.testing.clock import SystemClock
-
-pytestmark = pytest.mark.integration
+from tests.integration.scaler.scaler_replica import group_spec, lab_pool, seed
 
 GROUPS = [f"g{n:02d}" for n in range(12)]
 
@@ -60,7 +58,7 @@ async def test_concurrent_scale_outs_of_groups_sharing_a_pool_never_share_an_add
         for name in GROUPS
     ]
     try:
-        decisions = await asyncio.gather(*(scaler.decisions.on_alert_fired(a) for a in alerts))
+        decisions = await asyncio.gather(*(scaler.triggers.on_alert_fired(a) for a in alerts))
         leases = await store.transaction(lambda uow: uow.ip_pools.leases("lab"))
         instances = [i for i in await store.transaction(lambda uow: uow.instances.all()) if not i.base]
     finally:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
-from scaler_lease import GroupLeaseContract
-from scaler_store import StoreContract, activity
 from sqlalchemy import inspect
 
 from services.scaler.adapters.redis_lease import RedisLease
@@ -15,8 +14,8 @@ from services.scaler.adapters.sql import SqlStore
 from services.scaler.domain.errors import ActivityRunning
 from shared.db import downgrade, make_engine, upgrade
 from shared.errors import Contention, ServiceUnavailable
-
-pytestmark = pytest.mark.integration
+from tests.contracts.scaler_lease import GroupLeaseContract
+from tests.contracts.scaler_store import StoreContract, activity
 
 
 class TestPostgresStore(StoreContract):
@@ -83,3 +82,29 @@ def test_migrations_go_down_and_up_again(scaler_db_url: str) -> None:
     upgrade("scaler", scaler_db_url)
     assert {"scaler_groups", "scaler_activities", "scaler_outbox"} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+async def test_a_group_state_stored_with_reason_at_iso_quiet_marks_still_reads(
+    backend: str, clean_db: str, tmp_path
+) -> None:
+    """Rows written before quiet marks were values hold ``"<reason>@<iso time>"`` strings."""
+    from sqlalchemy import text
+
+    from services.scaler.domain.model import QuietMark
+    from tests.contracts.scaler_store import group
+
+    url = clean_db if backend == "postgres" else f"sqlite:///{tmp_path / 'scaler.db'}"
+    if backend == "sqlite":
+        upgrade("scaler", url)
+    engine = make_engine(url)
+    store = SqlStore(engine)
+    record = group("web")
+    await store.transaction(lambda uow: uow.groups.save(record))
+    legacy = '{"quiet_blocks": {"step": "at_max@2026-01-01T12:00:00+00:00"}, "lease_fence": 7}'
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE scaler_groups SET state = :state WHERE name = 'web'"), {"state": legacy})
+    read = await store.transaction(lambda uow: uow.groups.get("web"))
+    store.dispose()
+    assert read is not None and read.state.lease_fence == 7
+    assert read.state.quiet_blocks == {"step": QuietMark(reason="at_max", at=datetime(2026, 1, 1, 12, tzinfo=UTC))}

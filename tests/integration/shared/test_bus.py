@@ -14,7 +14,7 @@ from shared.bus import Bus, DeadLetterPolicy, Topology, build_broker
 from shared.errors import InvalidInput, ServiceUnavailable
 from shared.messages import DeadLetter, RemovePoolMember
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 SUBJECT = subjects.CMD_POOL_REMOVE
 
@@ -199,3 +199,109 @@ async def test_a_message_published_while_the_consumer_is_down_is_delivered_after
         await wait_for(lambda: received == ["web-1", "web-2"])
     finally:
         await second.broker.stop()
+
+
+async def delete_stream(nats_url: str, stream: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+async def stored_letters(nats_url: str, bus: Bus) -> list[DeadLetter]:
+    """The dead letters stored in the DLQ stream (read from the stream: a core subscriber on the
+    subject would answer the publish in the stream's stead while the stream is gone)."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info(bus.topology.dead_letters.name)
+        letters = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            raw = await js.get_msg(bus.topology.dead_letters.name, seq)
+            letters.append(DeadLetter.model_validate_json(raw.data or b"{}"))
+        return letters if info.state.messages else []
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [InvalidInput("member not allowed"), ServiceUnavailable("F5 down")],
+    ids=["permanent-error", "retryable-error-past-max-deliver"],
+)
+async def test_a_message_whose_dead_letter_cannot_be_stored_is_redelivered_not_lost(
+    nats_url: str, prefix: str, failure: Exception
+) -> None:
+    bus = build_broker(
+        nats_url,
+        client_name="test",
+        topology=Topology(prefix),
+        policy=DeadLetterPolicy(max_deliver=2, retry_delay_s=0.05, ack_wait_s=2, dead_letter_retry_s=0.1),
+    )
+    router = NatsRouter()
+    attempts: list[int] = []
+
+    @bus.consumer(router, SUBJECT, "lb")
+    async def handle(cmd: RemovePoolMember) -> None:
+        attempts.append(1)
+        raise failure
+
+    bus.broker.include_router(router)
+    await bus.connect()
+    await delete_stream(nats_url, bus.topology.dead_letters.name)  # the DLQ is gone mid-failure
+    await bus.broker.start()
+    try:
+        await bus.publish(SUBJECT, command())
+        # past the delivery that would have dead-lettered it, and past the old server-side cap
+        await wait_for(lambda: len(attempts) >= 4)
+        await bus.ensure_streams()  # the DLQ is back: the next failure is dead-lettered
+        letters: list[DeadLetter] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while not letters and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            letters = await stored_letters(nats_url, bus)
+        settled = len(attempts)
+        await asyncio.sleep(0.5)
+    finally:
+        await bus.broker.stop()
+    assert len(letters) == 1
+    assert letters[0].deliveries >= 4
+    assert str(failure) in letters[0].reason
+    assert len(attempts) == settled  # terminated once dead-lettered: no further delivery
+
+
+async def test_a_handler_slower_than_the_ack_wait_runs_once(nats_url: str, prefix: str) -> None:
+    """Two replicas share the durable consumer: without in-progress acks the second one gets the
+    message once the ack wait has passed and runs it while the first is still at it."""
+    started: list[str] = []
+    finished: list[str] = []
+    replicas: list[Bus] = []
+    for _ in range(2):
+        bus = build_broker(
+            nats_url,
+            client_name="test",
+            topology=Topology(prefix),
+            policy=DeadLetterPolicy(max_deliver=3, retry_delay_s=0.05, ack_wait_s=1),
+        )
+        router = NatsRouter()
+
+        @bus.consumer(router, SUBJECT, "monitoring")
+        async def handle(cmd: RemovePoolMember) -> None:
+            started.append(cmd.name)
+            await asyncio.sleep(3.5)  # an agent install: three and a half ack waits
+            finished.append(cmd.name)
+
+        bus.broker.include_router(router)
+        await bus.connect()
+        await bus.broker.start()
+        replicas.append(bus)
+    try:
+        await replicas[0].publish(SUBJECT, command())
+        await wait_for(lambda: finished)
+        await asyncio.sleep(2.0)  # two more ack waits: an unacked message would be back by now
+    finally:
+        for bus in replicas:
+            await bus.broker.stop()
+    assert started == ["web-1"]
+    assert finished == ["web-1"]

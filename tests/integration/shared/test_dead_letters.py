@@ -17,7 +17,7 @@ from shared.dead_letters import REPLAY_HEADER, SCAN_CHUNK, JetStreamDeadLetters
 from shared.errors import InvalidInput, NotFound
 from shared.messages import DeadLetter, RemovePoolMember
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("js_cleanup")]
+pytestmark = pytest.mark.usefixtures("js_cleanup")
 
 SUBJECT = subjects.CMD_POOL_REMOVE
 OTHER = subjects.CMD_POOL_ADD

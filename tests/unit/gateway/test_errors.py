@@ -7,8 +7,6 @@ import pytest
 from services.gateway.errors import Forbidden, PayloadTooLarge, status_for
 from shared import errors
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("exc", "status"),

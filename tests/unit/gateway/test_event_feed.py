@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import pytest
-
 from services.gateway.events import EventFeed
 from shared import subjects
 from shared.bus import Bus
-
-pytestmark = pytest.mark.unit
 
 
 def feed() -> EventFeed:

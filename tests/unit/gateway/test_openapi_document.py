@@ -13,8 +13,6 @@ from services.gateway.app import create_app
 from services.gateway.openapi import allowed_methods
 from services.gateway.settings import GatewaySettings
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:

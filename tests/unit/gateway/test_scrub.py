@@ -6,8 +6,6 @@ import pytest
 
 from services.gateway.events import scrub, scrub_text
 
-pytestmark = pytest.mark.unit
-
 
 def test_json_values_under_secret_keys_are_starred_at_any_depth() -> None:
     data = {"pool": "web", "auth": {"Password": "p", "hosts": [{"api_token": "t", "name": "a"}]}}

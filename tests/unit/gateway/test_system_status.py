@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.gateway.api.status import external_systems
 from shared.messages import HealthReply
-
-pytestmark = pytest.mark.unit
 
 
 def test_each_reported_system_carries_its_state_latency_and_what_is_wrong() -> None:

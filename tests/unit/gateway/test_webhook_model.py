@@ -9,8 +9,6 @@ from services.gateway.webhook.ingest import direction_of
 from services.gateway.webhook.model import AlertmanagerPayload, unquote_meta
 from shared.messages import ScaleDirection
 
-pytestmark = pytest.mark.unit
-
 
 def payload(**alert_fields) -> dict:
     alert = {"status": "firing", "labels": {}, "startsAt": "2026-01-01T10:00:00.123+09:00", "fingerprint": "ab"}

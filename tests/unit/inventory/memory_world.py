@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.inventory.adapters.memory import MemoryVcenter
 from services.inventory.domain import InventoryObjects
 from shared.messages import FolderInfo, InventoryObject, NicInfo, VmInfo
+from testkit.inventory.memory import MemoryVcenter
 
 
 def seeded_vcenter() -> MemoryVcenter:

@@ -20,8 +20,6 @@ from services.inventory.domain.model import InventoryObjects
 from shared.errors import InvalidInput, NotFound
 from shared.messages import CloneVm, FolderInfo, InventoryObject, NetworkSpec, Placement, VmInfo, VmsQuery
 
-pytestmark = pytest.mark.unit
-
 
 def test_natural_order_puts_web_2_before_web_10() -> None:
     names = ["web-10", "web-2", "Web-1", "db-1", "web-1a"]

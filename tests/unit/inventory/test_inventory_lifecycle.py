@@ -6,11 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from memory_world import seeded_vcenter
 
-from services.inventory.adapters.memory import MemoryOperationStore, MemoryVcenter
 from services.inventory.cache import InventoryCache
-from services.inventory.lifecycle import Lifecycle, Timeouts
+from services.inventory.context import Timeouts
+from services.inventory.lifecycle import Lifecycle
 from services.inventory.watcher import Watcher
 from shared import subjects
 from shared.errors import QuotaExceeded, ServiceUnavailable
@@ -24,8 +23,8 @@ from shared.messages import (
     VmProgress,
     VmsQuery,
 )
-
-pytestmark = pytest.mark.unit
+from testkit.inventory.memory import MemoryOperationStore, MemoryVcenter
+from tests.unit.inventory.memory_world import seeded_vcenter
 
 
 class Published(list):
@@ -46,13 +45,16 @@ class Published(list):
 
 
 def make(
-    world: MemoryVcenter | None = None, published: Published | None = None
+    world: MemoryVcenter | None = None,
+    published: Published | None = None,
+    store: MemoryOperationStore | None = None,
 ) -> tuple[Lifecycle, MemoryVcenter, Published, MemoryOperationStore]:
     world = world or seeded_vcenter()
     cache = InventoryCache()
     snapshot = world.snapshot()
     cache.replace(snapshot.vms, snapshot.objects)
-    published, store = published if published is not None else Published(), MemoryOperationStore()
+    published = published if published is not None else Published()
+    store = store if store is not None else MemoryOperationStore()
     life = Lifecycle(world, world, store, cache, published, Timeouts(task_s=5, ip_s=1, poll_s=0.01))
     return life, world, published, store
 
@@ -174,8 +176,7 @@ async def test_an_operation_saved_mid_way_resumes_from_its_task() -> None:
     assert published == []
     (saved,) = store.unfinished()
     assert saved.step == "cloned" and saved.vm_moref
-    restarted, _, published2, _ = make(world)
-    restarted.store = store
+    restarted, _, published2, _ = make(world, store=store)
     assert await restarted.resume() == 1
     await restarted.drain()
     assert [name for name, _ in published2] == [subjects.VM_CLONED.name]
@@ -259,3 +260,77 @@ async def test_the_watch_outlives_an_unexpected_error_and_the_cache_stays_curren
     finally:
         task.cancel()
     assert reader.raised and watcher.status.connected and watcher.status.consecutive_failures == 0
+
+
+class BlinkingPublished(Published):
+    """Refuses results (not progress) while ``down`` is set, as NATS does during a blip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+        self.refused = 0
+
+    async def __call__(self, subject, event) -> None:
+        if self.down and subject is not subjects.VM_PROGRESS:
+            self.refused += 1
+            raise ServiceUnavailable("NATS is unavailable")
+        await super().__call__(subject, event)
+
+
+async def test_a_result_held_back_by_a_nats_blip_is_published_by_the_next_pass_without_redoing_the_clone() -> None:
+    published = BlinkingPublished()
+    life, world, _, store = make(published=published)
+    await life.submit("clone", clone())
+    await life.drain()
+    assert published.refused == 1 and list(published) == []
+    assert [op.status for op in store.unfinished()] == ["publishing"]
+    assert len(world.find_vms("web-11")) == 1
+    progress_before = len(published.progress)
+
+    published.down = False
+    assert await life.republish_stored() == 1
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name]
+    assert store.unfinished() == []
+    assert await life.republish_stored() == 0  # nothing owed any more
+    assert len(world.find_vms("web-11")) == 1
+    assert len(published.progress) == progress_before  # no step ran again
+
+
+async def test_a_result_pass_during_a_longer_outage_keeps_the_result_owed() -> None:
+    published = BlinkingPublished()
+    life, _, _, store = make(published=published)
+    await life.submit("clone", clone())
+    await life.drain()
+    with pytest.raises(ServiceUnavailable):
+        await life.republish_stored()
+    assert [op.status for op in store.unfinished()] == ["publishing"]
+
+
+async def test_a_redelivered_command_whose_result_is_owed_publishes_it_and_does_not_rerun() -> None:
+    published = BlinkingPublished()
+    life, _, _, store = make(published=published)
+    command = clone()
+    await life.submit("clone", command)
+    await life.drain()
+    progress_before = len(published.progress)
+    published.down = False
+    await life.submit("clone", command)  # JetStream redelivers the command
+    await life.drain()
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name]
+    assert store.unfinished() == []
+    assert len(published.progress) == progress_before  # no step ran again
+
+
+async def test_a_restart_does_not_rerun_an_operation_that_only_owes_its_result() -> None:
+    published = BlinkingPublished()
+    life, world, _, store = make(published=published)
+    await life.submit("clone", clone())
+    await life.drain()
+    progress_before = len(published.progress)
+    restarted = Lifecycle(world, world, store, life.cache, published, Timeouts(task_s=5, ip_s=1, poll_s=0.01))
+    await restarted.resume()
+    await restarted.drain()
+    assert len(published.progress) == progress_before  # nothing ran again
+    published.down = False
+    assert await restarted.republish_stored() == 1
+    assert [name for name, _ in published] == [subjects.VM_CLONED.name]

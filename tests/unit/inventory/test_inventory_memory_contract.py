@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from contracts.inventory import InventoryContract, World
-from memory_world import seeded_vcenter
 
-pytestmark = pytest.mark.unit
+from tests.contracts.inventory import InventoryContract, World
+from tests.unit.inventory.memory_world import seeded_vcenter
 
 
 class TestMemoryVcenter(InventoryContract):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.inventory.adapters.vcenter_convert import ObjectTables, VmRows, to_vm
 from services.inventory.adapters.vcenter_soap import Moref
 from services.inventory.cache import InventoryCache
 from services.inventory.domain import InventoryObjects
-
-pytestmark = pytest.mark.unit
 
 GUEST_NET = [
     {"network": ["lab-net"], "ipAddress": ["127.0.10.11", "fd00::11"], "macAddress": ["00:50:56:00:00:01"]},

@@ -8,8 +8,6 @@ from services.loadbalancer.adapters.f5 import tilde
 from services.loadbalancer.adapters.f5_session import F5Error, translate
 from shared.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("partition", "name", "path"),

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from services.loadbalancer.adapters.memory import InMemoryPools, InMemoryRecords
 from services.loadbalancer.membership import Membership, Timings
 from services.loadbalancer.records import Desired
 from shared import subjects
@@ -20,8 +19,7 @@ from shared.messages import (
     MemberHealth,
     RemovePoolMember,
 )
-
-pytestmark = pytest.mark.unit
+from testkit.loadbalancer.memory import InMemoryPools, InMemoryRecords
 
 FAST = Timings(health_poll_s=0.01, drain_poll_s=0.01, drain_timeout_s=5.0, drain_timeouts={"short": 0.1})
 

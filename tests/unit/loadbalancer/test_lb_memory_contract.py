@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from contracts.loadbalancer import PoolMembersContract
 
-from services.loadbalancer.adapters.memory import InMemoryPools
 from shared.messages import MemberHealth, VirtualServerInfo
-
-pytestmark = pytest.mark.unit
+from testkit.loadbalancer.memory import InMemoryPools
+from tests.contracts.loadbalancer import PoolMembersContract
 
 LIVE = ("127.0.10.11", 8080)
 DEAD = ("127.0.10.12", 8080)

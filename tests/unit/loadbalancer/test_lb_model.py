@@ -8,8 +8,6 @@ from services.loadbalancer.model import member_state, split_route_domain, valida
 from shared.errors import InvalidInput
 from shared.messages import MemberAdmin, MemberHealth, MemberState
 
-pytestmark = pytest.mark.unit
-
 A, H, S = MemberAdmin, MemberHealth, MemberState
 
 

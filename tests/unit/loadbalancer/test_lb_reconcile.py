@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from test_lb_membership import FAST, Recorder
-
-from services.loadbalancer.adapters.memory import InMemoryPools, InMemoryRecords
 from services.loadbalancer.membership import Membership
 from services.loadbalancer.reconcile import Reconciler
 from shared import subjects
 from shared.messages import AddPoolMember, MemberAdmin
-
-pytestmark = pytest.mark.unit
+from testkit.loadbalancer.memory import InMemoryPools, InMemoryRecords
+from tests.unit.loadbalancer.test_lb_membership import FAST, Recorder
 
 
 async def setup(repair: bool) -> tuple[InMemoryPools, Recorder, Reconciler]:

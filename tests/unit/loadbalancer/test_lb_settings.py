@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from services.loadbalancer.adapters.haproxy import HAProxyPools
 from services.loadbalancer.drivers import build_driver, f5_client
 from services.loadbalancer.settings import LoadbalancerSettings
-
-pytestmark = pytest.mark.unit
 
 F5 = {"lb_driver": "f5", "f5_devices": ["https://127.0.0.1:18443"], "f5_password": "s3cret-pass"}
 
@@ -45,7 +44,12 @@ def test_the_password_never_shows_in_public_settings() -> None:
     assert "s3cret-pass" not in str(shown)
 
 
-async def test_the_memory_driver_serves_the_configured_pools() -> None:
-    driver, close = build_driver(LoadbalancerSettings(lb_driver="memory", memory_pools=["web"]))
-    assert [p.name for p in await driver.pools()] == ["web"]
+def test_the_in_memory_pools_are_test_support_not_a_driver() -> None:
+    with pytest.raises(ValidationError):
+        LoadbalancerSettings(lb_driver="memory")
+
+
+async def test_the_haproxy_driver_is_the_default() -> None:
+    driver, close = build_driver(LoadbalancerSettings())
+    assert isinstance(driver, HAProxyPools)
     await close()

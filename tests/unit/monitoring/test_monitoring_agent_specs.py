@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-import pytest
 import yaml
 
 from services.monitoring.agent_specs import (
@@ -14,8 +13,6 @@ from services.monitoring.agent_specs import (
     supervisor_script,
     systemd_unit,
 )
-
-pytestmark = pytest.mark.unit
 
 ROOT = PurePosixPath("/")
 
@@ -33,7 +30,20 @@ def test_promtail_labels_every_log_with_the_vms_own_hostname() -> None:
     assert labels and all(label["hostname"] == "web-202601011200" for label in labels)
     assert "__HOSTNAME__" not in spec.files["config.yml"].decode()
     assert config["clients"] == [{"url": "http://loki:3100/loki/api/v1/push"}]
-    assert {job["job_name"] for job in config["scrape_configs"]} >= {"auth", "system", "shell_history", "system_logs"}
+    assert {job["job_name"] for job in config["scrape_configs"]} >= {"system", "system_logs"}
+
+
+def paths(spec) -> set[str]:
+    config = yaml.safe_load(spec.files["config.yml"])
+    return {sc["labels"]["__path__"] for job in config["scrape_configs"] for sc in job["static_configs"]}
+
+
+def test_promtail_ships_no_shell_history_or_auth_log_unless_asked() -> None:
+    default = paths(promtail_spec(ROOT, hostname="web-01", loki_url="http://loki:3100/loki/api/v1/push"))
+    assert not any(path.endswith(("sh_history", "auth.log", "/secure")) for path in default)
+    opted = paths(promtail_spec(ROOT, hostname="web-01", loki_url="http://loki:3100/loki/api/v1/push", sensitive=True))
+    assert {"/root/.bash_history", "/home/*/.bash_history", "/var/log/auth.log"} <= opted
+    assert default < opted
 
 
 def test_the_jmx_exporter_listens_on_its_own_port_and_reads_the_services_jmx_port() -> None:

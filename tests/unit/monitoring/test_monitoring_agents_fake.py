@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from services.monitoring.adapters.memory import FakeVm, MemoryConnector
 from services.monitoring.agent_ops import AgentOperations
 from services.monitoring.agents import AgentInstaller
 from services.monitoring.artifacts import Artifacts
@@ -18,8 +17,7 @@ from services.monitoring.settings import MonitoringSettings
 from services.monitoring.wiring import artifact_sources
 from shared.errors import ConfigurationError
 from shared.messages import AgentHost, AgentProgress, AgentsInstalled, InstallAgents
-
-pytestmark = pytest.mark.unit
+from testkit.monitoring.memory import FakeVm, MemoryConnector
 
 BINARY = b"\x7fELF node exporter stand-in"
 
@@ -157,8 +155,12 @@ async def test_with_sudo_files_are_staged_and_installed_and_a_refused_sudo_fails
     vm = FakeVm("127.0.10.10")
     ops, _ = operations(tmp_path, [vm], ssh_sudo=True)
     await ops.install("node_exporter", vm.address)
-    assert any(cmd[:3] == ["sudo", "-n", "install"] for cmd in vm.commands)
-    assert not [f for f in vm.files if f.startswith("/tmp/vmscale-")]
+    installs = [cmd for cmd in vm.commands if cmd[:3] == ["sudo", "-n", "install"]]
+    renames = [cmd[-2:] for cmd in vm.commands if cmd[:3] == ["sudo", "-n", "mv"]]
+    # every file appears whole: installed under another name beside it, then renamed onto it
+    assert installs and [cmd[-1] for cmd in installs] == [source for source, _ in renames]
+    assert "/usr/local/bin/node_exporter" in {target for _, target in renames}
+    assert not [f for f in vm.files if f.startswith("/tmp/vmscale-") or ".vmscale-" in f]
     locked = FakeVm("127.0.10.11", sudo=False)
     ops, _ = operations(tmp_path, [locked], ssh_sudo=True)
     with pytest.raises(RemoteCommandFailed):

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from services.monitoring.adapters.memory import MemoryAlertmanager, MemoryChecker, MemoryPrometheus, MemoryStore
 from services.monitoring.alerting import Alerting
 from services.monitoring.domain import RouteOptions, RuleOptions
 from shared.errors import ConfigurationError, InvalidInput
 from shared.messages import AlertRuleSpec
-from shared.testing.clock import FakeClock
-
-pytestmark = pytest.mark.unit
+from testkit.clock import FakeClock
+from testkit.monitoring.memory import MemoryAlertmanager, MemoryChecker, MemoryPrometheus, MemoryStore
 
 SPEC = AlertRuleSpec(job="web", cpu_high=80, memory_high=80, cpu_low=30, memory_low=30, out_for_s=60, in_for_s=120)
 URL = "http://127.0.0.1:8000"

@@ -16,8 +16,6 @@ from services.monitoring.adapters.download import HttpDownloader, safe_url
 from services.monitoring.artifacts import Artifacts, ArtifactSource, unpack
 from shared.errors import ConfigurationError, InvalidInput, ServiceUnavailable
 
-pytestmark = pytest.mark.unit
-
 BINARY = b"\x7fELF" + bytes(range(256)) * 64
 
 

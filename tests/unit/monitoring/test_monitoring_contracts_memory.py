@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from services.monitoring.adapters.memory import MemoryAlertmanager, MemoryDashboards, MemoryStore
 from services.monitoring.ports import Dashboards
+from testkit.monitoring.memory import MemoryAlertmanager, MemoryDashboards, MemoryStore
 from tests.contracts.monitoring_ports import AlertmanagerSilencesContract, ConfigStoreContract, DashboardsContract
-
-pytestmark = pytest.mark.unit
 
 
 class TestMemoryStore(ConfigStoreContract):

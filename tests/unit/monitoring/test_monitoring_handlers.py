@@ -14,15 +14,6 @@ import yaml
 from faststream.nats import NatsRouter, TestNatsBroker
 from faststream.nats.annotations import NatsMessage
 
-from services.monitoring.adapters.memory import (
-    FakeVm,
-    MemoryAlertmanager,
-    MemoryChecker,
-    MemoryConnector,
-    MemoryDashboards,
-    MemoryPrometheus,
-    MemoryStore,
-)
 from services.monitoring.agents import AgentInstaller
 from services.monitoring.alerting import Alerting
 from services.monitoring.artifacts import Artifacts
@@ -56,9 +47,16 @@ from shared.messages import (
     TargetDeregistered,
     TargetRegistered,
 )
-from shared.testing.clock import FakeClock
-
-pytestmark = pytest.mark.unit
+from testkit.clock import FakeClock
+from testkit.monitoring.memory import (
+    FakeVm,
+    MemoryAlertmanager,
+    MemoryChecker,
+    MemoryConnector,
+    MemoryDashboards,
+    MemoryPrometheus,
+    MemoryStore,
+)
 
 
 class NoDownloads:

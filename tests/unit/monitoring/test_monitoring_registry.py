@@ -7,12 +7,10 @@ import json
 
 import pytest
 
-from services.monitoring.adapters.memory import MemoryPrometheus, MemoryStore
 from services.monitoring.domain import Target
 from services.monitoring.registry import TargetRegistry
 from shared.errors import Conflict, OperationTimeout
-
-pytestmark = pytest.mark.unit
+from testkit.monitoring.memory import MemoryPrometheus, MemoryStore
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from services.monitoring.domain import (
 )
 from shared.errors import InvalidInput
 
-pytestmark = pytest.mark.unit
-
 OPTIONS = RouteOptions(credentials_file="/etc/am/token", group_wait="1s", group_interval="1s")
 URL = "http://127.0.0.1:8000/api/webhook/autoscale/web"
 OPERATOR = {

@@ -12,8 +12,6 @@ from services.monitoring.domain.rules import duration
 from shared.errors import InvalidInput
 from shared.messages import AlertRuleSpec
 
-pytestmark = pytest.mark.unit
-
 SPEC = AlertRuleSpec(job="web-job", cpu_high=80, memory_high=85, cpu_low=30, memory_low=35, out_for_s=300, in_for_s=600)
 
 

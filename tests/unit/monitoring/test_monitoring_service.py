@@ -7,13 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.monitoring.adapters.memory import (
-    MemoryAlertmanager,
-    MemoryChecker,
-    MemoryDashboards,
-    MemoryPrometheus,
-    MemoryStore,
-)
 from services.monitoring.agents import AgentInstaller
 from services.monitoring.alerting import Alerting
 from services.monitoring.artifacts import Artifacts
@@ -25,15 +18,15 @@ from shared.errors import InvalidInput
 from shared.messages import (
     AlertRuleSpec,
     DeleteJob,
+    DeregisterTarget,
     InstallAgents,
     ProvisionGroupAlerts,
     RegisterTarget,
     RemoveGroupAlerts,
     SetScaleInSilence,
 )
-from shared.testing.clock import FakeClock
-
-pytestmark = pytest.mark.unit
+from testkit.clock import FakeClock
+from testkit.monitoring.memory import MemoryAlertmanager, MemoryChecker, MemoryDashboards, MemoryPrometheus, MemoryStore
 
 
 class NoDownloads:
@@ -42,8 +35,15 @@ class NoDownloads:
 
 
 class NoHosts:
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+
     async def connect(self, host: str, port: int | None = None):
         raise AssertionError("no SSH in this test")
+
+    async def forget(self, host: str) -> int:
+        self.forgotten.append(host)
+        return 0
 
 
 @pytest.fixture
@@ -74,10 +74,16 @@ def parts(clock: FakeClock, tmp_path: Path) -> dict:
         TargetRegistry(file_sd, prometheus),
         alerting,
         dashboards,
-        AgentInstaller(NoHosts(), probe),
+        AgentInstaller(hosts := NoHosts(), probe),
         Artifacts({}, NoDownloads(), tmp_path / "artifacts", max_bytes=1 << 20),
     )
-    return {"service": service, "dashboards": dashboards, "file_sd": file_sd, "prometheus": prometheus}
+    return {
+        "service": service,
+        "dashboards": dashboards,
+        "file_sd": file_sd,
+        "prometheus": prometheus,
+        "hosts": hosts,
+    }
 
 
 async def test_register_reports_up_and_creates_the_jobs_dashboard_once(parts: dict) -> None:
@@ -100,6 +106,14 @@ async def test_each_job_links_the_dashboards_grafana_has_for_it(parts: dict) -> 
     assert list(links) == ["web"]
     ((link,),) = links.values()
     assert (link.kind, link.title, link.url) == ("infrastructure", "web monitoring", "/d/dashboard-web")
+
+
+async def test_deregister_forgets_the_addresss_host_keys_for_the_next_vm_given_it(parts: dict) -> None:
+    service: MonitoringService = parts["service"]
+    await service.register(RegisterTarget(job="web", vm_name="web-1", address="127.0.10.5", wait_up=False))
+    assert parts["hosts"].forgotten == []
+    await service.deregister(DeregisterTarget(job="web", vm_name="web-1", address="127.0.10.5"))
+    assert parts["hosts"].forgotten == ["127.0.10.5"]
 
 
 async def test_delete_job_removes_the_file_and_the_dashboard(parts: dict) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
-from services.monitoring.adapters.memory import FakeVm, MemoryConnector
 from services.monitoring.ports import HostConnector
+from testkit.monitoring.memory import FakeVm, MemoryConnector
 from tests.contracts.monitoring_ssh import HostConnectorContract
-
-pytestmark = pytest.mark.unit
 
 
 class TestMemoryConnector(HostConnectorContract):
@@ -34,4 +33,4 @@ class TestMemoryConnector(HostConnectorContract):
 
     def forge_recorded_key(self, connector: HostConnector) -> None:
         assert isinstance(connector, MemoryConnector)
-        self.the_vm.host_key = "ssh-ed25519 a-different-key"
+        self.the_vm.host_key = f"ssh-ed25519 a-different-key-{uuid.uuid4().hex}"  # new each time

@@ -19,8 +19,6 @@ from services.monitoring.agent_specs import (
     systemd_unit,
 )
 
-pytestmark = pytest.mark.unit
-
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
 KNOWN_NOTICES = {"Special user nobody configured, this is not safe!"}
 """The original ran Node Exporter as ``nobody``; systemd notes it (DynamicUser needs systemd ≥ 232)."""

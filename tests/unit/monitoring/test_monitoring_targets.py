@@ -9,8 +9,6 @@ import pytest
 from services.monitoring.domain import Target, check_job, dashboard_uid, parse_job_file, render_job_file
 from shared.errors import Conflict, InvalidInput
 
-pytestmark = pytest.mark.unit
-
 
 def test_a_target_group_carries_job_instance_ip_and_the_whitelisted_labels() -> None:
     target = Target.build("web", "127.0.10.5", 9100, {"environment": "prod"}, vm_name="web-01")

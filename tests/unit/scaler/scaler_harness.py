@@ -5,27 +5,26 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scaler_factories import group as make_group
-from scaler_factories import pool as make_pool
-
 from services.scaler.activities import EngineConfig
-from services.scaler.adapters.fake_world import FakeWorld
-from services.scaler.adapters.memory import (
-    MemoryHealthProbe,
-    MemoryHooks,
-    MemoryLease,
-    MemoryMetrics,
-    MemoryResourceChecker,
-    MemoryStore,
-    RecordingPublisher,
-)
 from services.scaler.domain import Retry
 from services.scaler.service import Ports, Scaler
 from services.scaler.steps import REPLY_SUBJECTS
 from shared import subjects
 from shared.messages import AlertFired, Message, utcnow
 from shared.subjects import Subject
-from shared.testing.clock import FakeClock
+from testkit.clock import FakeClock
+from testkit.scaler.fake_world import FakeWorld
+from testkit.scaler.memory import (
+    MemoryHealthProbe,
+    MemoryHooks,
+    MemoryLease,
+    MemoryMetrics,
+    MemoryResourceChecker,
+    RecordingPublisher,
+)
+from testkit.scaler.memory_store import MemoryStore
+from tests.unit.scaler.scaler_factories import group as make_group
+from tests.unit.scaler.scaler_factories import pool as make_pool
 
 MONITORING_EVENTS = {
     subjects.MONITORING_ALERTS_PROVISIONED.name,
@@ -116,8 +115,8 @@ class Harness:
         if vms:
             await self.scaler.admin.register_base(spec.name, vms)
         for name, ip in vms:
-            from services.scaler.adapters.fake_world import FakeVm
             from shared.messages import PowerState
+            from testkit.scaler.fake_world import FakeVm
 
             self.world.vms[name] = FakeVm(name=name, group=spec.name, template="t", ip=ip, power=PowerState.ON)
         if enabled:
@@ -132,7 +131,7 @@ class Harness:
         )
 
     async def fire(self, group: str = "web", direction: str = "out", fingerprint: str = "fp1") -> Any:
-        decision = await self.scaler.decisions.on_alert_fired(self.alert(group, direction, fingerprint))
+        decision = await self.scaler.triggers.on_alert_fired(self.alert(group, direction, fingerprint))
         await self.settle()
         return decision
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from scaler_harness import Harness
 
 from services.scaler.domain import ActivityStatus, InstanceState, LeaseState
 from shared import subjects
-
-pytestmark = pytest.mark.unit
+from shared.messages import ActivityKind
+from tests.unit.scaler.scaler_harness import Harness
 
 
 async def test_an_alert_scales_out_through_every_step_in_order() -> None:
@@ -73,6 +72,16 @@ async def test_a_failing_step_rolls_back_and_leaves_nothing_behind(failure) -> N
     assert len(h.publisher.of(subjects.ACTIVITY_ROLLED_BACK)) == 1
 
 
+async def test_a_failing_post_provision_hook_never_puts_the_vm_in_the_pool() -> None:
+    h = Harness()
+    await h.setup(post_provision_hook={"kind": "http", "target": "http://127.0.0.1:1/hook"})
+    h.hooks.failing.add("http://127.0.0.1:1/hook")
+    await h.fire()
+    (activity,) = await h.activities()
+    assert activity.status is ActivityStatus.ROLLED_BACK
+    assert [op for op, _ in h.world.handled if op.startswith("pool_")] == []
+
+
 async def test_a_retryable_failure_is_retried_after_backoff() -> None:
     h = Harness()
     await h.setup()
@@ -109,9 +118,9 @@ async def test_five_deliveries_of_one_alert_start_one_activity() -> None:
     await h.setup(max_size=10, pool={"ranges": [{"start": "127.0.10.10", "end": "127.0.10.30"}]})
     alert = h.alert()
     for _ in range(5):
-        await h.scaler.decisions.on_alert_fired(alert)
+        await h.scaler.triggers.on_alert_fired(alert)
     for fingerprint in ("a", "b", "c"):
-        await h.scaler.decisions.on_alert_fired(h.alert(fingerprint=fingerprint))
+        await h.scaler.triggers.on_alert_fired(h.alert(fingerprint=fingerprint))
     await h.settle()
     assert len(await h.activities()) == 1
     assert h.world.clones == 1
@@ -121,7 +130,7 @@ async def test_sustained_load_scales_again_right_after_the_cooldown() -> None:
     h = Harness()
     await h.setup(max_size=6, pool={"ranges": [{"start": "127.0.10.10", "end": "127.0.10.30"}]})
     await h.fire()
-    blocked = await h.scaler.decisions.on_alert_fired(h.alert(fingerprint="again"))
+    blocked = await h.scaler.triggers.on_alert_fired(h.alert(fingerprint="again"))
     assert blocked is not None and blocked.reason == "cooldown"
     h.clock.advance(299)
     await h.scaler.tick()
@@ -178,12 +187,64 @@ async def test_scale_in_removes_the_newest_autoscaled_vm_in_order_and_silences_a
     assert h.world.silenced["web"] is True
     record = await h.group()
     assert record.state.scale_in_silenced is True
-    blocked = await h.scaler.decisions.on_alert_fired(h.alert(direction="in", fingerprint="i3"))
+    blocked = await h.scaler.triggers.on_alert_fired(h.alert(direction="in", fingerprint="i3"))
     assert blocked.reason == "at_min"
     h.metrics.set("web", cpu=95, memory=5)
     h.clock.advance(301)  # and back out: the whole scale-out window after the scale-in
     await h.fire(fingerprint="o3")
     assert h.world.silenced["web"] is False
+
+
+async def test_least_busy_scale_in_removes_the_vm_prometheus_reads_as_least_loaded() -> None:
+    h = Harness()
+    await h.setup(scale_out_cooldown_s=0, victim_order="least_busy")
+    await h.fire(fingerprint="o1")
+    h.clock.advance(60)
+    await h.fire(fingerprint="o2")
+    older, newer = sorted((i for i in await h.instances() if not i.base), key=lambda i: i.created_at)
+    h.metrics.loads["web"] = {str(older.address): 4.0, str(newer.address): 12.0}
+    h.metrics.set("web", cpu=12, memory=5)
+    h.clock.advance(601)
+    h.world.handled.clear()
+    decision = await h.fire(direction="in", fingerprint="i1")
+    assert decision.allowed and decision.delta == -1
+    assert {m.vm_name for op, m in h.world.handled if op == "destroy"} == {older.vm_name}  # not the newest
+
+
+async def test_scaling_in_a_vm_vcenter_no_longer_has_completes_instead_of_rolling_back() -> None:
+    """Found in the lab after a restart: the victim had vanished from vCenter, its power-off
+    failed with not_found, and the compensation retried powering on a VM that does not exist."""
+    h = Harness()
+    await h.setup(scale_out_cooldown_s=0)
+    await h.fire()
+    clone = next(i for i in await h.instances() if not i.base)
+    h.world.vms.pop(clone.vm_name)  # deleted behind our back, not noticed yet
+    h.metrics.set("web", cpu=5, memory=5)
+    h.clock.advance(601)
+    decision = await h.fire(direction="in", fingerprint="i1")
+    assert decision.allowed and decision.delta == -1
+    (activity,) = [a for a in await h.activities() if a.kind is ActivityKind.SCALE_IN]
+    assert activity.status is ActivityStatus.SUCCEEDED, activity.reason
+    assert {i.vm_name: i.state for i in await h.instances()}[clone.vm_name] is InstanceState.TERMINATED
+    assert clone.vm_name not in [lease.vm_name for lease in await h.leases()]
+
+
+async def test_a_rollback_whose_vm_vanished_from_vcenter_ends_instead_of_retrying_its_power_off() -> None:
+    """Found after a lab restart: the new VM was gone, its health wait failed, and the rollback
+    retried powering off a VM that no longer exists, holding the group."""
+    h = Harness()
+    await h.setup()
+
+    def vanished(url: str) -> bool:
+        for name in [n for n, vm in h.world.vms.items() if "base" not in n]:
+            h.world.vms.pop(name)
+        return False
+
+    h.probe.healthy = vanished
+    await h.fire()
+    (activity,) = await h.activities()
+    assert activity.status is ActivityStatus.ROLLED_BACK, (activity.status, activity.reason)
+    assert await h.leases() == []
 
 
 async def test_scale_in_that_cannot_destroy_restores_the_member() -> None:
@@ -208,7 +269,7 @@ async def test_unknown_alert_and_blind_scale_in_are_recorded_and_do_nothing() ->
     from shared.messages import AlertFired, utcnow
 
     odd = AlertFired(group="web", alertname="web_DiskFull", fingerprint="x", starts_at=utcnow())
-    decision = await h.scaler.decisions.on_alert_fired(odd)
+    decision = await h.scaler.triggers.on_alert_fired(odd)
     assert decision.reason == "unknown_alert"
     h.metrics.down = True
     decision = await h.fire(direction="in")
@@ -237,12 +298,12 @@ async def test_manual_scale_and_protection() -> None:
     await h.setup(max_size=6, pool={"ranges": [{"start": "127.0.10.10", "end": "127.0.10.30"}]})
     from services.scaler.domain import ManualChange
 
-    decision = await h.scaler.decisions.manual("web", ManualChange(desired=4))
+    decision = await h.scaler.triggers.manual("web", ManualChange(desired=4))
     await h.settle()
     assert decision.allowed and decision.delta == 2
     assert len([i for i in await h.instances() if i.state is InstanceState.IN_SERVICE]) == 4
     for instance in await h.instances():
         if not instance.base:
             await h.scaler.admin.protect("web", instance.vm_name, True)
-    blocked = await h.scaler.decisions.manual("web", ManualChange(desired=2))
+    blocked = await h.scaler.triggers.manual("web", ManualChange(desired=2))
     assert blocked.reason == "no_victims"

@@ -6,16 +6,14 @@ import json
 
 import httpx
 import pytest
-from scaler_factories import group
-from scaler_hooks import LifecycleHookContract
 
 from services.scaler.adapters.hooks import HookRunner, HttpHook
-from services.scaler.adapters.memory import MemoryHooks
 from services.scaler.adapters.prometheus import PrometheusMetrics, cpu_query
 from services.scaler.domain import HookSpec, TargetTrackingPolicy
 from shared.errors import ConfigurationError, ServiceUnavailable
-
-pytestmark = pytest.mark.unit
+from testkit.scaler.memory import MemoryHooks
+from tests.contracts.scaler_hooks import LifecycleHookContract
+from tests.unit.scaler.scaler_factories import group
 
 
 class TestMemoryHooks(LifecycleHookContract):
@@ -101,6 +99,6 @@ async def test_http_hook_posts_the_context_and_refuses_hosts_not_allowed() -> No
     assert await runner.run(spec, {"activity_id": "x"}) == "http 204"
     assert bodies == [{"parameters": {"a": "1"}, "activity_id": "x"}]
     with pytest.raises(ConfigurationError):
-        await runner.run(HookSpec(kind="http", target="http://10.0.0.1/hook"), {})
+        await runner.run(HookSpec(kind="http", target="http://127.0.0.2/hook"), {})
     with pytest.raises(ConfigurationError):
         await runner.run(HookSpec(kind="jenkins", target="job"), {})

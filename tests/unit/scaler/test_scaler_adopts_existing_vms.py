@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from scaler_harness import Harness
-
 from services.scaler.domain.model import ScalingGroup
 from services.scaler.groups import GroupAdmin
 from shared.errors import ServiceUnavailable
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_harness import Harness
 
 
 def admin_with(h: Harness, existing) -> GroupAdmin:
-    return GroupAdmin(h.store, h.checker, h.scaler.activities, h.scaler.relay, h.clock, "http://gw", existing)
+    return GroupAdmin(h.store, h.checker, h.scaler.relay, h.clock, "http://gw", existing)
 
 
 async def test_enabling_registers_the_jobs_vms_as_protected_base_instances_once() -> None:

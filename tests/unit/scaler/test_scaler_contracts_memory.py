@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from scaler_lease import GroupLeaseContract
-from scaler_store import StoreContract
 
-from services.scaler.adapters.memory import MemoryLease, MemoryStore
-from shared.testing.clock import FakeClock
-
-pytestmark = pytest.mark.unit
+from testkit.clock import FakeClock
+from testkit.scaler.memory import MemoryLease
+from testkit.scaler.memory_store import MemoryStore
+from tests.contracts.scaler_lease import GroupLeaseContract
+from tests.contracts.scaler_store import StoreContract
 
 
 class TestMemoryStore(StoreContract):

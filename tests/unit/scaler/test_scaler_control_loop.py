@@ -1,4 +1,4 @@
-"""The level-triggered loop (DESIGN §3a): conditions from Prometheus with fresh evidence only,
+"""The level-triggered loop (docs/architecture.md §3a): conditions from Prometheus with fresh evidence only,
 convergence, lost VMs, fences that survive a lost lease store, silences renewed."""
 
 from __future__ import annotations
@@ -6,10 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from scaler_factories import NOW, group
-from scaler_harness import Harness
 
-from services.scaler.adapters.fake_world import FakeVm
 from services.scaler.domain import (
     InstanceState,
     MetricHistory,
@@ -18,8 +15,9 @@ from services.scaler.domain import (
 )
 from shared import subjects
 from shared.messages import PowerState, ScaleDirection, SetScaleInSilence
-
-pytestmark = pytest.mark.unit
+from testkit.scaler.fake_world import FakeVm
+from tests.unit.scaler.scaler_factories import NOW, group
+from tests.unit.scaler.scaler_harness import Harness
 
 
 def history(values: list[tuple[int, float, float]], *, rate_s: float = 0.0, step_s: float = 15) -> MetricHistory:
@@ -97,7 +95,7 @@ async def test_an_alert_stored_then_failing_to_decide_is_decided_by_the_loop() -
     h = Harness()
     await h.setup()
     h.lease.down = True
-    assert await h.scaler.decisions.on_alert_fired(h.alert()) is None  # stored; nothing raised
+    assert await h.scaler.triggers.on_alert_fired(h.alert()) is None  # stored; nothing raised
     assert await h.activities() == []
     h.lease.down = False
     await h.scaler.tick()
@@ -196,3 +194,92 @@ async def test_the_scale_in_silence_is_renewed_while_the_group_sits_at_min() -> 
     h.clock.advance(10)
     await h.scaler.tick()
     assert len(h.publisher.of(subjects.CMD_MONITORING_SILENCE)) == before + len(renewed), "not before it is due"
+
+
+async def test_a_vm_prometheus_cannot_scrape_past_its_grace_is_replaced_but_not_when_none_answer() -> None:
+    async def presence(names: list[str]) -> dict[str, str]:
+        return dict.fromkeys(names, PowerState.ON)  # vCenter runs every VM
+
+    h = Harness(presence=presence)
+    await h.setup(scale_out_cooldown_s=0)
+    await h.fire()
+    h.metrics.set("web", cpu=50, memory=50)
+    clone = next(i for i in await h.instances() if not i.base)
+    addresses = [str(i.address) for i in await h.instances() if i.counts]
+    h.metrics.health["web"] = dict.fromkeys(addresses, False)  # Prometheus reaches none: its trouble
+    for _ in range(2):
+        await h.scaler.tick()
+        h.clock.advance(301)
+    await h.settle()
+    assert all(i.state is InstanceState.IN_SERVICE for i in await h.instances() if i.counts)
+    h.metrics.health["web"] = {a: a != str(clone.address) for a in addresses}  # only the clone fails
+    await h.scaler.tick()  # unhealthy, within the grace period
+    await h.settle()
+    assert {i.vm_name: i.state for i in await h.instances()}[clone.vm_name] is InstanceState.IN_SERVICE
+    h.clock.advance(301)
+    await h.scaler.tick()
+    await h.settle()
+    assert {i.vm_name: i.state for i in await h.instances()}[clone.vm_name] is InstanceState.TERMINATED
+    decisions = await h.store.transaction(lambda uow: uow.decisions.find("web"))
+    assert any("unhealthy" in d.message and clone.vm_name in d.message for d in decisions)
+    assert clone.vm_name not in h.world.vms  # an autoscaled VM's remains are destroyed
+
+
+@pytest.mark.parametrize("repair", [True, False])
+async def test_pool_drift_is_repaired_for_members_vmscale_owns_only(repair: bool) -> None:
+    h = Harness()
+    await h.setup(scale_out_cooldown_s=0, repair_drift=repair)
+    await h.fire()
+    h.metrics.set("web", cpu=50, memory=50)
+    clone = next(i for i in await h.instances() if not i.base)
+    gone = clone.model_copy(update={"vm_name": "web-old", "state": InstanceState.TERMINATED})
+    await h.store.transaction(lambda uow: uow.instances.save(gone))
+    bases = [(i.vm_name, str(i.address)) for i in await h.instances() if i.base]
+    # the load balancer lost the clone, kept the terminated VM's member, and has one of its own
+    await h.scaler.drift.compare("web-pool", [*bases, ("web-old", "127.0.10.99"), ("ops-box", "127.0.10.98")], "test")
+    h.world.handled.clear()
+    h.clock.advance(61)
+    await h.scaler.tick()
+    await h.settle()
+    pool_ops = sorted((op, m.name) for op, m in h.world.handled if op.startswith("pool_"))
+    decisions = await h.store.transaction(lambda uow: uow.decisions.find("web"))
+    repairs = [d.message for d in decisions if d.trigger == "converge" and d.delta == 0]
+    if not repair:
+        assert pool_ops == [] and repairs == []
+        return
+    assert pool_ops == [("pool_add", clone.vm_name), ("pool_remove", "web-old")]  # never ops-box
+    assert any(clone.vm_name in m and "added back" in m for m in repairs), repairs
+    assert any("web-old" in m and "removed" in m for m in repairs), repairs
+    h.world.handled.clear()
+    h.clock.advance(16)
+    await h.scaler.tick()  # not again before adopt_every_s
+    assert [op for op, _ in h.world.handled if op.startswith("pool_")] == []
+
+
+async def test_an_operator_request_waits_for_a_lease_a_decision_holds_and_not_for_an_activity() -> None:
+    import asyncio
+
+    from services.scaler.domain import ManualChange
+
+    h = Harness()
+    await h.setup(enabled=False)
+    await h.scaler.admin.set_enabled("web", True)
+    record = await h.group()
+    held = await h.lease.acquire("web", "loop-elsewhere", 30, record.state.lease_fence)
+    assert held is not None
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.2)  # a loop evaluation's decision ends
+        await h.lease.release(held)
+
+    releasing = asyncio.create_task(release_soon())
+    decision = await h.scaler.triggers.manual("web", ManualChange(desired=3, actor="alice"))
+    await releasing
+    assert decision is not None and decision.allowed and decision.delta == 1
+    await h.settle()
+    # while an activity runs, the answer is "in progress" at once
+    h.world.fail("clone", silent=True)
+    started = await h.scaler.triggers.manual("web", ManualChange(desired=4, actor="alice"))
+    assert started is not None and started.allowed
+    blocked = await h.scaler.triggers.manual("web", ManualChange(desired=4, actor="bob"))
+    assert blocked is not None and blocked.reason == "in_progress"

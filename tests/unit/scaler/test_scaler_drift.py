@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 from ipaddress import IPv4Address
 
 import pytest
-from scaler_harness import Harness
 
-from services.scaler.adapters.memory import MemoryPoolReader
 from services.scaler.domain import Instance, InstanceState
 from services.scaler.domain.drift import PoolDrift, pool_drift
 from shared import subjects
 from shared.messages import MemberState, PoolDriftDetected, PoolMember, PoolUpdated
-
-pytestmark = pytest.mark.unit
+from testkit.scaler.memory import MemoryPoolReader
+from tests.unit.scaler.scaler_harness import Harness
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

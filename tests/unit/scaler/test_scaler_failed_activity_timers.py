@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from scaler_harness import Harness
-
 from services.scaler.domain import ActivityStatus, ManualChange
 from shared import subjects
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_harness import Harness
 
 FAULT = "InsufficientResourcesFault: Insufficient resources to satisfy configured failover level"
 
@@ -26,7 +22,7 @@ async def test_a_clone_without_resources_rolls_back_and_leaves_the_cooldown_unco
     assert state.last_scale_out_at is None, "the cooldown claim was given back"
     assert state.failure_backoff is not None and state.failure_backoff.activity_id == activity.id
 
-    blocked = await h.scaler.decisions.on_alert_fired(h.alert(fingerprint="again"))
+    blocked = await h.scaler.triggers.on_alert_fired(h.alert(fingerprint="again"))
     assert blocked is not None and blocked.reason == "failure_backoff"
     assert activity.id in blocked.message and "InsufficientResourcesFault" in blocked.message
 
@@ -64,9 +60,9 @@ async def test_an_operator_request_is_not_held_by_the_back_off() -> None:
     await h.setup(max_size=6)
     h.world.fail("clone", reason=FAULT)
     await h.fire()
-    held = await h.scaler.decisions.manual("web", ManualChange(delta=1, honor_cooldown=True))
+    held = await h.scaler.triggers.manual("web", ManualChange(delta=1, honor_cooldown=True))
     assert held is not None and held.reason == "failure_backoff"
-    decision = await h.scaler.decisions.manual("web", ManualChange(delta=1))
+    decision = await h.scaler.triggers.manual("web", ManualChange(delta=1))
     await h.settle()
     assert decision is not None and decision.allowed
     (started,) = [a for a in await h.activities() if a.id == decision.activity_id]

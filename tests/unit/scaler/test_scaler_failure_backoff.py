@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from scaler_factories import NOW, alert, conditioned, group, instances, low, observed
 
 from services.scaler.domain import (
     Activity,
@@ -22,11 +21,10 @@ from services.scaler.domain import (
     decide,
     saga,
 )
-from services.scaler.domain.backoff import capacity_changed, settle_timers
 from services.scaler.domain.model import FailureBackoff
+from services.scaler.domain.timers import capacity_changed, settle_timers
 from shared.messages import ActivityKind, ScaleDirection
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import NOW, alert, conditioned, group, instances, low, observed
 
 BEFORE = NOW - timedelta(hours=2)
 CLAIMED = NOW - timedelta(minutes=3)

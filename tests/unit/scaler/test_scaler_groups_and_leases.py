@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from scaler_factories import group as make_group
-from scaler_harness import Harness
 
 from services.scaler.domain import ActivityStatus, Process, ScheduledAction, TargetTrackingPolicy
 from services.scaler.domain.saga import Step
 from shared import subjects
 from shared.errors import ConfigurationError, NotFound, OperationTimeout
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import group as make_group
+from tests.unit.scaler.scaler_harness import Harness
 
 
 async def test_enabling_checks_job_template_and_pool_and_names_what_is_missing() -> None:
@@ -118,7 +116,7 @@ async def test_a_paused_lease_holder_cannot_act_after_another_took_over() -> Non
     one = Harness(owner="r1", probe=paused)
     await one.setup()
     two = Harness(one.clock, store=one.store, lease=one.lease, world=one.world, owner="r2", publisher=one.publisher)
-    await one.scaler.decisions.on_alert_fired(one.alert())
+    await one.scaler.triggers.on_alert_fired(one.alert())
     for _ in range(3):
         await one.scaler.relay.flush()
         while not one.queue.empty():

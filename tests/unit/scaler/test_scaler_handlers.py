@@ -13,19 +13,9 @@ from typing import Any
 import pytest
 from faststream.nats import NatsRouter, TestNatsBroker
 from faststream.nats.annotations import NatsMessage
-from scaler_factories import group as make_group
-from scaler_factories import pool as make_pool
 
 from services.scaler.activities import EngineConfig
 from services.scaler.adapters.bus import BusPublisher
-from services.scaler.adapters.memory import (
-    MemoryHealthProbe,
-    MemoryHooks,
-    MemoryLease,
-    MemoryMetrics,
-    MemoryResourceChecker,
-    MemoryStore,
-)
 from services.scaler.domain import Instance, InstanceState
 from services.scaler.handlers import build_routers
 from services.scaler.ports import GroupRecord
@@ -43,12 +33,15 @@ from shared.messages import (
     PoolMember,
     PoolUpdated,
     PowerOnVm,
+    SaveGroup,
     VmCloned,
     utcnow,
 )
-from shared.testing.clock import FakeClock
-
-pytestmark = pytest.mark.unit
+from testkit.clock import FakeClock
+from testkit.scaler.memory import MemoryHealthProbe, MemoryHooks, MemoryLease, MemoryMetrics, MemoryResourceChecker
+from testkit.scaler.memory_store import MemoryStore
+from tests.unit.scaler.scaler_factories import group as make_group
+from tests.unit.scaler.scaler_factories import pool as make_pool
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -126,7 +119,7 @@ async def test_an_alert_publishes_the_clone_command_its_decision_and_the_activit
 async def test_a_redelivered_alert_is_decided_once(world: World) -> None:
     alert = fired()
     await world.bus.publish(subjects.ALERT_FIRED, alert)
-    await world.scaler.decisions.on_alert_fired(alert)  # the same message id again
+    await world.scaler.triggers.on_alert_fired(alert)  # the same message id again
     assert len(world.of(CloneVm)) == 1 and len(world.of(DecisionRecorded)) == 1
 
 
@@ -157,3 +150,10 @@ async def test_a_pool_report_with_a_stranger_publishes_drift(world: World) -> No
 async def test_the_group_query_answers_over_the_broker(world: World) -> None:
     reply = await world.bus.request(subjects.QUERY_SCALER_GROUP, GetGroup(name="web"))
     assert reply.error is None and reply.group.name == "web" and reply.drift.instances == 2
+
+
+async def test_a_refused_save_answers_each_problem_on_its_field(world: World) -> None:
+    spec = make_group(name="api", vm_prefix="api").model_dump(mode="json") | {"min_size": 5, "max_size": 2}
+    reply = await world.bus.request(subjects.QUERY_SCALER_SAVE_GROUP, SaveGroup(spec=spec))
+    assert reply.error_kind == "InvalidInput" and "min_size must not exceed max_size" in reply.error
+    assert reply.error_fields == (("min_size", "min_size must not exceed max_size"),)

@@ -1,14 +1,12 @@
-"""Group, pool and policy validation: the original's MUST rules (SPEC-ORIGINAL §5.1, §19 item 3)."""
+"""Group, pool and policy validation: the original's MUST rules (docs/original-system.md §5.1)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from scaler_factories import group, pool
 
 from services.scaler.domain import IpPool, ManualChange, ScheduledAction, TargetTrackingPolicy, Thresholds
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import group, pool
 
 INVALID_GROUPS = [
     ("scale-in CPU must be below scale-out", {"thresholds": {"cpu_low": 80, "cpu_high": 80}}, "CPU threshold"),
@@ -29,6 +27,7 @@ INVALID_GROUPS = [
     ("prefix must not say template", {"vm_prefix": "web-template"}, "template"),
     ("template name is trimmed", {"template": " auto-vm-test"}, "pattern"),
     ("flapping settings are refused", {"min_size": 1, "thresholds": {"cpu_low": 45, "cpu_high": 80}}, "flap"),
+    ("a scale-in step that would flap", {"min_size": 2, "scale_in_step": 4}, "90% on 2 after a scale-in of 4"),
     (
         "duplicate policy names",
         {"policies": [{"kind": "target_tracking", "target": 50}, {"kind": "target_tracking", "target": 60}]},

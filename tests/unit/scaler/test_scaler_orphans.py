@@ -7,14 +7,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from scaler_harness import Harness
 
 from services.scaler.domain.model import InstanceState
 from services.scaler.orphans import OrphanSweeper, find_orphans
-from services.scaler.service import Scaler
 from shared import subjects
-
-pytestmark = pytest.mark.unit
+from shared.loops import every
+from tests.unit.scaler.scaler_harness import Harness
 
 
 @pytest.mark.parametrize(
@@ -63,7 +61,7 @@ async def test_the_sweep_loop_outlives_an_unexpected_error_and_still_reports() -
         return ["web-base-0", "web-base-1", "web-planted"]
 
     sweeper = OrphanSweeper(h.store, tagged, h.scaler.relay)
-    await _until_reported(h, Scaler._forever("orphan sweep", sweeper.sweep, 0.0, wait_first=True))
+    await _until_reported(h, every(0.0, sweeper.sweep, name="orphan sweep", wait_first=True))
     assert h.publisher.of(subjects.ORPHAN_VMS_DETECTED)[0].vm_names == ("web-planted",)
 
 

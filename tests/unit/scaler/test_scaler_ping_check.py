@@ -5,12 +5,10 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 import pytest
-from scaler_address_probe import TAKEN, AddressProbeContract
-from scaler_harness import Harness
 
-from services.scaler.adapters.memory import MemoryAddressProbe
-
-pytestmark = pytest.mark.unit
+from testkit.scaler.memory import MemoryAddressProbe
+from tests.contracts.scaler_address_probe import TAKEN, AddressProbeContract
+from tests.unit.scaler.scaler_harness import Harness
 
 RANGE = {"ranges": [{"start": "127.0.10.10", "end": "127.0.10.12"}], "ping_check": True}
 

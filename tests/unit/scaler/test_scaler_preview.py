@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from scaler_factories import group as make_group
-from scaler_harness import Harness
-
 from shared import subjects
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import group as make_group
+from tests.unit.scaler.scaler_harness import Harness
 
 
 async def test_validation_names_each_broken_setting_and_each_missing_resource() -> None:

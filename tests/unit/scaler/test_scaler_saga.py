@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scaler_factories import NOW
 
 from services.scaler.domain import ActivityStatus, Phase, Retry, Step, StepStatus, saga
 from shared.messages import ActivityKind
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import NOW
 
 RETRY = Retry(max_attempts=2, backoff_s=1, compensation_attempts=3)
 
@@ -55,6 +52,8 @@ def test_hook_step_runs_only_when_configured() -> None:
     activity = scale_out(hook=True)
     steps = [r.step for r in activity.tracks[0].forward if r.status is StepStatus.PENDING]
     assert Step.POST_PROVISION_HOOK in steps
+    # the VM takes no traffic until its hook succeeded (as an ASG launch hook)
+    assert steps.index(Step.POST_PROVISION_HOOK) < steps.index(Step.ADD_POOL_MEMBER)
 
 
 def test_failure_compensates_completed_steps_in_reverse() -> None:

@@ -1,4 +1,4 @@
-"""Victim selection and IP arithmetic (SPEC-ORIGINAL §19 items 9 and 12, §13.3)."""
+"""Victim selection and IP arithmetic (docs/original-system.md §11.2, §13.3)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from ipaddress import IPv4Address
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scaler_factories import NOW, instances, pool
 
 from services.scaler.domain import InstanceState, IpLease, LeaseState, PoolExhausted, VictimOrder, ipam, pick_victims
-
-pytestmark = pytest.mark.unit
+from tests.unit.scaler.scaler_factories import NOW, instances, pool
 
 
 def test_newest_autoscaled_first_and_base_never() -> None:

@@ -10,8 +10,6 @@ import pytest
 from shared import subjects
 from shared.bus import Topology, subject_label
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("subject", subjects.ALL, ids=[s.name for s in subjects.ALL])
 def test_the_original_subject_comes_back_from_its_dead_letter_subject(subject: subjects.Subject[Any]) -> None:

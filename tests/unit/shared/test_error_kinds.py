@@ -7,8 +7,6 @@ import pytest
 from services.scaler.domain.errors import ActivityRunning, InvalidPolicy, PoolExhausted, StaleLease, UnknownGroup
 from shared import errors
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("exc", "kind"),

@@ -10,9 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import subjects
 from shared.messages import AlertFired, CloneVm, Message
-from shared.testing.messages import sample
-
-pytestmark = pytest.mark.unit
+from testkit.messages import sample
 
 MODELS: list[type[BaseModel]] = sorted(
     {model for subject in subjects.ALL for model in (subject.model, subject.reply) if model is not None},

@@ -7,13 +7,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import pytest
-
 from shared.errors import ServiceUnavailable
 from shared.runtime import ServiceRuntime, threaded_check
 from shared.settings import ServiceSettings
-
-pytestmark = pytest.mark.unit
 
 
 def runtime(tmp_path: Path) -> ServiceRuntime:

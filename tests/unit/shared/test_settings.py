@@ -10,8 +10,6 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-pytestmark = pytest.mark.unit
-
 
 class VcenterSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, env_prefix="VC_")

@@ -10,8 +10,6 @@ import pytest
 from shared import subjects
 from shared.subjects import Kind
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[3]
 SCANNED = ("shared", "services", "lab", "cli", "tests", "bench")
 NAMES = {subject.name for subject in subjects.ALL}

@@ -1,5 +1,5 @@
-"""Every test file carries its tier's marker: `make test` selects each tier with ``-m``, so a file
-without one would never run, silently."""
+"""A test's tier is its directory: tests/conftest.py marks every test with it, so `make test`'s
+``-m <tier>`` per directory selects each test exactly once."""
 
 from __future__ import annotations
 
@@ -7,15 +7,29 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
 TESTS = Path(__file__).resolve().parents[2]
-TIERS = ("unit", "integration", "sim", "e2e", "ui")
+TIERS = ("unit", "integration", "sim", "ha", "e2e", "ui")
+
+
+def test_every_test_file_sits_in_a_tier_directory() -> None:
+    # a test file elsewhere would be collected by no `make test` line, silently
+    outside = [
+        str(f.relative_to(TESTS)) for f in TESTS.rglob("test_*.py") if f.relative_to(TESTS).parts[0] not in TIERS
+    ]
+    assert outside == []
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_every_test_file_of_a_tier_is_marked_with_it(tier: str) -> None:
-    files = sorted((TESTS / tier).rglob("test_*.py"))
-    assert files, f"no tests under tests/{tier}"
-    unmarked = [str(f.relative_to(TESTS)) for f in files if f"pytest.mark.{tier}" not in f.read_text()]
-    assert unmarked == []
+def test_every_tier_directory_holds_tests(tier: str) -> None:
+    assert sorted((TESTS / tier).rglob("test_*.py")), f"no tests under tests/{tier}"
+
+
+def test_every_collected_test_carries_exactly_the_tier_of_its_directory(request: pytest.FixtureRequest) -> None:
+    wrong = []
+    for item in request.session.items:
+        tier = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        marked = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if marked != {tier}:
+            wrong.append((item.nodeid, sorted(marked)))
+    assert request.session.items
+    assert wrong == []

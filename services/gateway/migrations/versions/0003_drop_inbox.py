@@ -1,0 +1,28 @@
+"""The gateway inbox goes: no code of the gateway service ever read or wrote it.
+
+Revision ID: gateway_0003
+Revises: gateway_0002
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "gateway_0003"
+down_revision: str | None = "gateway_0002"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.drop_table("gateway_inbox")
+
+
+def downgrade() -> None:
+    op.create_table(
+        "gateway_inbox",
+        sa.Column("message_id", sa.String(64), primary_key=True),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
+    )

@@ -1,1 +1,0 @@
-"""Test support that ships with the contract: clocks, message factories, server discovery."""

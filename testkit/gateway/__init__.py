@@ -1,0 +1,1 @@
+"""Test support: the gateway's in-memory stores and the stand-in back ends on the bus."""

@@ -1,0 +1,1 @@
+"""Test support: the inventory's in-memory vCenter and operation stores."""

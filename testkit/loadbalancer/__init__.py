@@ -1,0 +1,1 @@
+"""Test support: the load balancer's in-memory pools and member records."""
