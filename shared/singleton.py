@@ -7,9 +7,11 @@ Two uses, one port (``Leases``):
   lease runs the work and renews the lease every third of its TTL; the others try to acquire it
   every third of the TTL. A renewal that fails (another owner holds it, or the store does not
   answer) stops the work at once and is logged; a holder that dies or stalls stops renewing, and
-  another replica takes over once the TTL has passed: failover takes at most TTL + TTL/3 (plus
-  the first wait of a loop that waits before its first run). A holder that stops cleanly
-  releases the lease, so the next replica takes over at its next try (at most TTL/3).
+  another replica takes over once the TTL has passed: failover takes at most TTL + TTL/3. A loop
+  that waits before its first run (``wait_first``: let the service settle after its start) waits
+  only when it found the lease free at its first try; a replica that takes the lease over from
+  another holder runs the work at once (that holder's work is overdue). A holder that stops
+  cleanly releases the lease, so the next replica takes over at its next try (at most TTL/3).
 * a **claim** (``hold_claim``): one piece of resumable work (a load balancer's health or drain
   wait) runs on the replica that claimed it, renewed while it runs, given up at the end.
 
@@ -69,8 +71,10 @@ class Singleton:
     """Runs work under the lease ``name``, on one replica at a time (see the module docstring).
 
     ``token`` is the fencing token while this replica holds the lease (``None`` otherwise);
-    ``check()`` raises ``LeaseLost`` when it no longer holds it (a store check: call it before a
-    side effect). ``on_change(held)`` is told each time this replica gains or loses the lease.
+    ``took_over`` is True when this holding began after a try that found the lease held, or after
+    this replica had lost it (the work was someone else's until now). ``check()`` raises
+    ``LeaseLost`` when it no longer holds it (a store check: call it before a side effect).
+    ``on_change(held)`` is told each time this replica gains or loses the lease.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Singleton:
         self.owner = owner
         self.ttl_s = ttl_s
         self.token: int | None = None
+        self.took_over = False
         self._log = log if log is not None else _log
         self._sleep = sleep
         self._on_change = on_change
@@ -116,12 +121,15 @@ class Singleton:
     async def run(self, body: Callable[[], Awaitable[object]]) -> NoReturn:
         """Forever: acquire the lease, run ``body()`` while holding it, stop it when the lease is
         lost, try again. Cancelling this (service stop) cancels the body and releases the lease."""
+        refused = False
         while True:
             token = await self._acquire()
             if token is None:
+                refused = True
                 await self._sleep(self.beat_s)
                 continue
-            self.token = token
+            self.token, self.took_over = token, refused
+            refused = True  # a later holding follows a loss: a takeover
             self._lost.clear()
             self._log.info("singleton lease taken; running here", lease=self.name, owner=self.owner, token=token)
             self._changed(True)
@@ -149,15 +157,18 @@ class Singleton:
         level: int = logging.WARNING,
     ) -> NoReturn:
         """``shared.loops.every`` run only while holding the lease; each run first ``check``s
-        that the lease is still held (so the loop stops before a pass, never writes after)."""
+        that the lease is still held (so the loop stops before a pass, never writes after).
+        ``wait_first`` holds only for a lease found free; a takeover runs the work at once."""
 
         async def fenced() -> None:
             await self.check()
             await work()
 
-        await self.run(
-            lambda: every(interval_s, fenced, name=name, log=log, wait_first=wait_first, backoff=backoff, level=level)
-        )
+        def loop() -> Awaitable[NoReturn]:
+            first = wait_first and not self.took_over
+            return every(interval_s, fenced, name=name, log=log, wait_first=first, backoff=backoff, level=level)
+
+        await self.run(loop)
 
     async def _acquire(self) -> int | None:
         try:

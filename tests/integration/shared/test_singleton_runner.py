@@ -112,3 +112,23 @@ async def test_a_holder_that_stops_cleanly_hands_over_without_waiting_for_the_tt
     await until(lambda: len(b.runs) >= 1)
     await _stop(task_b)
     assert SqlLeases(engine, table).acquire(NAME, "replica-c", TTL_S) is not None  # b released too
+
+
+async def test_a_takeover_runs_the_work_at_once_though_the_loop_waits_after_a_start(engine: Engine) -> None:
+    """``wait_first`` lets a starting service settle; the replica taking over a dead holder's
+    lease does not wait the interval again (the dead holder's pass is overdue)."""
+    a, b = Replica(engine, "replica-a"), Replica(engine, "replica-b")
+    hour = 3600.0
+
+    def start(replica: Replica) -> asyncio.Task[None]:
+        return asyncio.create_task(replica.singleton.every(hour, replica.work, name="test work", wait_first=True))
+
+    task_a = start(a)
+    await until(lambda: a.singleton.token is not None)  # found free: it waits its hour first
+    assert not a.singleton.took_over
+    task_b = start(b)
+    a.dead = True  # the holder vanishes before its first pass
+    await _stop(task_a)
+    await until(lambda: len(b.runs) >= 1)  # at once after the TTL, not an hour later
+    await _stop(task_b)
+    assert a.runs == [] and b.singleton.took_over
