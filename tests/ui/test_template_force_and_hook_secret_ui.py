@@ -212,3 +212,20 @@ async def test_a_new_groups_http_hook_takes_a_reference_and_the_form_reads_in_ko
         "env:SHOP_DEPLOY",
     )
     assert gateway.scaler.specs["shop"].get("pre_termination_hook") is None
+
+
+async def test_an_http_hook_and_a_jenkins_hook_line_up_field_for_field(
+    signed_in: Page, gateway: RunningGateway, screenshots: Path
+) -> None:
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/groups/new")
+    await page.select_option("#gf-post_provision_hook-kind", "http")
+    await page.select_option("#gf-pre_termination_hook-kind", "jenkins")
+    await expect(page.locator("#gf-post_provision_hook-secret")).to_be_visible()
+    await expect(page.locator("#gf-pre_termination_hook-secret")).to_be_hidden()
+    for field in ("kind", "target", "timeout", "params"):
+        post = await page.locator(f"#gf-post_provision_hook-{field}").bounding_box()
+        pre = await page.locator(f"#gf-pre_termination_hook-{field}").bounding_box()
+        assert post is not None and pre is not None
+        assert (post["x"], post["width"]) == (pre["x"], pre["width"]), field
+    await page.locator('fieldset[data-section="hooks"]').screenshot(path=screenshots / "hooks-http-and-jenkins.png")

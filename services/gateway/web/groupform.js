@@ -186,7 +186,8 @@ async function groupForm(existing) {
     const secret = h("input", { id: `gf-${key}-secret`, value: (hook && hook.secret_ref) || "", placeholder: "env:DEPLOY_TOKEN",
       autocomplete: "off", spellcheck: "false", "aria-describedby": `gf-${key}-secret-help` });
     const secretField = control(`${key}.secret_ref`, secret.id, "gf.hookSecret", secret, "gf.h.hookSecret");
-    const syncSecret = () => { secretField.hidden = kind.value !== "http"; };
+    // HTTP only; for another kind the cell keeps its place, so both hooks' fields line up
+    const syncSecret = () => { secretField.style.visibility = kind.value === "http" ? "" : "hidden"; };
     kind.addEventListener("change", syncSecret); syncSecret();
     hookInputs[key] = { kind, target, timeout, params, secret, hook, masked };
     return h("div", { dataset: { hook: key } }, h("h3", {}, t(label)), h("p.help", {}, t(help)), h("div.cols", {},
