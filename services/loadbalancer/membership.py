@@ -18,24 +18,28 @@ and one whose renewal is refused (it stalled past the TTL) stops its wait at onc
 replica's waits are taken over by another replica's ``resume`` pass once their claims expire.
 
 A command reaching a replica that does not hold the member's wait stores the member's new
-record (or deletes it) as usual. The holder's wait reads the stored record at every poll, before
-its next side effect; once it is no longer the one it waits for (another desired state or another
-command's id) it stops without publishing, so the result is published once, by the replica that
-handled the command; a new add or drain record is waited for under the same claim. A command
-landing during the holder's final load balancer call counts as arriving after the wait ended.
+record (or deletes it) as usual; a drain, a cancel and a remove store it before they touch the
+load balancer. The holder's wait reads the stored record at every poll, before its next side
+effect; once it is no longer the one it waits for (another desired state or another command's id)
+it stops without publishing, so the result is published once, by the replica that handled the
+command; a new add or drain record is waited for under the same claim. The wait's end is one
+conditional write (``MemberRecords.advance``: only while the stored record is still the wait's):
+a command stored during the holder's final load balancer call makes that write fail, and the
+holder then applies the newer record's state to the member again (its own call may have landed
+after the command's) and publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from services.loadbalancer.ports import PoolMembers
 from services.loadbalancer.records import Desired, MemberRecord, MemberRecords
+from services.loadbalancer.waits import EventSink, Key, Timings, WaitClaims
 from shared import subjects
 from shared.clock import Clock, SystemClock
 from shared.errors import NotFound, RetryableError, VmscaleError
@@ -55,50 +59,12 @@ from shared.messages import (
     PoolUpdated,
     RemovePoolMember,
 )
-from shared.singleton import Leases, hold_claim
-from shared.subjects import Subject
+from shared.singleton import hold_claim
 from shared.telemetry import get_logger
 
 __all__ = ["EventSink", "Membership", "Timings", "WaitClaims"]
 
 log = get_logger(__name__)
-Key = tuple[str, str]
-
-
-class EventSink(Protocol):
-    """Where events go (the bus in the service, a list in unit tests)."""
-
-    async def publish(self, subject: Subject[Any], message: Any) -> None:
-        """Publish ``message`` on ``subject``."""
-        ...
-
-
-@dataclass(frozen=True)
-class Timings:
-    """Polling intervals and drain timeouts."""
-
-    health_poll_s: float = 1.0
-    drain_poll_s: float = 2.0
-    drain_timeout_s: float = 300.0
-    drain_timeouts: Mapping[str, float] = field(default_factory=dict)
-
-    def drain_timeout(self, pool: str) -> float:
-        """The pool's drain timeout."""
-        return float(self.drain_timeouts.get(pool, self.drain_timeout_s))
-
-
-@dataclass(frozen=True)
-class WaitClaims:
-    """The claims on background waits this replica shares with the others (one store)."""
-
-    leases: Leases
-    owner: str
-    ttl_s: float = 30.0
-
-    @staticmethod
-    def name(key: Key) -> str:
-        """The claim's name for a member's wait (the pool's length keeps it unambiguous)."""
-        return f"wait:{len(key[0])}:{key[0]}:{key[1]}"
 
 
 class _Superseded(Exception):
@@ -152,8 +118,11 @@ class Membership:
         await self.records.put(record)
         if cmd.wait_healthy:
             await self._start_wait(key, record, "add")
-        else:
+            return
+        try:
             await self._activate(record)
+        except _Superseded:
+            log.info("pool add superseded by a newer command", pool=cmd.pool, member=cmd.name)
 
     async def drain(self, cmd: DrainPoolMember) -> None:
         """Disable the member and wait (in the background) for its connections to end."""
@@ -163,13 +132,13 @@ class Membership:
         await self._waits.cancel(key)
         member = await self._require(cmd.pool, cmd.name)
         timeout = cmd.timeout_s if "timeout_s" in cmd.model_fields_set else self.timings.drain_timeout(cmd.pool)
-        if member.admin is MemberAdmin.ENABLED:
-            await self.driver.disable(cmd.pool, cmd.name)
         record = MemberRecord(
             cmd.pool, cmd.name, member.address, member.port, Desired.DRAINING, self._clock.now(), timeout,
             cmd.activity_id, cmd.correlation_id, str(cmd.message_id),
         )  # fmt: skip
-        await self.records.put(record)
+        await self.records.put(record)  # first: a wait on another replica stops
+        if member.admin is MemberAdmin.ENABLED:
+            await self.driver.disable(cmd.pool, cmd.name)
         await self._updated(cmd.pool, record)
         await self._start_wait(key, record, "drain")
 
@@ -178,12 +147,12 @@ class Membership:
         key = (cmd.pool, cmd.name)
         await self._waits.cancel(key)
         member = await self._require(cmd.pool, cmd.name)
-        await self.driver.enable(cmd.pool, cmd.name)
         record = MemberRecord(
             cmd.pool, cmd.name, member.address, member.port, Desired.ACTIVE, self._clock.now(), 0.0,
             cmd.activity_id, cmd.correlation_id, str(cmd.message_id),
         )  # fmt: skip
-        await self.records.put(record)
+        await self.records.put(record)  # first: a wait on another replica stops
+        await self.driver.enable(cmd.pool, cmd.name)
         await self.events.publish(
             subjects.POOL_DRAIN_CANCELLED,
             DrainCancelled(activity_id=cmd.activity_id, pool=cmd.pool, name=cmd.name, **_envelope(record)),
@@ -194,8 +163,8 @@ class Membership:
         """Remove the member (a missing one is success) and forget its record."""
         key = (cmd.pool, cmd.name)
         await self._waits.cancel(key)
+        await self.records.delete(cmd.pool, cmd.name)  # first: a wait on another replica stops
         await self.driver.remove(cmd.pool, cmd.name)
-        await self.records.delete(cmd.pool, cmd.name)
         envelope = {"correlation_id": cmd.correlation_id, "causation_id": str(cmd.message_id)}
         await self.events.publish(
             subjects.POOL_MEMBER_REMOVED,
@@ -310,7 +279,7 @@ class Membership:
                     await self._activate(record)
                     return
                 if self._elapsed(record) >= record.timeout_s:
-                    await self.records.put(record.moved(Desired.FAILED, self._clock.now()))
+                    await self._settle(record, Desired.FAILED)
                     reason = f"not healthy after {record.timeout_s:g} s (health {member.health}); left disabled"
                     await self._failed(record, "add", reason, "OperationTimeout", retryable=True)
                     await self._updated(record.pool, record)
@@ -333,7 +302,7 @@ class Membership:
             if member is not None:
                 await self.driver.force_offline(record.pool, record.name)
             elapsed = round(self._elapsed(record), 3)
-            await self.records.put(record.moved(Desired.DRAINED, self._clock.now()))
+            await self._settle(record, Desired.DRAINED)
             await self.events.publish(
                 subjects.POOL_MEMBER_DRAINED,
                 PoolMemberDrained(
@@ -347,9 +316,34 @@ class Membership:
 
     # -- internals --------------------------------------------------------------------------
 
+    async def _settle(self, record: MemberRecord, desired: Desired) -> None:
+        """End ``record``'s wait in ``desired``: one conditional write. When another command's
+        record was stored meanwhile, apply that record's state to the member again (this wait's
+        last load balancer call may have landed after the command's) and raise ``_Superseded``."""
+        if await self.records.advance(record, record.moved(desired, self._clock.now())):
+            return
+        stored = await self.records.get(record.pool, record.name)
+        await self._reassert(record, stored)
+        raise _Superseded(stored)
+
+    async def _reassert(self, record: MemberRecord, stored: MemberRecord | None) -> None:
+        """Bring the member back to what ``stored`` (the newer command's record) wants."""
+        pool, name = record.pool, record.name
+        try:
+            if stored is None:
+                await self.driver.remove(pool, name)
+            elif stored.desired is Desired.ACTIVE:
+                await self.driver.enable(pool, name)
+            elif stored.desired is Desired.DRAINED:
+                await self.driver.force_offline(pool, name)
+            else:
+                await self.driver.disable(pool, name)
+        except VmscaleError as exc:  # the reconcile compares records with the pool and reports it
+            log.warning("pool member not set back after a superseded wait", pool=pool, member=name, error=str(exc))
+
     async def _activate(self, record: MemberRecord) -> None:
         await self.driver.enable(record.pool, record.name)
-        await self.records.put(record.moved(Desired.ACTIVE, self._clock.now()))
+        await self._settle(record, Desired.ACTIVE)
         member = await self._member_or_none(record)
         state = member.state if member else None
         await self.events.publish(

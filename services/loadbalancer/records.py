@@ -61,6 +61,13 @@ class MemberRecords(Protocol):
         """Insert or replace the record (idempotent)."""
         ...
 
+    async def advance(self, expected: MemberRecord, record: MemberRecord) -> bool:
+        """Replace the stored record with ``record`` only while it is still ``expected`` (same
+        desired state and causation id), in one atomic step across replicas; False, and nothing
+        written, when another command replaced or deleted it meanwhile. ``record`` keeps
+        ``expected``'s pool and name."""
+        ...
+
     async def delete(self, pool: str, name: str) -> None:
         """Forget the member; absent is fine."""
         ...

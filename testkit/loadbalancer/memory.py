@@ -147,6 +147,14 @@ class InMemoryRecords:
         """Insert or replace."""
         self._records[(record.pool, record.name)] = record
 
+    async def advance(self, expected: MemberRecord, record: MemberRecord) -> bool:
+        """Replace it while it is still ``expected``'s command."""
+        stored = self._records.get((expected.pool, expected.name))
+        if stored is None or (stored.desired, stored.causation_id) != (expected.desired, expected.causation_id):
+            return False
+        self._records[(record.pool, record.name)] = record
+        return True
+
     async def delete(self, pool: str, name: str) -> None:
         """Forget it."""
         self._records.pop((pool, name), None)

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +32,21 @@ def _record(row: Any) -> MemberRecord:
         correlation_id=row.correlation_id,
         causation_id=row.causation_id,
     )
+
+
+def _values(record: MemberRecord) -> dict[str, Any]:
+    return {
+        "pool": record.pool,
+        "name": record.name,
+        "address": record.address,
+        "port": record.port,
+        "desired": record.desired.value,
+        "since": record.since,
+        "timeout_s": record.timeout_s,
+        "activity_id": record.activity_id,
+        "correlation_id": record.correlation_id,
+        "causation_id": record.causation_id,
+    }
 
 
 class SqlRecords:
@@ -63,22 +78,31 @@ class SqlRecords:
         def work() -> None:
             with session_scope(self.engine) as session:
                 session.execute(delete(members).where(members.c.pool == record.pool, members.c.name == record.name))
-                session.execute(
-                    members.insert().values(
-                        pool=record.pool,
-                        name=record.name,
-                        address=record.address,
-                        port=record.port,
-                        desired=record.desired.value,
-                        since=record.since,
-                        timeout_s=record.timeout_s,
-                        activity_id=record.activity_id,
-                        correlation_id=record.correlation_id,
-                        causation_id=record.causation_id,
-                    )
-                )
+                session.execute(members.insert().values(**_values(record)))
 
         await self._run(work)
+
+    async def advance(self, expected: MemberRecord, record: MemberRecord) -> bool:
+        """One conditional UPDATE: the row changes only while it holds ``expected``'s desired
+        state and causation id (the database serialises it against a concurrent put or delete)."""
+        same_cause = (
+            members.c.causation_id.is_(None)
+            if expected.causation_id is None
+            else members.c.causation_id == expected.causation_id
+        )
+        where = (
+            (members.c.pool == expected.pool)
+            & (members.c.name == expected.name)
+            & (members.c.desired == expected.desired.value)
+            & same_cause
+        )
+
+        def work() -> bool:
+            with self.engine.begin() as connection:
+                return connection.execute(update(members).where(where).values(**_values(record))).rowcount == 1
+
+        changed: bool = await self._run(work)
+        return changed
 
     async def delete(self, pool: str, name: str) -> None:
         """Forget the member."""

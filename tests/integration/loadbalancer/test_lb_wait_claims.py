@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,12 +17,14 @@ from sqlalchemy.engine import Engine
 from services.loadbalancer.adapters.sql import SqlRecords
 from services.loadbalancer.adapters.tables import leases as lease_table
 from services.loadbalancer.membership import Membership, Timings, WaitClaims
+from services.loadbalancer.records import Desired
 from shared import subjects
 from shared.db import make_engine, upgrade
 from shared.messages import AddPoolMember, CancelDrain, DrainPoolMember, MemberAdmin, MemberHealth, RemovePoolMember
 from shared.singleton_sql import SqlLeases
 from testkit.clock import FakeClock
 from testkit.loadbalancer.memory import InMemoryPools
+from tests.contracts.loadbalancer_records import MemberRecordsContract
 from tests.integration.shared.lease_replicas import until
 
 POOL, NAME = "web", "web-7"
@@ -37,6 +39,12 @@ def engine(postgres_database: str) -> Iterator[Engine]:
     engine = make_engine(postgres_database)
     yield engine
     engine.dispose()
+
+
+class TestSqlRecords(MemberRecordsContract):
+    @pytest.fixture
+    def records(self, engine: Engine) -> SqlRecords:
+        return SqlRecords(engine)
 
 
 class Replica:
@@ -184,3 +192,41 @@ async def test_a_drain_handled_by_the_other_replica_replaces_the_holders_add_wai
     await b.membership.wait_idle()  # replica-b may have claimed the wait after replica-a finished it
     assert a.results() + b.results() == [subjects.POOL_MEMBER_DRAINED.name]
     assert [m.admin for m in await pools.members(POOL)] == [MemberAdmin.OFFLINE]
+
+
+class _LateOffline:
+    """replica-a's view of the shared pools whose ``force_offline`` first lets ``meanwhile`` run:
+    a command another replica handles lands during the holder's final load balancer call."""
+
+    def __init__(self, pools: InMemoryPools, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        self._pools = pools
+        self._meanwhile = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pools, name)
+
+    async def force_offline(self, pool: str, name: str) -> None:
+        await self._meanwhile()
+        await self._pools.force_offline(pool, name)
+
+
+async def test_a_cancel_landing_during_the_holders_final_call_wins_and_nothing_is_published_twice(
+    engine: Engine,
+) -> None:
+    health = [MemberHealth.UP]
+    pools = InMemoryPools([POOL], health=lambda address, port: health[0])
+    clock = FakeClock()
+    b = Replica(engine, "replica-b", pools, clock)
+    cancel = CancelDrain(pool=POOL, name=NAME)
+    a = Replica(engine, "replica-a", _LateOffline(pools, lambda: b.membership.cancel_drain(cancel)), clock)  # type: ignore[arg-type]
+    await a.membership.add(ADD)
+    await a.membership.wait_idle()
+    pools.set_connections(POOL, NAME, 5)
+    await a.membership.drain(DrainPoolMember(pool=POOL, name=NAME, timeout_s=600))
+    a.events.clear()
+    pools.set_connections(POOL, NAME, 0)  # the drain ends: replica-a forces it offline, and b cancels meanwhile
+    await until(lambda: a.membership.running() == {}, 15.0)
+    assert (a.results(), b.results()) == ([], [subjects.POOL_DRAIN_CANCELLED.name])
+    assert [m.admin for m in await pools.members(POOL)] == [MemberAdmin.ENABLED]  # the cancel's state, again
+    stored = await SqlRecords(engine).get(POOL, NAME)
+    assert stored is not None and (stored.desired, stored.causation_id) == (Desired.ACTIVE, str(cancel.message_id))

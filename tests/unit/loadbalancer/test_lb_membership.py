@@ -20,6 +20,7 @@ from shared.messages import (
     RemovePoolMember,
 )
 from testkit.loadbalancer.memory import InMemoryPools, InMemoryRecords
+from tests.contracts.loadbalancer_records import MemberRecordsContract
 
 FAST = Timings(health_poll_s=0.01, drain_poll_s=0.01, drain_timeout_s=5.0, drain_timeouts={"short": 0.1})
 
@@ -175,3 +176,9 @@ async def test_a_redelivered_add_does_not_start_a_second_wait() -> None:
     world.health["127.0.10.5"] = MemberHealth.UP
     await world.membership.wait_idle()
     assert len(world.sink.named(subjects.POOL_MEMBER_ADDED.name)) == 1
+
+
+class TestInMemoryRecords(MemberRecordsContract):
+    @pytest.fixture
+    def records(self) -> InMemoryRecords:
+        return InMemoryRecords()
