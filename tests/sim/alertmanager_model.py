@@ -139,6 +139,9 @@ class AlertmanagerModel:
         self.notifications: list[Notification] = []
         self.published: list[Published] = []
         self.silences: list[Silence] = []
+        # By alert name, the indexes in ``silences`` of the silences that may still mute: one that
+        # ended by the model's now mutes nothing more, as no flush runs before now.
+        self._may_mute: dict[str, list[int]] = {}
         self._store: dict[str, _Alert] = {}
         self._groups: dict[tuple[str, ...], _Group] = {}
         self._log: dict[tuple[str, ...], _LogEntry] = {}
@@ -166,16 +169,19 @@ class AlertmanagerModel:
         """Silence ``alertname`` from ``at`` (now) until ``until``; returns the silence's id."""
         start = self._advance_for(at)
         silence = Silence(f"silence-{len(self.silences) + 1}", alertname, service, start, self.time.seconds(until))
+        self._may_mute.setdefault(alertname, []).append(len(self.silences))
         self.silences.append(silence)
         return silence.id
 
     def expire(self, alertname: str, at: Instant | None = None) -> None:
         """End every active silence of ``alertname`` now."""
         now = self._advance_for(at)
-        self.silences = [
-            replace(s, ends_at=now) if s.alertname == alertname and s.starts_at <= now < s.ends_at else s
-            for s in self.silences
-        ]
+        live = self._may_mute.get(alertname, [])
+        for i in live:
+            s = self.silences[i]
+            if s.starts_at <= now < s.ends_at:
+                self.silences[i] = replace(s, ends_at=now)
+        self._may_mute[alertname] = [i for i in live if self.silences[i].ends_at > now]
 
     def lose_next(self, n: int = 1) -> None:
         """The next ``n`` notifications are lost after Alertmanager logged them as sent."""
@@ -288,11 +294,12 @@ class AlertmanagerModel:
         return entry.at < now - repeat
 
     def _muted(self, labels: dict[str, str], now: float) -> bool:
+        name = labels.get("alertname")
+        indexes = self._may_mute.get(name, ()) if name is not None else ()
+        silences = self.silences
         return any(
-            s.starts_at <= now < s.ends_at
-            and labels.get("alertname") == s.alertname
-            and (s.service is None or labels.get("service") == s.service)
-            for s in self.silences
+            s.starts_at <= now < s.ends_at and (s.service is None or labels.get("service") == s.service)
+            for s in (silences[i] for i in indexes)
         )
 
     # -- delivery and the gateway ----------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -407,18 +408,20 @@ class Sim:
         now = self.time.now()
         instances, active = await self.store.transaction(lambda uow: (uow.instances.all(), uow.activities.active()))
         busy_groups = {a.group for a in active}
+        sizes = Counter(i.group for i in instances if i.counts)
         for name, world in self.worlds.items():
             serving = world.serving()
+            usage = world.usage([vm.name for vm in serving], now)
             self.samples.append(
                 Sample(
                     t=now,
                     group=name,
                     load=world.load(now),
-                    size=sum(1 for i in instances if i.group == name and i.counts),
+                    size=sizes[name],
                     serving=len(serving),
                     busy=name in busy_groups,
-                    cpu={vm.name: world.cpu(vm.name, now) or 0.0 for vm in serving},
-                    memory={vm.name: world.memory(vm.name, now) or 0.0 for vm in serving},
+                    cpu={vm: cpu or 0.0 for vm, (cpu, _) in usage.items()},
+                    memory={vm: memory or 0.0 for vm, (_, memory) in usage.items()},
                 )
             )
 

@@ -34,8 +34,9 @@ class ModelMetrics:
         self.auto_advance = auto_advance
         self.calls: list[tuple[float, str, str]] = []
         # Frozen points are shared between overlapping histories (building pydantic values is
-        # most of a history's cost), keyed by the model's cache version of the job.
-        self._points: dict[tuple[str, int, int], MetricPoint | object | None] = {}
+        # most of a history's cost): by job, the model's cache version of the job and the
+        # point's millisecond (a point is a function of these alone).
+        self._points: dict[str, tuple[int, dict[int, MetricPoint | None]]] = {}
 
     def _now(self, method: str, job: str) -> float:
         now = self.prometheus.time.now()
@@ -88,20 +89,30 @@ class ModelMetrics:
         first = prometheus.time.seconds(start)
         last = min(prometheus.time.seconds(end), now)
         steps = math.floor((last - first) / step_s + 1e-9) + 1 if first <= last else 0
-        version = prometheus.cache_version(job)
+        cache = self._cache(job, prometheus.cache_version(job), round(first * 1000))
+        known = cache.get
         points = []
         for k in range(steps):
             t = first + k * step_s
-            key = (job, version, round(t * 1000))
-            point = self._points.get(key, _MISSING)
+            ms = round(t * 1000)
+            point = known(ms, _MISSING)
             if point is _MISSING:
-                point = self._new_point(job, t)
-                if len(self._points) > 200_000:
-                    self._points.clear()
-                self._points[key] = point
+                point = cache[ms] = self._new_point(job, t)
             if point is not None:
                 points.append(point)
         return MetricHistory(available=True, points=tuple(points), step_s=step_s, rate_window_s=window, queries=queries)
+
+    def _cache(self, job: str, version: int, oldest_ms: int) -> dict[int, MetricPoint | None]:
+        """The job's points of this cache version; points older than ``oldest_ms`` are dropped
+        now and then (a later history rarely asks for them again; if it does, they are rebuilt)."""
+        held = self._points.get(job)
+        if held is None or held[0] != version:
+            held = self._points[job] = (version, {})
+        cache = held[1]
+        if len(cache) > 2_000:
+            for ms in [ms for ms in cache if ms < oldest_ms]:
+                del cache[ms]
+        return cache
 
     def _new_point(self, job: str, t: float) -> MetricPoint | None:
         cpu, mem = self.prometheus.instant(job, t)

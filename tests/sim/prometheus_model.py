@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from .promql import SeriesPoint, TargetSeries
 from .rules_model import Rule, RuleSpec, SentAlert
@@ -90,12 +90,11 @@ class _Sd:
     offset_s: float
 
 
-@dataclass(order=True)
-class _Event:
+class _Event(NamedTuple):  # ordered by time, kind, push order (unique: payloads never compared)
     at: int
     kind: int
     seq: int
-    payload: object = field(compare=False)
+    payload: object
 
 
 class PrometheusModel:

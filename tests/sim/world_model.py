@@ -19,6 +19,7 @@ Prometheus model, so its scrapes until then see the world as it was — has been
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -205,7 +206,18 @@ class World:
     def memory(self, name: str, at: Instant | None = None) -> float | None:
         """The VM's memory % at ``at``, None when it is not powered on."""
         cpu = self.cpu(name, at)
-        return None if cpu is None else min(100.0, self.memory_base + self.memory_per_cpu * cpu)
+        return None if cpu is None else self._memory_at(cpu)
+
+    def usage(self, names: Iterable[str], at: Instant | None = None) -> dict[str, tuple[float | None, float | None]]:
+        """``(cpu(name, at), memory(name, at))`` of each VM named, the world advanced once for all."""
+        t = self._to(at)
+        demand, n = self.load(t), len(self.serving())
+        out: dict[str, tuple[float | None, float | None]] = {}
+        for name in names:
+            vm = self.vms.get(name)
+            cpu = None if vm is None else self._cpu_of(vm, demand, n)
+            out[name] = (cpu, None if cpu is None else self._memory_at(cpu))
+        return out
 
     def scrape(self, name: str) -> ExporterSample | None:
         """The exporter's answer at ``self.now``, or None when it does not answer."""
@@ -213,7 +225,7 @@ class World:
         if vm is None or not vm.answering:
             return None
         cpu = self._cpu_of(vm, self.load(self.now), len(self.serving())) or 0.0
-        mem = min(100.0, self.memory_base + self.memory_per_cpu * cpu)
+        mem = self._memory_at(cpu)
         total = self.mem_total_bytes
         return ExporterSample(vm.idle_seconds, total * (1 - mem / 100), total)
 
@@ -261,15 +273,23 @@ class World:
         start = self.now
         if t <= start:
             return
-        active = [vm for vm in self.vms.values() if vm.state in (VmState.RUNNING, VmState.BOOTING)]
+        active: list[SimVm] = []
+        n = 0  # len(self.serving()), counted in the same pass
+        for vm in self.vms.values():
+            if vm.state is VmState.RUNNING:
+                active.append(vm)
+                if vm.in_service:
+                    n += 1
+            elif vm.state is VmState.BOOTING:
+                active.append(vm)
         if active:
-            n = len(self.serving())
             steps = max(1, int((t - start) / self.max_step_s + 0.999999))
             dt = (t - start) / steps
+            cpu_of = self._cpu_of
             for k in range(steps):
                 demand = self.load(start + (k + 0.5) * dt)
                 for vm in active:
-                    cpu = self._cpu_of(vm, demand, n) or 0.0
+                    cpu = cpu_of(vm, demand, n) or 0.0
                     vm.idle_seconds += dt * (1.0 - cpu / 100.0)
         self.now = t
 
@@ -280,6 +300,9 @@ class World:
             return None
         base = demand / n_serving if vm.in_service and n_serving else self.idle_cpu
         return min(100.0, base + vm.hog)
+
+    def _memory_at(self, cpu: float) -> float:
+        return min(100.0, self.memory_base + self.memory_per_cpu * cpu)
 
     def _alive(self, name: str) -> SimVm:
         vm = self.vms.get(name)
