@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import Page, expect
 
+from services.scaler.domain.state import Condition, Observed
 from shared.messages import ActivityView, DecisionView
 
 if TYPE_CHECKING:  # the fixture's type; conftest is pytest's to import
@@ -171,3 +172,43 @@ async def test_the_group_page_charts_its_size_over_a_range_of_its_own(
     await expect(page.locator("#group-size h2")).to_have_text("그룹 크기 · 최근 24시간")  # drawn anew: the default
     await expect(page.locator("#group-size-range button")).to_have_text(["15분", "1시간", "6시간", "24시간", "7일"])
     await page.click("#lang")
+
+
+async def test_the_dashboard_charts_what_each_loop_decision_read(
+    signed_in: Page, gateway: RunningGateway, screenshots: Path
+) -> None:
+    """The level-triggered loop stores its readings under ``observed.condition`` (built here by the
+    scaler's own models); a decision that read nothing (a held lease) is not a point."""
+    now = datetime.now(UTC)
+
+    def decision(n: int, observed: Observed, allowed: bool) -> DecisionView:
+        return DecisionView(
+            id=f"00000000-0000-4000-8000-00000000000{n}",
+            group="web",
+            at=now - timedelta(minutes=10 - n),
+            allowed=allowed,
+            delta=1 if allowed else 0,
+            reason="allowed" if allowed else "in_progress",
+            message="high usage" if allowed else "another decision or activity holds the group's lease",
+            trigger="evaluation",
+            rule="step",
+            observed=observed.summary(),
+        )
+
+    def read(cpu: float) -> Observed:
+        why = f"cpu {cpu:.1f}%, memory 20.0%"
+        return Observed(free_ips=5, condition=Condition(available=True, why=why, cpu=cpu, memory=20.0, points=2))
+
+    gateway.scaler.decisions.extend(
+        [
+            decision(1, read(95.0), True),
+            decision(2, Observed(in_progress="held elsewhere"), False),
+            decision(3, read(88.5), True),
+        ]
+    )
+    page = signed_in
+    await page.goto(f"{gateway.url}/ui/#/dashboard")
+    chart = page.locator("#observed-chart")
+    await expect(chart).to_have_attribute("data-points", "2")
+    await expect(chart.locator("svg polyline")).to_have_count(2)  # CPU and memory
+    await chart.screenshot(path=screenshots / "dashboard-observed-at-decisions.png")

@@ -98,7 +98,10 @@ App.screens.dashboard = async (args, onCleanup) => {
       api("GET", `/api/v1/groups/${name}/health`).catch((e) => e),
       api("GET", `/api/v1/groups/${name}/size-history?range=${range}`).catch((e) => e)]);
     if (shown !== range) return;  // picked another range meanwhile: that draw wins
-    const observed = decisions.slice().reverse().map((d) => d.observed || {});
+    // what each decision read: the loop's condition (cpu, memory) or, for an alert-era decision, its own values
+    const reading = (o) => ({ cpu: (o.condition || {}).cpu ?? o.cpu, memory: (o.condition || {}).memory ?? o.memory });
+    const observed = decisions.slice().reverse().map((d) => reading(d.observed || {}))
+      .filter((p) => typeof p.cpu === "number" || typeof p.memory === "number");
     const cpuHigh = th.cpu_high ?? 80, memHigh = th.memory_high ?? 80, cpuLow = th.cpu_low ?? 30, memLow = th.memory_low ?? 30;
     // now = the highest latest value over the group's instances, as Prometheus reports them
     const latest = (key) => Math.max(...usage.series.map((s) => { const v = (s[key][s[key].length - 1] || [])[1]; return typeof v === "number" ? v : -1; }), -1);
@@ -130,7 +133,7 @@ App.screens.dashboard = async (args, onCleanup) => {
         return h("div.card.instance-chart", { dataset: { points: points.length } }, h("h2", {}, `${s.instance} · CPU ${typeof now.cpu === "number" ? now.cpu.toFixed(1) : "—"}% · ${t("groups.memory").replace(/\s*%$/, "")} ${typeof now.memory === "number" ? now.memory.toFixed(1) : "—"}%`),
           lineChart(points, thresholds, ends(s)), legend());
       })),
-      h("div.card", {}, h("h2", {}, `${t("dashboard.chart")} · ${over}`), observed.length ? [lineChart(observed, thresholds), legend()] : h("div.empty", {}, t("dashboard.noDecisions"))),
+      h("div.card", { id: "observed-chart", dataset: { points: observed.length } }, h("h2", {}, `${t("dashboard.chart")} · ${over}`), observed.length ? [lineChart(observed, thresholds), legend()] : h("div.empty", {}, t("dashboard.noDecisions"))),
       h("div.card", {}, h("h2", {}, t("dashboard.alerts")), table(["alertname", t("common.status"), "severity", "summary", t("common.created")],
         mine.map((a) => h("tr", {}, h("td", {}, a.labels.alertname), h("td", {}, badge("firing", "bad")), h("td", {}, a.labels.severity || ""),
           h("td", {}, (a.annotations || {}).summary || ""), h("td", {}, fmtTime(a.startsAt)))))));
