@@ -180,7 +180,7 @@ async def test_missing_or_wrong_credentials_are_401_before_the_body_is_read_coun
 
 
 async def test_a_jenkins_callback_without_credentials_is_audited_with_its_path(gateway: Gateway) -> None:
-    body = {"serviceName": "web", "vmName": "web-202601011000", "vmIp": "10.0.0.9", "prometheusJobName": "web"}
+    body = {"serviceName": "web", "vmName": "web-202601011000", "vmIp": "127.0.10.9", "prometheusJobName": "web"}
     response = await gateway.client.post("/api/webhook/jenkins/vm-created", json=body)
     assert response.status_code == 401
     entries = gateway.state.audit_log.recent(10, action="webhook.unauthorized")
